@@ -1,0 +1,86 @@
+// Package tarball holds the tar primitives every format shares: compression
+// sniffing, confined extraction into a layer directory, whiteout conversion,
+// tar-split recording and replay, and hashing tees.
+package tarball
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"github.com/ulikunitz/xz"
+)
+
+// Compression is a stream compression format, detected by magic bytes.
+type Compression int
+
+const (
+	None Compression = iota
+	Gzip
+	Zstd
+	Xz
+	Bzip2
+)
+
+func (c Compression) String() string {
+	return [...]string{"none", "gzip", "zstd", "xz", "bzip2"}[c]
+}
+
+var magics = []struct {
+	c     Compression
+	magic []byte
+}{
+	{Gzip, []byte{0x1f, 0x8b, 0x08}},
+	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{Xz, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
+	{Bzip2, []byte{'B', 'Z', 'h'}},
+}
+
+// Sniff reports the compression of the stream behind br without consuming it.
+func Sniff(br *bufio.Reader) Compression {
+	head, _ := br.Peek(6)
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.magic) {
+			return m.c
+		}
+	}
+	// zstd skippable frames (0x184D2A50..5F) may precede the first frame.
+	if len(head) >= 4 && head[0]&0xf0 == 0x50 && head[1] == 0x2a && head[2] == 0x4d && head[3] == 0x18 {
+		return Zstd
+	}
+	return None
+}
+
+// Decompress returns the uncompressed stream of r, whatever its compression.
+func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	c := Sniff(br)
+	rc, err := decompressor(c, br)
+	if err != nil {
+		return nil, c, fmt.Errorf("reading %s stream: %w", c, err)
+	}
+	return rc, c, nil
+}
+
+func decompressor(c Compression, r io.Reader) (io.ReadCloser, error) {
+	switch c {
+	case Gzip:
+		return pgzip.NewReader(r)
+	case Zstd:
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case Xz:
+		x, err := xz.NewReader(r)
+		return io.NopCloser(x), err
+	case Bzip2:
+		return io.NopCloser(bzip2.NewReader(r)), nil
+	}
+	return io.NopCloser(r), nil
+}

@@ -1,0 +1,35 @@
+# imgtool: build, test, interop, bench, install.
+GO      ?= go
+PREFIX  ?= /usr/local
+BIN     := bin/imgtool
+
+.PHONY: build test unit interop bench bench-smoke install demo fuzz clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/imgtool
+
+# The whole suite: unit tests and the interop suite (which skips peers that
+# are missing, unless IMGTOOL_REQUIRE_PEERS=1).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /interop)
+
+interop:
+	IMGTOOL_REQUIRE_PEERS=$${IMGTOOL_REQUIRE_PEERS:-1} $(GO) test -count=1 -timeout 60m -v ./interop/
+
+# Quick start: build, then load the bundled sample archive into the default
+# store, list it and save it again (no Docker daemon needed).
+demo: build
+	./$(BIN) load -i testdata/sample/busybox-docker20.tar
+	./$(BIN) images
+	./$(BIN) save -o /tmp/imgtool-sample.tar sample:1
+	@echo "saved /tmp/imgtool-sample.tar"
+
+install: build
+	install -m 0755 $(BIN) $(PREFIX)/bin/imgtool
+
+clean:
+	rm -rf bin

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// maxLayerDepth is Docker's limit on a layer chain (layer_store.go).
+const maxLayerDepth = 125
+
+// Layer is one registered layer: a layerdb/sha256/<chainID> entry and the
+// overlay2 directory its cache-id names.
+type Layer struct {
+	ChainID v1.Hash
+	DiffID  v1.Hash
+	Parent  v1.Hash // zero for a base layer
+	Size    int64   // Docker's size: the layer's own bytes on disk
+	CacheID string
+}
+
+// HasLayer reports whether a chain ID is registered.
+func (s *Store) HasLayer(chain v1.Hash) bool {
+	_, err := os.Stat(filepath.Join(s.layerPath(chain.Hex), "diff"))
+	return err == nil
+}
+
+// Layer reads a layerdb entry.
+func (s *Store) Layer(chain v1.Hash) (*Layer, error) {
+	dir := s.layerPath(chain.Hex)
+	read := func(key string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dir, key))
+		return strings.TrimSpace(string(b)), err
+	}
+	l := &Layer{ChainID: chain}
+	diff, err := read("diff")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("layer %s does not exist", chain)
+		}
+		return nil, err
+	}
+	if l.DiffID, err = v1.NewHash(diff); err != nil {
+		return nil, fmt.Errorf("layer %s: diff: %w", chain, err)
+	}
+	if l.CacheID, err = read("cache-id"); err != nil || !validCacheID(l.CacheID) {
+		return nil, fmt.Errorf("layer %s: bad or missing cache-id", chain)
+	}
+	size, err := read("size")
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", chain, err)
+	}
+	if l.Size, err = strconv.ParseInt(size, 10, 64); err != nil {
+		return nil, fmt.Errorf("layer %s: size: %w", chain, err)
+	}
+	if p, err := read("parent"); err == nil && p != "" {
+		if l.Parent, err = v1.NewHash(p); err != nil {
+			return nil, fmt.Errorf("layer %s: parent: %w", chain, err)
+		}
+	}
+	return l, nil
+}
+
+// validCacheID guards path joins: Docker's IDs are 64 hex, optionally "-init".
+func validCacheID(id string) bool {
+	id = strings.TrimSuffix(id, "-init")
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// TarSplitPath is the layer's tar-split.json.gz.
+func (s *Store) TarSplitPath(chain v1.Hash) string {
+	return filepath.Join(s.layerPath(chain.Hex), "tar-split.json.gz")
+}
+
+// DiffDir is an overlay2 layer's content directory.
+func (s *Store) DiffDir(cacheID string) string {
+	return filepath.Join(s.overlayDir(), cacheID, "diff")
+}
+
+// linkOf reads an overlay2 dir's 26-char link name.
+func (s *Store) linkOf(cacheID string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.overlayDir(), cacheID, "link"))
+	return strings.TrimSpace(string(b)), err
+}
+
+// lowerOf reads an overlay2 dir's lower chain ("" for a base layer).
+func (s *Store) lowerOf(cacheID string) string {
+	b, _ := os.ReadFile(filepath.Join(s.overlayDir(), cacheID, "lower"))
+	return strings.TrimSpace(string(b))
+}
+
+// LowerDirs lists the diff dirs below and including cacheID, top first,
+// as GraphDriver.Data shows them.
+func (s *Store) LowerDirs(cacheID string) []string {
+	var out []string
+	for _, l := range strings.Split(s.lowerOf(cacheID), ":") {
+		if l == "" {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(s.overlayDir(), l))
+		if err != nil {
+			continue
+		}
+		out = append(out, filepath.Clean(filepath.Join(s.overlayDir(), "l", target)))
+	}
+	return out
+}
+
+// Chain returns the layers of a chain, base first.
+func (s *Store) Chain(top v1.Hash) ([]*Layer, error) {
+	var out []*Layer
+	for c := top; c != (v1.Hash{}); {
+		l, err := s.Layer(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append([]*Layer{l}, out...)
+		c = l.Parent
+		if len(out) > maxLayerDepth+1 {
+			return nil, fmt.Errorf("layer %s: parent chain loops", top)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/tarball"
+)
+
+// staged is a layer extracted into its overlay2 dir and recorded in a
+// layerdb write-set, not yet visible: Commit renames the write-set into
+// layerdb/sha256/<chainID>, which is the moment the layer exists.
+type staged struct {
+	chain, parent, diffID v1.Hash
+	cacheID, link, lower  string
+	writeSet              string
+	parentCacheID         string
+	source                v1.Layer
+	index                 int // position in its image, for messages
+	size                  int64
+	newParent             *staged // parent staged in the same transaction
+}
+
+// Tx collects the layers and images of one write (a load of a whole
+// archive, an import, a commit) so that either all of it lands or nothing.
+// The caller holds the writer lock.
+type Tx struct {
+	s       *Store
+	layers  []*staged
+	byChain map[v1.Hash]*staged
+	images  []txImage
+	opts    tarball.ApplyOptions
+}
+
+type txImage struct {
+	config []byte
+	parent v1.Hash
+}
+
+// Begin starts a transaction; call Abort if Commit is not reached.
+func (s *Store) Begin() *Tx {
+	return &Tx{s: s, byChain: map[v1.Hash]*staged{}, opts: tarball.DefaultApplyOptions()}
+}
+
+// imageConfig holds the config fields the store checks, as Docker does.
+type imageConfig struct {
+	OS     string `json:"os"`
+	RootFS *struct {
+		Type    string   `json:"type"`
+		DiffIDs []string `json:"diff_ids"`
+	} `json:"rootfs"`
+	History []struct {
+		EmptyLayer bool `json:"empty_layer"`
+	} `json:"history"`
+}
+
+// ParseConfig checks a config the way docker load does and returns its diff IDs.
+func ParseConfig(config []byte) ([]v1.Hash, error) {
+	var c imageConfig
+	if err := json.Unmarshal(config, &c); err != nil {
+		return nil, fmt.Errorf("invalid image JSON: %w", err)
+	}
+	if c.RootFS == nil {
+		return nil, errors.New("invalid image JSON, no RootFS key")
+	}
+	if c.OS != "" && c.OS != "linux" {
+		return nil, fmt.Errorf("cannot load %s image on linux", c.OS)
+	}
+	if len(c.RootFS.DiffIDs) > maxLayerDepth {
+		return nil, fmt.Errorf("image has %d layers: max depth exceeded (%d)", len(c.RootFS.DiffIDs), maxLayerDepth)
+	}
+	nonEmpty := 0
+	for _, h := range c.History {
+		if !h.EmptyLayer {
+			nonEmpty++
+		}
+	}
+	if nonEmpty > len(c.RootFS.DiffIDs) {
+		return nil, errors.New("too many non-empty layers in History section")
+	}
+	out := make([]v1.Hash, len(c.RootFS.DiffIDs))
+	for i, d := range c.RootFS.DiffIDs {
+		h, err := v1.NewHash(d)
+		if err != nil {
+			return nil, fmt.Errorf("config rootfs.diff_ids[%d]: %w", i, err)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// AddImage stages an image's missing layers and its config. Layers whose
+// chain ID exists are reused without reading their data, as Docker does.
+// parent is the imagedb parent to record (zero for none).
+func (tx *Tx) AddImage(img v1.Image, parent v1.Hash) (v1.Hash, error) {
+	config, err := img.RawConfigFile()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("reading config: %w", err)
+	}
+	diffIDs, err := ParseConfig(config)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if len(layers) != len(diffIDs) {
+		return v1.Hash{}, fmt.Errorf("invalid manifest, layers length mismatch: expected %d, got %d", len(diffIDs), len(layers))
+	}
+	chains := imageid.ChainIDs(diffIDs)
+	for i, chain := range chains {
+		if tx.s.HasLayer(chain) || tx.byChain[chain] != nil {
+			continue
+		}
+		st := &staged{chain: chain, diffID: diffIDs[i], source: layers[i], index: i}
+		if i > 0 {
+			st.parent = chains[i-1]
+			st.newParent = tx.byChain[st.parent]
+		}
+		tx.byChain[chain] = st
+		tx.layers = append(tx.layers, st)
+	}
+	tx.images = append(tx.images, txImage{config: config, parent: parent})
+	return imageid.FromBytes(config), nil
+}
+
+// Extract creates the overlay2 dirs of every staged layer and applies the
+// layer data into them, in parallel: each layer's stream is decompressed,
+// hashed, tar-split-recorded and unpacked in one pass.
+func (tx *Tx) Extract(ctx context.Context, progress func(diffID v1.Hash, done bool)) error {
+	for _, st := range tx.layers {
+		if err := tx.prepare(st); err != nil {
+			return err
+		}
+	}
+	jobs := runtime.GOMAXPROCS(0)
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, st := range tx.layers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(st *staged) {
+			defer func() { <-sem; wg.Done() }()
+			mu.Lock()
+			failed := firstErr != nil
+			mu.Unlock()
+			if failed || ctx.Err() != nil {
+				return
+			}
+			if progress != nil {
+				progress(st.diffID, false)
+			}
+			err := tx.apply(st)
+			mu.Lock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+			if err == nil && progress != nil {
+				progress(st.diffID, true)
+			}
+		}(st)
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+// prepare creates overlay2/<cache-id>/{diff,link,[lower,work]}, the l/
+// symlink and a layerdb write-set, as overlay2's Create does.
+func (tx *Tx) prepare(st *staged) error {
+	s := tx.s
+	st.cacheID, st.link = randomID(), linkID()
+	if st.parent != (v1.Hash{}) {
+		var parentLink, parentLower string
+		if st.newParent != nil {
+			st.parentCacheID, parentLink, parentLower = st.newParent.cacheID, st.newParent.link, st.newParent.lower
+		} else {
+			pl, err := s.Layer(st.parent)
+			if err != nil {
+				return err
+			}
+			st.parentCacheID = pl.CacheID
+			if parentLink, err = s.linkOf(pl.CacheID); err != nil {
+				return fmt.Errorf("layer %s: link: %w", st.parent, err)
+			}
+			parentLower = s.lowerOf(pl.CacheID)
+		}
+		st.lower = "l/" + parentLink
+		if parentLower != "" {
+			st.lower += ":" + parentLower
+		}
+	}
+	dir := filepath.Join(s.overlayDir(), st.cacheID)
+	if err := os.Mkdir(dir, 0o710); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "diff"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "link"), []byte(st.link), 0o644); err != nil {
+		return err
+	}
+	if err := os.Symlink(filepath.Join("..", st.cacheID, "diff"), filepath.Join(s.overlayDir(), "l", st.link)); err != nil {
+		return err
+	}
+	if st.lower != "" {
+		if err := os.WriteFile(filepath.Join(dir, "lower"), []byte(st.lower), 0o644); err != nil {
+			return err
+		}
+		if err := os.Mkdir(filepath.Join(dir, "work"), 0o700); err != nil {
+			return err
+		}
+	}
+	ws, err := os.MkdirTemp(filepath.Join(s.layerDBDir(), "tmp"), "write-set-")
+	if err != nil {
+		return err
+	}
+	st.writeSet = ws
+	return nil
+}
+
+// apply streams the layer into its diff dir and fills the write-set.
+func (tx *Tx) apply(st *staged) error {
+	rc, err := st.source.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
+	}
+	defer rc.Close()
+	ts, err := os.OpenFile(filepath.Join(st.writeSet, "tar-split.json.gz"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	res, err := tarball.Apply(rc, tx.s.DiffDir(st.cacheID), ts, tx.opts)
+	if cerr := ts.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
+	}
+	if res.DiffID != st.diffID {
+		return fmt.Errorf("invalid diffID for layer %d: expected %q, got %q", st.index, st.diffID, res.DiffID)
+	}
+	st.size = res.Size
+	files := map[string]string{
+		"diff":     st.diffID.String(),
+		"size":     strconv.FormatInt(res.Size, 10),
+		"cache-id": st.cacheID,
+	}
+	if st.parent != (v1.Hash{}) {
+		files["parent"] = st.parent.String()
+	}
+	for k, v := range files {
+		if err := os.WriteFile(filepath.Join(st.writeSet, k), []byte(v), 0o644); err != nil {
+			return err
+		}
+	}
+	return syncDir(st.writeSet)
+}
+
+// NewLayers is the number of layers the transaction registers.
+func (tx *Tx) NewLayers() int { return len(tx.layers) }
+
+// Commit makes the staged layers and images visible: write-sets are
+// renamed into layerdb in chain order (parents first), then configs are
+// stored. A crash in between leaves unreferenced layers, which `check
+// --repair` removes, never an image without its layers.
+func (tx *Tx) Commit() error {
+	s := tx.s
+	for _, st := range tx.layers {
+		if err := os.Rename(st.writeSet, s.layerPath(st.chain.Hex)); err != nil {
+			return fmt.Errorf("registering layer %s: %w", st.chain, err)
+		}
+		st.writeSet = ""
+		if st.parentCacheID != "" {
+			committed := filepath.Join(s.overlayDir(), st.parentCacheID, "committed")
+			if err := os.WriteFile(committed, nil, 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	if err := syncDir(filepath.Join(s.layerDBDir(), "sha256")); err != nil {
+		return err
+	}
+	for _, im := range tx.images {
+		id, err := s.putConfig(im.config)
+		if err != nil {
+			return err
+		}
+		if im.parent != (v1.Hash{}) {
+			if err := s.writeMetadata(id, "parent", []byte(im.parent.String())); err != nil {
+				return err
+			}
+		}
+	}
+	tx.layers = nil
+	return nil
+}
+
+// Abort removes everything the transaction created.
+func (tx *Tx) Abort() {
+	for _, st := range tx.layers {
+		if st.writeSet != "" {
+			os.RemoveAll(st.writeSet)
+		}
+		if st.cacheID != "" {
+			os.RemoveAll(filepath.Join(tx.s.overlayDir(), st.cacheID))
+			os.Remove(filepath.Join(tx.s.overlayDir(), "l", st.link))
+		}
+	}
+	tx.layers = nil
+}
+
+var _ = io.EOF

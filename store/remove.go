@@ -1,0 +1,198 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/reference"
+)
+
+// Remove is docker rmi for one argument: untag a reference, and delete the
+// image and every layer nothing else uses once no reference is left. It
+// returns Docker's "Untagged: …" / "Deleted: …" lines.
+func (s *Store) Remove(arg string, force bool) ([]string, error) {
+	id, err := s.Resolve(arg)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := s.TagsOf(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	byRef := false
+	if r, err := reference.Parse(arg); err == nil {
+		if ref := reference.Familiar(r); contains(tags, ref) {
+			byRef = true
+			if _, err := s.removeTag(ref); err != nil {
+				return nil, err
+			}
+			out = append(out, "Untagged: "+ref)
+			if len(tags) > 1 {
+				return out, nil
+			}
+		}
+	}
+	if !byRef && len(tags) > 1 && !force {
+		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
+	}
+	if children := s.children(id); len(children) > 0 {
+		if byRef {
+			return out, nil
+		}
+		return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
+	}
+	if c := s.containerUsing(id); c != "" {
+		if byRef {
+			return out, nil
+		}
+		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
+	}
+	if !byRef {
+		for _, t := range tags {
+			if _, err := s.removeTag(t); err != nil {
+				return nil, err
+			}
+			out = append(out, "Untagged: "+t)
+		}
+	}
+	deleted, err := s.deleteImage(id)
+	return append(out, deleted...), err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// children lists images whose recorded parent is id.
+func (s *Store) children(id v1.Hash) []v1.Hash {
+	ids, _ := s.ImageIDs()
+	var out []v1.Hash
+	for _, c := range ids {
+		if s.Metadata(c, "parent") == id.String() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// containerUsing returns the ID of a container created from image id.
+func (s *Store) containerUsing(id v1.Hash) string {
+	entries, _ := os.ReadDir(filepath.Join(s.root, "containers"))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(s.root, "containers", e.Name(), "config.v2.json"))
+		if err != nil {
+			continue
+		}
+		var c struct{ ID, Image string }
+		if json.Unmarshal(b, &c) == nil && c.Image == id.String() && len(c.ID) >= 12 {
+			return c.ID
+		}
+	}
+	return ""
+}
+
+// deleteImage removes the config and metadata, then the layers no other
+// image or container needs, top first.
+func (s *Store) deleteImage(id v1.Hash) ([]string, error) {
+	config, err := s.RawConfig(id)
+	if err != nil {
+		return nil, err
+	}
+	diffIDs, err := ParseConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(s.contentPath(id.Hex)); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(s.metadataDir(id.Hex))
+	out := []string{"Deleted: " + id.String()}
+	inUse, err := s.layersInUse()
+	if err != nil {
+		return out, err
+	}
+	chains := imageid.ChainIDs(diffIDs)
+	for i := len(chains) - 1; i >= 0; i-- {
+		if inUse[chains[i]] || !s.HasLayer(chains[i]) {
+			continue
+		}
+		if err := s.removeLayer(chains[i]); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// layersInUse is the set of chain IDs that images and containers reference,
+// with all their ancestors.
+func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
+	used := map[v1.Hash]bool{}
+	ids, err := s.ImageIDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		b, err := os.ReadFile(s.contentPath(id.Hex))
+		if err != nil {
+			continue
+		}
+		diffIDs, err := ParseConfig(b)
+		if err != nil {
+			continue
+		}
+		for _, c := range imageid.ChainIDs(diffIDs) {
+			used[c] = true
+		}
+	}
+	mounts, _ := os.ReadDir(filepath.Join(s.layerDBDir(), "mounts"))
+	for _, m := range mounts {
+		b, err := os.ReadFile(filepath.Join(s.layerDBDir(), "mounts", m.Name(), "parent"))
+		if err != nil {
+			continue
+		}
+		h, err := v1.NewHash(strings.TrimSpace(string(b)))
+		if err != nil {
+			continue
+		}
+		chain, _ := s.Chain(h)
+		for _, l := range chain {
+			used[l.ChainID] = true
+		}
+	}
+	return used, nil
+}
+
+// removeLayer unregisters a layer the way Docker does: the layerdb dir is
+// renamed to <hex>-<random>-removing first (so a crash leaves a marked
+// leftover, not a half-deleted layer), then the overlay2 dir and its l/
+// link go, then the renamed dir.
+func (s *Store) removeLayer(chain v1.Hash) error {
+	l, err := s.Layer(chain)
+	if err != nil {
+		return err
+	}
+	removing := s.layerPath(chain.Hex) + "-" + randomID()[:16] + "-removing"
+	if err := os.Rename(s.layerPath(chain.Hex), removing); err != nil {
+		return err
+	}
+	if link, err := s.linkOf(l.CacheID); err == nil && link != "" && !strings.ContainsAny(link, "/.") {
+		os.Remove(filepath.Join(s.overlayDir(), "l", link))
+	}
+	if err := os.RemoveAll(filepath.Join(s.overlayDir(), l.CacheID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.RemoveAll(removing)
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/reference"
+)
+
+var hexPrefix = regexp.MustCompile(`^[a-f0-9]{1,64}$`)
+
+// Resolve finds the image a user names, in Docker's order: a full ID
+// (sha256:… or 64 hex), a tag or digest reference, then a unique ID prefix.
+func (s *Store) Resolve(ref string) (v1.Hash, error) {
+	idPart := strings.TrimPrefix(ref, "sha256:")
+	if strings.HasPrefix(ref, "sha256:") || len(ref) == 64 && hexPrefix.MatchString(ref) {
+		if !hexPrefix.MatchString(idPart) {
+			return v1.Hash{}, fmt.Errorf("invalid image ID %q", ref)
+		}
+		return s.searchID(ref, idPart)
+	}
+	if r, err := reference.Parse(ref); err == nil {
+		if id, ok, err := s.lookupRef(r); err != nil || ok {
+			return id, err
+		}
+	} else if !hexPrefix.MatchString(ref) {
+		return v1.Hash{}, err
+	}
+	if hexPrefix.MatchString(ref) {
+		return s.searchID(ref, ref)
+	}
+	return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+}
+
+func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
+	tf, err := s.readTags()
+	if err != nil {
+		return v1.Hash{}, false, err
+	}
+	id, ok := tf.Repositories[reference.FamiliarName(r)][reference.Familiar(r)]
+	if !ok {
+		return v1.Hash{}, false, nil
+	}
+	h, err := v1.NewHash(id)
+	return h, err == nil, err
+}
+
+func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
+	ids, err := s.ImageIDs()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	var found []v1.Hash
+	for _, id := range ids {
+		if strings.HasPrefix(id.Hex, prefix) {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+	case 1:
+		return found[0], nil
+	}
+	return v1.Hash{}, fmt.Errorf("ambiguous image ID prefix %q matches %d images", ref, len(found))
+}
+
+// Tag points ref at the image src names (docker tag).
+func (s *Store) Tag(src, ref string) error {
+	id, err := s.Resolve(src)
+	if err != nil {
+		return err
+	}
+	r, err := reference.ParseTag(ref)
+	if err != nil {
+		return err
+	}
+	_, err = s.setTags(id, []name.Reference{r}, true)
+	return err
+}
+
+// SetTags records tags for an image written by load, import or commit.
+// lastUpdated is written for tag operations (import, commit), not for load.
+func (s *Store) SetTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
+	return s.setTags(id, refs, lastUpdated)
+}

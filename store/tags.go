@@ -1,0 +1,148 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/reference"
+)
+
+// tagFile is Docker's reference store, repositories.json:
+// {"Repositories":{"<familiar repo>":{"<familiar ref>":"sha256:<image id>"}}}.
+type tagFile struct {
+	Repositories map[string]map[string]string
+}
+
+func (s *Store) tagsPath() string { return filepath.Join(s.imageDir(), "repositories.json") }
+
+func (s *Store) readTags() (*tagFile, error) {
+	tf := &tagFile{Repositories: map[string]map[string]string{}}
+	b, err := os.ReadFile(s.tagsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return tf, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, tf); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.tagsPath(), err)
+	}
+	if tf.Repositories == nil {
+		tf.Repositories = map[string]map[string]string{}
+	}
+	return tf, nil
+}
+
+func (s *Store) writeTags(tf *tagFile) error {
+	b, err := json.Marshal(tf)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.tagsPath(), b, 0o600)
+}
+
+// Tag is one entry of the reference store.
+type Tag struct {
+	Ref     string  // familiar form: "bb:1", "app@sha256:…"
+	ImageID v1.Hash // the image it names
+}
+
+// Tags lists every reference, sorted.
+func (s *Store) Tags() ([]Tag, error) {
+	tf, err := s.readTags()
+	if err != nil {
+		return nil, err
+	}
+	var out []Tag
+	for _, refs := range tf.Repositories {
+		for ref, id := range refs {
+			h, err := v1.NewHash(id)
+			if err != nil {
+				return nil, fmt.Errorf("repositories.json: %s: %w", ref, err)
+			}
+			out = append(out, Tag{Ref: ref, ImageID: h})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out, nil
+}
+
+// TagsOf lists the references that name image id.
+func (s *Store) TagsOf(id v1.Hash) ([]string, error) {
+	all, err := s.Tags()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range all {
+		if t.ImageID == id {
+			out = append(out, t.Ref)
+		}
+	}
+	return out, nil
+}
+
+// TagResult says what a tag change did, for Docker's messages.
+type TagResult struct {
+	Ref      string
+	Previous v1.Hash // the image the reference named before, if another
+}
+
+// setTags points refs at id in one atomic rewrite of repositories.json and
+// records lastUpdated for the image, as Docker's tag operations do.
+func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	tf, err := s.readTags()
+	if err != nil {
+		return nil, err
+	}
+	var res []TagResult
+	for _, r := range refs {
+		repo, ref := reference.FamiliarName(r), reference.Familiar(r)
+		if tf.Repositories[repo] == nil {
+			tf.Repositories[repo] = map[string]string{}
+		}
+		tr := TagResult{Ref: ref}
+		if old, ok := tf.Repositories[repo][ref]; ok && old != id.String() {
+			tr.Previous, _ = v1.NewHash(old)
+		}
+		tf.Repositories[repo][ref] = id.String()
+		res = append(res, tr)
+	}
+	if err := s.writeTags(tf); err != nil {
+		return nil, err
+	}
+	if lastUpdated {
+		if err := s.writeMetadata(id, "lastUpdated", []byte(nowRFC3339Nano())); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// removeTag deletes one familiar reference; it reports whether it existed.
+func (s *Store) removeTag(ref string) (bool, error) {
+	tf, err := s.readTags()
+	if err != nil {
+		return false, err
+	}
+	for repo, refs := range tf.Repositories {
+		if _, ok := refs[ref]; ok {
+			delete(refs, ref)
+			if len(refs) == 0 {
+				delete(tf.Repositories, repo)
+			}
+			return true, s.writeTags(tf)
+		}
+	}
+	return false, nil
+}

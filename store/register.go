@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -236,42 +235,40 @@ func (tx *Tx) prepare(st *staged) error {
 	return nil
 }
 
-// apply streams the layer into its diff dir and fills the write-set.
+// apply streams a source layer into its diff dir, checks the diff ID the
+// config promised, and fills the write-set.
 func (tx *Tx) apply(st *staged) error {
 	rc, err := st.source.Uncompressed()
 	if err != nil {
 		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
 	}
 	defer rc.Close()
+	got, err := tx.applyStream(st, rc)
+	if err != nil {
+		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
+	}
+	if got != st.diffID {
+		return fmt.Errorf("invalid diffID for layer %d: expected %q, got %q", st.index, st.diffID, got)
+	}
+	return tx.writeSetFiles(st)
+}
+
+// applyStream unpacks an uncompressed layer tar into st's diff dir,
+// recording tar-split in the write-set; it returns the stream's diff ID.
+func (tx *Tx) applyStream(st *staged, r io.Reader) (v1.Hash, error) {
 	ts, err := os.OpenFile(filepath.Join(st.writeSet, "tar-split.json.gz"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
-	res, err := tarball.Apply(rc, tx.s.DiffDir(st.cacheID), ts, tx.opts)
+	res, err := tarball.Apply(r, tx.s.DiffDir(st.cacheID), ts, tx.opts)
 	if cerr := ts.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
-	}
-	if res.DiffID != st.diffID {
-		return fmt.Errorf("invalid diffID for layer %d: expected %q, got %q", st.index, st.diffID, res.DiffID)
+		return v1.Hash{}, err
 	}
 	st.size = res.Size
-	files := map[string]string{
-		"diff":     st.diffID.String(),
-		"size":     strconv.FormatInt(res.Size, 10),
-		"cache-id": st.cacheID,
-	}
-	if st.parent != (v1.Hash{}) {
-		files["parent"] = st.parent.String()
-	}
-	for k, v := range files {
-		if err := os.WriteFile(filepath.Join(st.writeSet, k), []byte(v), 0o644); err != nil {
-			return err
-		}
-	}
-	return syncDir(st.writeSet)
+	return res.DiffID, nil
 }
 
 // NewLayers is the number of layers the transaction registers.
@@ -287,7 +284,7 @@ func (tx *Tx) Commit() error {
 		if err := os.Rename(st.writeSet, s.layerPath(st.chain.Hex)); err != nil {
 			return fmt.Errorf("registering layer %s: %w", st.chain, err)
 		}
-		st.writeSet = ""
+		st.writeSet, st.cacheID = "", "" // registered: Abort must not touch it now
 		if st.parentCacheID != "" {
 			committed := filepath.Join(s.overlayDir(), st.parentCacheID, "committed")
 			if err := os.WriteFile(committed, nil, 0o600); err != nil {
@@ -313,18 +310,10 @@ func (tx *Tx) Commit() error {
 	return nil
 }
 
-// Abort removes everything the transaction created.
+// Abort removes everything the transaction staged and did not commit.
 func (tx *Tx) Abort() {
 	for _, st := range tx.layers {
-		if st.writeSet != "" {
-			os.RemoveAll(st.writeSet)
-		}
-		if st.cacheID != "" {
-			os.RemoveAll(filepath.Join(tx.s.overlayDir(), st.cacheID))
-			os.Remove(filepath.Join(tx.s.overlayDir(), "l", st.link))
-		}
+		tx.drop(st)
 	}
 	tx.layers = nil
 }
-
-var _ = io.EOF

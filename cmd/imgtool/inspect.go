@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
+)
+
+// inspectImage has the shape and key order of docker image inspect.
+type inspectImage struct {
+	ID              string            `json:"Id"`
+	RepoTags        []string          `json:"RepoTags"`
+	RepoDigests     []string          `json:"RepoDigests"`
+	Parent          string            `json:"Parent"`
+	Comment         string            `json:"Comment"`
+	Created         string            `json:"Created"`
+	Container       string            `json:"Container"`
+	ContainerConfig json.RawMessage   `json:"ContainerConfig"`
+	DockerVersion   string            `json:"DockerVersion"`
+	Author          string            `json:"Author"`
+	Config          json.RawMessage   `json:"Config"`
+	Architecture    string            `json:"Architecture"`
+	Variant         string            `json:"Variant,omitempty"`
+	Os              string            `json:"Os"`
+	OsVersion       string            `json:"OsVersion,omitempty"`
+	Size            int64             `json:"Size"`
+	VirtualSize     int64             `json:"VirtualSize"`
+	GraphDriver     graphDriver       `json:"GraphDriver"`
+	RootFS          inspectRootFS     `json:"RootFS"`
+	Metadata        map[string]string `json:"Metadata"`
+}
+
+type graphDriver struct {
+	Data map[string]string `json:"Data"`
+	Name string            `json:"Name"`
+}
+
+type inspectRootFS struct {
+	Type   string   `json:"Type"`
+	Layers []string `json:"Layers"`
+}
+
+// configFields are the config keys inspect copies.
+type configFields struct {
+	Architecture    string          `json:"architecture"`
+	Variant         string          `json:"variant"`
+	OS              string          `json:"os"`
+	OSVersion       string          `json:"os.version"`
+	Author          string          `json:"author"`
+	Comment         string          `json:"comment"`
+	Created         string          `json:"created"`
+	Container       string          `json:"container"`
+	DockerVersion   string          `json:"docker_version"`
+	Config          json.RawMessage `json:"config"`
+	ContainerConfig json.RawMessage `json:"container_config"`
+}
+
+func init() {
+	register(&command{
+		name:  "inspect",
+		usage: "IMAGE...",
+		short: "Show images as docker image inspect does (JSON)",
+		long: `Examples:
+  imgtool inspect app:1
+  imgtool --root /var/lib/docker inspect debian:12 | jq '.[0].RootFS.Layers'`,
+		minArgs: 1, maxArgs: -1,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			out := []inspectImage{}
+			for _, a := range args {
+				id, err := st.Resolve(a)
+				if err != nil {
+					return err
+				}
+				info, err := st.Info(id)
+				if err != nil {
+					return err
+				}
+				out = append(out, toInspect(st, info))
+			}
+			b, err := json.MarshalIndent(out, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "%s\n", b)
+			return nil
+		},
+	})
+}
+
+func toInspect(st *store.Store, info *store.Info) inspectImage {
+	var c configFields
+	_ = json.Unmarshal(info.Config, &c)
+	orNull := func(m json.RawMessage) json.RawMessage {
+		if len(m) == 0 {
+			return json.RawMessage("null")
+		}
+		return m
+	}
+	ii := inspectImage{
+		ID: info.ID.String(), RepoTags: nonNil(info.Tags), RepoDigests: []string{},
+		Parent: info.Parent, Comment: c.Comment, Created: c.Created, Container: c.Container,
+		ContainerConfig: orNull(c.ContainerConfig), DockerVersion: c.DockerVersion, Author: c.Author,
+		Config: orNull(c.Config), Architecture: c.Architecture, Variant: c.Variant, Os: c.OS, OsVersion: c.OSVersion,
+		Size: info.Size, VirtualSize: info.Size,
+		GraphDriver: graphDriver{Name: "overlay2", Data: graphData(st, info.Layers)},
+		RootFS:      inspectRootFS{Type: "layers"},
+		Metadata:    map[string]string{"LastTagTime": lastTagTime(info.LastTagTime)},
+	}
+	for _, l := range info.Layers {
+		ii.RootFS.Layers = append(ii.RootFS.Layers, l.DiffID.String())
+	}
+	return ii
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func lastTagTime(s string) string {
+	if s == "" {
+		return "0001-01-01T00:00:00Z"
+	}
+	return s
+}
+
+// graphData is overlay2's GraphDriver.Data for the image's top layer.
+func graphData(st *store.Store, layers []*store.Layer) map[string]string {
+	if len(layers) == 0 {
+		return map[string]string{}
+	}
+	top := layers[len(layers)-1]
+	dir := filepath.Dir(st.DiffDir(top.CacheID))
+	data := map[string]string{
+		"MergedDir": filepath.Join(dir, "merged"),
+		"UpperDir":  filepath.Join(dir, "diff"),
+		"WorkDir":   filepath.Join(dir, "work"),
+	}
+	if lowers := st.LowerDirs(top.CacheID); len(lowers) > 0 {
+		data["LowerDir"] = strings.Join(lowers, ":")
+	}
+	return data
+}
+
+var _ = v1.Hash{}

@@ -1,0 +1,162 @@
+// Command imgtool is a daemonless, Docker-compatible image archive toolkit.
+// This package only parses flags and prints; the work lives in store,
+// archive, tarball and flatten.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
+)
+
+// command is one subcommand: its flags, its help and its action.
+type command struct {
+	name     string
+	usage    string // after "imgtool NAME "
+	short    string
+	long     string // examples and details, shown by --help
+	setFlags func(fs *pflag.FlagSet)
+	run      func(g *globals, fs *pflag.FlagSet, args []string) error
+	minArgs  int
+	maxArgs  int // -1: unlimited
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// globals are the flags before the command name.
+type globals struct {
+	root string
+	st   *store.Store
+}
+
+func (g *globals) store() (*store.Store, error) {
+	if g.st == nil {
+		st, err := store.Open(g.root)
+		if err != nil {
+			return nil, err
+		}
+		g.st = st
+	}
+	return g.st, nil
+}
+
+// usageError makes the exit code 2 (docker's convention for bad usage).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(argv []string) int {
+	g := &globals{}
+	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.StringVar(&g.root, "root", store.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
+	help := fs.BoolP("help", "h", false, "show help")
+	version := fs.BoolP("version", "v", false, "print version information")
+	fs.Usage = func() {}
+	if err := fs.Parse(argv); err != nil {
+		fmt.Fprintf(os.Stderr, "imgtool: %v\nSee 'imgtool --help'.\n", err)
+		return 2
+	}
+	args := fs.Args()
+	switch {
+	case *version:
+		args = []string{"version"}
+	case *help || len(args) == 0:
+		printMainHelp(fs)
+		if len(args) == 0 && !*help {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "help" {
+		if len(args) == 1 {
+			printMainHelp(fs)
+			return 0
+		}
+		args = []string{args[1], "--help"}
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "imgtool: '%s' is not an imgtool command.\nSee 'imgtool --help'.\n", args[0])
+		return 2
+	}
+	return runCommand(g, c, args[1:])
+}
+
+func runCommand(g *globals, c *command, args []string) int {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() {}
+	help := fs.BoolP("help", "h", false, "show help for "+c.name)
+	if c.setFlags != nil {
+		c.setFlags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "imgtool %s: %v\nSee 'imgtool %s --help'.\n", c.name, err, c.name)
+		return 2
+	}
+	if *help {
+		printCommandHelp(c, fs)
+		return 0
+	}
+	n := fs.NArg()
+	if n < c.minArgs || c.maxArgs >= 0 && n > c.maxArgs {
+		fmt.Fprintf(os.Stderr, "imgtool %s: wrong number of arguments\nUsage: imgtool %s %s\nSee 'imgtool %s --help'.\n", c.name, c.name, c.usage, c.name)
+		return 2
+	}
+	if err := c.run(g, fs, fs.Args()); err != nil {
+		var ue usageError
+		fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, oneLine(err.Error()))
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// oneLine keeps error output to one line, whatever a library returned.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func printMainHelp(fs *pflag.FlagSet) {
+	var b strings.Builder
+	b.WriteString("Usage: imgtool [--root DIR] COMMAND [ARGS]\n\n")
+	b.WriteString("A daemonless, Docker-compatible image archive toolkit. The store is a Docker overlay2\n")
+	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs).\n\n")
+	b.WriteString("Commands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].short)
+	}
+	b.WriteString("\nGlobal options:\n")
+	b.WriteString(fs.FlagUsages())
+	b.WriteString("\nRun 'imgtool help COMMAND' or 'imgtool COMMAND --help' for a command's options and examples.\n")
+	b.WriteString("Exit codes: 0 success, 1 failure, 2 bad usage.\n")
+	fmt.Fprint(os.Stdout, b.String())
+}
+
+func printCommandHelp(c *command, fs *pflag.FlagSet) {
+	fmt.Fprintf(os.Stdout, "Usage: imgtool %s %s\n\n%s\n", c.name, c.usage, c.short)
+	if c.long != "" {
+		fmt.Fprintf(os.Stdout, "\n%s\n", strings.TrimSpace(c.long))
+	}
+	fmt.Fprintf(os.Stdout, "\nOptions:\n%s", fs.FlagUsages())
+}

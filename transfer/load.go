@@ -1,0 +1,134 @@
+// Package transfer moves images between the store and the other forms:
+// it is where a source's v1.Image meets the store's transaction, and where
+// store images are handed to an archive writer.
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/store"
+)
+
+// Loaded is one image a load registered.
+type Loaded struct {
+	ID       v1.Hash
+	Tags     []string          // familiar references
+	Renamed  []store.TagResult // tags moved away from another image
+	DiffIDs  []v1.Hash
+	Platform *v1.Platform
+}
+
+// LoadOptions filter what a load takes from an archive.
+type LoadOptions struct {
+	// Platforms to keep from a multi-platform source; empty means the host's.
+	Platforms []v1.Platform
+	// Progress, if set, is told when each new layer starts and ends.
+	Progress func(diffID v1.Hash, done bool)
+}
+
+// HostPlatform is linux/GOARCH.
+func HostPlatform() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// SelectPlatforms drops entries of other platforms than wanted (host when
+// empty). Entries without a platform (plain images) are always kept.
+func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.Entry, error) {
+	if len(wanted) == 0 {
+		wanted = []v1.Platform{HostPlatform()}
+	}
+	var out []archive.Entry
+	sawPlatform := false
+	for _, e := range entries {
+		if e.Platform == nil {
+			out = append(out, e)
+			continue
+		}
+		sawPlatform = true
+		for _, w := range wanted {
+			if platformMatches(*e.Platform, w) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	if len(out) == 0 && sawPlatform {
+		return nil, fmt.Errorf("archive has no image for platform %s", platformString(wanted[0]))
+	}
+	return out, nil
+}
+
+func platformMatches(have, want v1.Platform) bool {
+	if have.OS != want.OS || have.Architecture != want.Architecture {
+		return false
+	}
+	return want.Variant == "" || have.Variant == want.Variant
+}
+
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Load registers every image of entries in one transaction: all of them
+// land, or the store is left as it was.
+func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts LoadOptions) ([]Loaded, error) {
+	unlock, err := st.Writer()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	tx := st.Begin()
+	defer tx.Abort()
+	out := make([]Loaded, 0, len(entries))
+	for _, e := range entries {
+		id, err := tx.AddImage(e.Image, v1.Hash{})
+		if err != nil {
+			return nil, imageErr(e, err)
+		}
+		cf, err := e.Image.ConfigFile()
+		if err != nil {
+			return nil, imageErr(e, err)
+		}
+		out = append(out, Loaded{ID: id, DiffIDs: cf.RootFS.DiffIDs, Platform: e.Platform})
+	}
+	if err := tx.Extract(ctx, opts.Progress); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	for i, e := range entries {
+		refs := make([]name.Reference, len(e.Tags))
+		for j, t := range e.Tags {
+			refs[j] = t
+		}
+		res, err := st.SetTags(out[i].ID, refs, false)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range res {
+			out[i].Tags = append(out[i].Tags, r.Ref)
+			if r.Previous != (v1.Hash{}) {
+				out[i].Renamed = append(out[i].Renamed, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+func imageErr(e archive.Entry, err error) error {
+	if len(e.Tags) > 0 {
+		return fmt.Errorf("image %s: %w", e.Tags[0].String(), err)
+	}
+	return err
+}

@@ -1,0 +1,263 @@
+package flatten
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The init layer's paths: docker export includes them, image layers don't.
+var initPaths = map[string]bool{
+	".dockerenv": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "etc/mtab": true,
+	"dev": true, "dev/console": true, "dev/pts": true, "dev/shm": true, "proc": true, "sys": true,
+}
+
+// TestDockerExportCompare builds a small image with a private dockerd, exports
+// a container created from it, flattens the image's layers from `docker save`
+// and compares the two trees. Skipped without dockerd, as non-root, or with -short.
+func TestDockerExportCompare(t *testing.T) {
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("needs root and not -short")
+	}
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		t.Skip("dockerd not installed")
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker CLI not installed")
+	}
+	bb := "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		t.Skip("no /bin/busybox")
+	}
+	D, err := os.MkdirTemp("", "fltdk")
+	must(t, err)
+	defer func() {
+		if err := os.RemoveAll(D); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	}()
+	sock := "unix://" + filepath.Join(D, "sock")
+	logf, err := os.Create(filepath.Join(D, "dockerd.log"))
+	must(t, err)
+	defer logf.Close()
+	cmd := exec.Command(dockerd, "--data-root", filepath.Join(D, "root"), "--exec-root", filepath.Join(D, "exec"),
+		"--pidfile", filepath.Join(D, "pid"), "-H", sock, "--bridge=none", "--iptables=false",
+		"--ip-masq=false", "--ip-forward=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, cmd.Start())
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	docker := func(stdin io.Reader, args ...string) []byte {
+		t.Helper()
+		c := exec.Command("docker", append([]string{"-H", sock}, args...)...)
+		c.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+filepath.Join(D, "cli"))
+		c.Stdin = stdin
+		var out, errb bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errb
+		if err := c.Run(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(D, "dockerd.log"))
+			t.Fatalf("docker %v: %v\n%s\n--- dockerd log tail:\n%s", args, err, errb.String(), tail(log, 3000))
+		}
+		return out.Bytes()
+	}
+	up := false
+	for i := 0; i < 60 && !up; i++ {
+		c := exec.Command("docker", "-H", sock, "version")
+		c.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(D, "cli"))
+		up = c.Run() == nil
+		if !up {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if !up {
+		log, _ := os.ReadFile(filepath.Join(D, "dockerd.log"))
+		t.Fatalf("dockerd did not come up:\n%s", tail(log, 3000))
+	}
+
+	// Base image: busybox plus applet symlinks.
+	var base bytes.Buffer
+	tw := tar.NewWriter(&base)
+	bbData, err := os.ReadFile(bb)
+	must(t, err)
+	tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0755})
+	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0755, Size: int64(len(bbData))})
+	tw.Write(bbData)
+	for _, a := range []string{"sh", "rm", "mkdir", "ln", "echo", "chmod", "mkfifo", "touch", "cat", "true", "printf", "seq"} {
+		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Mode: 0777, Linkname: "busybox"})
+	}
+	tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0755})
+	tw.WriteHeader(&tar.Header{Name: "etc/motd", Typeflag: tar.TypeReg, Mode: 0644, Size: 3})
+	tw.Write([]byte("hi\n"))
+	must(t, tw.Close())
+	docker(&base, "import", "-", "base:1")
+
+	ctx := filepath.Join(D, "ctx")
+	must(t, os.MkdirAll(ctx, 0755))
+	dockerfile := `FROM base:1
+RUN mkdir -p /data/sub /data/opq /data/gonedir && echo a > /data/a && echo b > /data/b && echo c > /data/opq/c \
+ && echo keep > /data/sub/keep && ln /data/a /data/a-link && ln -s /data/b /data/b-sym && ln -s ../data /rel \
+ && echo x > /data/gone && echo y > /data/gonedir/y && chmod 4755 /data/b && mkfifo /data/fifo && rm /etc/motd \
+ && echo "$(printf '\303\274')" > /data/u-$(printf '\303\274') \
+ && mkdir -p /data/$(printf 'l%.0s' $(seq 1 60))/$(printf 'm%.0s' $(seq 1 60)) \
+ && echo long > /data/$(printf 'l%.0s' $(seq 1 60))/$(printf 'm%.0s' $(seq 1 60))/$(printf 'n%.0s' $(seq 1 90))
+RUN rm -f /data/gone /data/a && rm -rf /data/gonedir /data/opq && mkdir /data/opq && echo new > /data/opq/new \
+ && echo a2 > /data/a && ln /data/b /data/b-hard && chmod 1777 /data/sub && ln /data/a-link /data/a-link2
+RUN rm /data/b && echo z > /data/b && mkdir /data/gone && echo w > /data/gone/w && rm /data/sub/keep \
+ && rm /data/a-link && chmod 0700 /data
+`
+	must(t, os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0644))
+	docker(nil, "build", "--network", "none", "-t", "img:1", ctx)
+	docker(nil, "create", "--network", "none", "--name", "c1", "img:1", "sh")
+	export := docker(nil, "export", "c1")
+	save := docker(nil, "save", "img:1")
+
+	// Unpack the save archive and open its layers in manifest order.
+	sdir := filepath.Join(D, "save")
+	tr := tar.NewReader(bytes.NewReader(save))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		p := filepath.Join(sdir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			must(t, os.MkdirAll(p, 0755))
+		case tar.TypeReg:
+			must(t, os.MkdirAll(filepath.Dir(p), 0755))
+			b, _ := io.ReadAll(tr)
+			must(t, os.WriteFile(p, b, 0644))
+		case tar.TypeSymlink:
+			must(t, os.MkdirAll(filepath.Dir(p), 0755))
+			must(t, os.Symlink(h.Linkname, p))
+		}
+	}
+	mb, err := os.ReadFile(filepath.Join(sdir, "manifest.json"))
+	must(t, err)
+	var man []struct{ Layers []string }
+	must(t, json.Unmarshal(mb, &man))
+	if len(man) != 1 {
+		t.Fatalf("manifest: %s", mb)
+	}
+	var ls []Layer
+	for _, l := range man[0].Layers {
+		p := filepath.Join(sdir, filepath.FromSlash(l))
+		ls = append(ls, TarLayer(func() (io.ReadCloser, error) { return os.Open(p) }))
+	}
+	t.Logf("%d layers", len(ls))
+	var mine bytes.Buffer
+	must(t, Flatten(&mine, ls, Options{}))
+
+	want, err := Describe(bytes.NewReader(export))
+	must(t, err)
+	got, err := Describe(bytes.NewReader(mine.Bytes()))
+	must(t, err)
+	gotByPath := map[string]Node{}
+	for _, n := range got {
+		gotByPath[n.Path] = n
+	}
+	var unexplained []string
+	for _, line := range DiffTrees(want, got) {
+		t.Logf("diff: %s", line)
+		p := strings.SplitN(line[2:], " ", 2)[0]
+		top := strings.SplitN(p, "/", 2)[0]
+		switch {
+		case line[0] == '-' && (initPaths[p] || top == "dev" || top == "proc" || top == "sys"):
+		default:
+			unexplained = append(unexplained, line)
+		}
+	}
+	if len(unexplained) > 0 {
+		t.Errorf("unexplained differences (- docker export, + flatten):\n%s", strings.Join(unexplained, "\n"))
+	}
+	// Same entry order and mtimes, apart from the init layer's entries and
+	// the directories it touched (reported).
+	type hm struct {
+		name  string
+		mtime int64
+		typ   byte
+	}
+	headers := func(b []byte) (out []hm) {
+		tr := tar.NewReader(bytes.NewReader(b))
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return out
+			}
+			must(t, err)
+			out = append(out, hm{h.Name, h.ModTime.Unix(), h.Typeflag})
+		}
+	}
+	mh := headers(mine.Bytes())
+	inMine := map[string]hm{}
+	for _, h := range mh {
+		inMine[h.name] = h
+	}
+	var order []hm
+	for _, h := range headers(export) {
+		if m, ok := inMine[h.name]; ok {
+			order = append(order, h)
+			if m.mtime != h.mtime {
+				t.Logf("mtime differs: %s export=%d flatten=%d", h.name, h.mtime, m.mtime)
+				if h.name != "etc/" {
+					t.Errorf("unexpected mtime difference for %s", h.name)
+				}
+			}
+		}
+	}
+	if len(order) != len(mh) {
+		t.Errorf("%d common entries, flatten has %d", len(order), len(mh))
+	}
+	for i := range order {
+		if i < len(mh) && order[i].name != mh[i].name {
+			t.Errorf("order differs at %d: export %q, flatten %q", i, order[i].name, mh[i].name)
+			break
+		}
+	}
+	// Sanity: the interesting cases are present.
+	for p, want := range map[string]string{
+		"data/a": "a2\n", "data/a-link2": "a\n", "data/b": "z\n", "data/b-hard": "b\n",
+		"data/opq/new": "new\n", "data/gone/w": "w\n",
+	} {
+		n, ok := gotByPath[p]
+		if !ok {
+			t.Errorf("%s missing", p)
+			continue
+		}
+		if n.Type == tar.TypeReg && n.SHA256 != sum(want) {
+			t.Errorf("%s: wrong content", p)
+		}
+	}
+	for _, p := range []string{"data/opq/c", "data/gonedir", "data/gone/y", "data/sub/keep", "etc/motd", "data/a-link"} {
+		if _, ok := gotByPath[p]; ok {
+			t.Errorf("%s should be gone", p)
+		}
+	}
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

@@ -1,0 +1,564 @@
+package flatten
+
+import (
+	"archive/tar"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NamePolicy says how Uname/Gname are written.
+type NamePolicy int
+
+const (
+	// NamesNone writes empty Uname/Gname (deterministic, host independent).
+	// Docker export instead looks names up in the container's /etc/passwd.
+	NamesNone NamePolicy = iota
+	// NamesKeep copies Uname/Gname from the input header that last set the
+	// entry's metadata (DirLayer headers carry none).
+	NamesKeep
+)
+
+// Options configures Flatten.
+type Options struct {
+	// Names selects the Uname/Gname policy; the zero value is NamesNone.
+	Names NamePolicy
+	// TempDir is where spill files are created when a tar layer's entries are
+	// out of output order (see the package comment); "" means os.TempDir().
+	TempDir string
+}
+
+// meta is the metadata of a directory or an inode.
+type meta struct {
+	mode         int64 // permission bits + setuid/setgid/sticky
+	uid, gid     int
+	uname, gname string
+	mtime        int64  // seconds
+	capability   string // security.capability xattr ("" = none)
+}
+
+type node struct {
+	name     string
+	children map[string]*node // non-nil iff directory
+	dir      meta             // directory metadata
+	ino      *inode           // non-directories
+	layer    int              // last layer with an entry at or below this path
+}
+
+func (n *node) isDir() bool { return n.children != nil }
+
+type inode struct {
+	meta
+	typ      byte
+	size     int64
+	linkname string // symlinks
+	major    int64
+	minor    int64
+	src      *source // regular files
+	primary  string  // output path carrying the content (set in pass 2)
+}
+
+// source locates a regular file's content: entry ord (0-based, counting every
+// header tar.Reader returns) of layer layer, whose cleaned name is name.
+type source struct {
+	layer int
+	ord   int
+	name  string
+	size  int64
+	spill string // spill file path, once spilled
+	done  bool
+}
+
+type builder struct {
+	root  *node
+	opts  Options
+	layer int
+}
+
+// Flatten writes the merged view of layers (bottom first) to w as one tar
+// stream. See the package comment for the exact semantics and conventions.
+func Flatten(w io.Writer, layers []Layer, opts Options) error {
+	b := &builder{root: newDir(""), opts: opts}
+	for i, l := range layers {
+		b.layer = i
+		if err := b.readLayer(l); err != nil {
+			return fmt.Errorf("flatten: layer %d: %w", i, err)
+		}
+	}
+	e := &emitter{layers: layers, opts: opts, needed: make([]map[int]*source, len(layers)),
+		readers: make([]*layerReader, len(layers))}
+	defer e.cleanup()
+	e.plan(b.root, "")
+	tw := tar.NewWriter(w)
+	if err := e.emit(tw, b.root, ""); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	return nil
+}
+
+func newDir(name string) *node {
+	return &node{name: name, children: map[string]*node{}}
+}
+
+// cleanName returns the root-relative, cleaned form of a tar name ("" = root).
+func cleanName(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+func (b *builder) readLayer(l Layer) error {
+	if dl, ok := l.(dirLayer); ok {
+		ord := 0
+		return dl.headers(func(hdr *tar.Header) error {
+			if err := b.apply(hdr, ord); err != nil {
+				return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			}
+			ord++
+			return nil
+		})
+	}
+	rc, err := l.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for ord := 0; ; ord++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.apply(hdr, ord); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+func (b *builder) metaOf(hdr *tar.Header) meta {
+	m := meta{mode: hdr.Mode & 07777, uid: hdr.Uid, gid: hdr.Gid, mtime: hdr.ModTime.Unix()}
+	if b.opts.Names == NamesKeep {
+		m.uname, m.gname = hdr.Uname, hdr.Gname
+	}
+	if v, ok := hdr.PAXRecords[xattrPrefix+capXattr]; ok {
+		m.capability = downgradeCap(v)
+	}
+	return m
+}
+
+// downgradeCap turns a VFS_CAP_REVISION_3 value into revision 2, as Docker's
+// tar writer does.
+func downgradeCap(v string) string {
+	const revMask, rev2, rev3 = 0xff000000, 0x02000000, 0x03000000
+	if len(v) != 24 {
+		return v
+	}
+	b := []byte(v)
+	magic := binary.LittleEndian.Uint32(b)
+	if magic&revMask != rev3 {
+		return v
+	}
+	binary.LittleEndian.PutUint32(b, rev2|magic&^revMask)
+	return string(b[:20])
+}
+
+var errSymlinkParent = errors.New("parent path contains a symlink (not followed; unsupported)")
+
+// lookup returns the node at name ("" = root) without following symlinks.
+// A missing node is (nil, nil); a parent that is not a directory is an error
+// only if strict.
+func (b *builder) lookup(name string) (*node, error) {
+	n := b.root
+	if name == "" {
+		return n, nil
+	}
+	for _, c := range strings.Split(name, "/") {
+		if !n.isDir() {
+			if n.ino.typ == tar.TypeSymlink {
+				return nil, errSymlinkParent
+			}
+			return nil, errors.New("parent path is not a directory")
+		}
+		n = n.children[c]
+		if n == nil {
+			return nil, nil
+		}
+	}
+	return n, nil
+}
+
+// parentDir returns the directory dir, creating missing directories
+// (0755 root, mtime 0) and marking each as touched by the current layer.
+func (b *builder) parentDir(dir string) (*node, error) {
+	n := b.root
+	if dir == "" {
+		return n, nil
+	}
+	for _, c := range strings.Split(dir, "/") {
+		child := n.children[c]
+		if child == nil {
+			child = newDir(c)
+			child.dir = meta{mode: 0755}
+			n.children[c] = child
+		}
+		if !child.isDir() {
+			if child.ino.typ == tar.TypeSymlink {
+				return nil, errSymlinkParent
+			}
+			return nil, errors.New("parent path is not a directory")
+		}
+		child.layer = b.layer
+		n = child
+	}
+	return n, nil
+}
+
+func (b *builder) apply(hdr *tar.Header, ord int) error {
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
+		return nil
+	}
+	name := cleanName(hdr.Name)
+	if name == "" {
+		return nil // root entry: docker export emits none
+	}
+	dir, base := path.Dir(name), path.Base(name)
+	if dir == "." {
+		dir = ""
+	}
+	if isWhiteout(base) {
+		parent, err := b.lookup(dir)
+		if err != nil || parent == nil || !parent.isDir() {
+			return nil // nothing to delete there
+		}
+		b.touch(dir)
+		switch {
+		case base == whOpaque:
+			b.opaque(parent)
+		case strings.HasPrefix(base, whMetaPfx), base == whPrefix:
+			// other AUFS metadata: ignored
+		default:
+			delete(parent.children, base[len(whPrefix):])
+		}
+		return nil
+	}
+	parent, err := b.parentDir(dir)
+	if err != nil {
+		return err
+	}
+	old := parent.children[base]
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if old != nil && old.isDir() {
+			old.dir = b.metaOf(hdr)
+			old.layer = b.layer
+			return nil
+		}
+		n := newDir(base)
+		n.dir, n.layer = b.metaOf(hdr), b.layer
+		parent.children[base] = n
+	case tar.TypeLink:
+		target, err := b.lookup(cleanName(hdr.Linkname))
+		if err != nil {
+			return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
+		}
+		if target == nil {
+			return fmt.Errorf("hard link target %q does not exist", hdr.Linkname)
+		}
+		if target.isDir() {
+			return fmt.Errorf("hard link target %q is a directory", hdr.Linkname)
+		}
+		ino := target.ino
+		// Docker's createTarFile applies the link header's owner (and,
+		// unless the target is a symlink, its mode and times) to the inode.
+		m := b.metaOf(hdr)
+		ino.uid, ino.gid, ino.uname, ino.gname = m.uid, m.gid, m.uname, m.gname
+		if ino.typ != tar.TypeSymlink {
+			ino.mode, ino.mtime = m.mode, m.mtime
+		}
+		if m.capability != "" {
+			ino.capability = m.capability
+		}
+		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		ino := &inode{meta: b.metaOf(hdr), typ: hdr.Typeflag}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+			ino.typ = tar.TypeReg
+			ino.size = hdr.Size
+			ino.src = &source{layer: b.layer, ord: ord, name: name, size: hdr.Size}
+		case tar.TypeSymlink:
+			ino.linkname = hdr.Linkname
+		case tar.TypeChar, tar.TypeBlock:
+			ino.major, ino.minor = hdr.Devmajor, hdr.Devminor
+		}
+		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
+	default:
+		return fmt.Errorf("unsupported tar entry type %q", string(rune(hdr.Typeflag)))
+	}
+	return nil
+}
+
+// touch marks the existing directories on dir as touched by the current layer.
+func (b *builder) touch(dir string) {
+	if dir == "" {
+		return
+	}
+	n := b.root
+	for _, c := range strings.Split(dir, "/") {
+		n = n.children[c]
+		if n == nil || !n.isDir() {
+			return
+		}
+		n.layer = b.layer
+	}
+}
+
+// opaque removes everything under d that the current layer did not create,
+// re-state or traverse.
+func (b *builder) opaque(d *node) {
+	for name, c := range d.children {
+		if c.layer != b.layer {
+			delete(d.children, name)
+		} else if c.isDir() {
+			b.opaque(c)
+		}
+	}
+}
+
+func sortedChildren(n *node) []*node {
+	out := make([]*node, 0, len(n.children))
+	for _, c := range n.children {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+type layerReader struct {
+	rc  io.ReadCloser
+	tr  *tar.Reader
+	ord int // ordinal of the last header read
+}
+
+type emitter struct {
+	layers   []Layer
+	opts     Options
+	needed   []map[int]*source // per layer: ordinal → content still to write
+	readers  []*layerReader
+	spillDir string
+	nspill   int
+}
+
+// plan walks the tree in output order, assigning each inode its primary
+// (first) path and recording which layer entries supply content.
+func (e *emitter) plan(n *node, p string) {
+	for _, c := range sortedChildren(n) {
+		cp := join(p, c.name)
+		if c.isDir() {
+			e.plan(c, cp)
+			continue
+		}
+		if c.ino.primary == "" {
+			c.ino.primary = cp
+			if s := c.ino.src; s != nil && s.size > 0 {
+				if e.needed[s.layer] == nil {
+					e.needed[s.layer] = map[int]*source{}
+				}
+				e.needed[s.layer][s.ord] = s
+			}
+		}
+	}
+}
+
+func (e *emitter) header(name string, m meta) *tar.Header {
+	h := &tar.Header{
+		Name: name, Mode: m.mode, Uid: m.uid, Gid: m.gid, Uname: m.uname, Gname: m.gname,
+		ModTime: time.Unix(m.mtime, 0), Format: tar.FormatPAX,
+	}
+	if m.capability != "" {
+		h.PAXRecords = map[string]string{xattrPrefix + capXattr: m.capability}
+	}
+	return h
+}
+
+func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
+	for _, c := range sortedChildren(n) {
+		cp := join(p, c.name)
+		if c.isDir() {
+			h := e.header(cp+"/", c.dir)
+			h.Typeflag = tar.TypeDir
+			if err := tw.WriteHeader(h); err != nil {
+				return fmt.Errorf("%q: %w", cp, err)
+			}
+			if err := e.emit(tw, c, cp); err != nil {
+				return err
+			}
+			continue
+		}
+		ino := c.ino
+		h := e.header(cp, ino.meta)
+		if ino.primary != cp {
+			h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
+			if err := tw.WriteHeader(h); err != nil {
+				return fmt.Errorf("%q: %w", cp, err)
+			}
+			continue
+		}
+		h.Typeflag = ino.typ
+		switch ino.typ {
+		case tar.TypeSymlink:
+			h.Linkname = ino.linkname
+		case tar.TypeChar, tar.TypeBlock:
+			h.Devmajor, h.Devminor = ino.major, ino.minor
+		case tar.TypeReg:
+			h.Size = ino.size
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%q: %w", cp, err)
+		}
+		if ino.src != nil {
+			if err := e.copyContent(tw, ino.src); err != nil {
+				return fmt.Errorf("%q: content from layer %d entry %q: %w", cp, ino.src.layer, ino.src.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+var errChanged = errors.New("layer changed between passes")
+
+func (e *emitter) copyContent(w io.Writer, s *source) error {
+	s.done = true
+	if s.size == 0 && s.spill == "" {
+		return nil
+	}
+	if cl, ok := e.layers[s.layer].(contentLayer); ok {
+		rc, size, err := cl.openContent(s.name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if size != s.size {
+			return errChanged
+		}
+		return copyExact(w, rc, s.size)
+	}
+	if s.spill != "" {
+		f, err := os.Open(s.spill)
+		if err != nil {
+			return err
+		}
+		err = copyExact(w, f, s.size)
+		f.Close()
+		os.Remove(s.spill)
+		return err
+	}
+	lr, err := e.reader(s.layer)
+	if err != nil {
+		return err
+	}
+	if s.ord <= lr.ord {
+		return fmt.Errorf("internal error: entry %d already passed", s.ord)
+	}
+	for {
+		hdr, err := lr.tr.Next()
+		if err == io.EOF {
+			return errChanged
+		}
+		if err != nil {
+			return err
+		}
+		lr.ord++
+		if lr.ord == s.ord {
+			if cleanName(hdr.Name) != s.name || hdr.Size != s.size {
+				return errChanged
+			}
+			return copyExact(w, lr.tr, s.size)
+		}
+		if o := e.needed[s.layer][lr.ord]; o != nil && !o.done && o.spill == "" {
+			if cleanName(hdr.Name) != o.name || hdr.Size != o.size {
+				return errChanged
+			}
+			if err := e.spill(o, lr.tr); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (e *emitter) reader(i int) (*layerReader, error) {
+	if lr := e.readers[i]; lr != nil {
+		return lr, nil
+	}
+	rc, err := e.layers[i].Open()
+	if err != nil {
+		return nil, err
+	}
+	lr := &layerReader{rc: rc, tr: tar.NewReader(rc), ord: -1}
+	e.readers[i] = lr
+	return lr, nil
+}
+
+func (e *emitter) spill(s *source, r io.Reader) error {
+	if e.spillDir == "" {
+		d, err := os.MkdirTemp(e.opts.TempDir, "imgtool-flatten-")
+		if err != nil {
+			return err
+		}
+		e.spillDir = d
+	}
+	e.nspill++
+	p := filepath.Join(e.spillDir, strconv.Itoa(e.nspill))
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
+	if err != nil {
+		return err
+	}
+	if err := copyExact(f, r, s.size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	s.spill = p
+	return nil
+}
+
+func (e *emitter) cleanup() {
+	for _, lr := range e.readers {
+		if lr != nil {
+			lr.rc.Close()
+		}
+	}
+	if e.spillDir != "" {
+		os.RemoveAll(e.spillDir)
+	}
+}
+
+func copyExact(w io.Writer, r io.Reader, n int64) error {
+	m, err := io.CopyN(w, r, n)
+	if err == io.EOF && m < n {
+		return errChanged
+	}
+	return err
+}

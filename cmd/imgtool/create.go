@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
+)
+
+func init() {
+	var name string
+	register(&command{
+		name:  "create",
+		usage: "[--name NAME] IMAGE [COMMAND [ARG...]]",
+		short: "Create a container (its init and read-write layers) without running it",
+		long: `Lays the container out as dockerd does: containers/<id>/config.v2.json,
+layerdb/mounts/<id>/, overlay2/<mount-id>-init with Docker's init files and
+overlay2/<mount-id> for its changes. Prints the container ID. Change its files with
+imgtool cp (or imgtool mount), then imgtool commit or imgtool export it.
+
+Example:
+  id=$(imgtool create --name build app:1 /bin/sh)
+  imgtool cp ./out build:/srv/out
+  imgtool commit build app:2`,
+		setFlags: func(fs *pflag.FlagSet) {
+			fs.StringVar(&name, "name", "", "assign a name to the container")
+		},
+		minArgs: 1, maxArgs: -1,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			unlock, err := st.Writer()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			id, err := st.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := st.CreateContainer(id, store.CreateOptions{Name: name, Cmd: args[1:]})
+			if err != nil {
+				return err
+			}
+			fmt.Println(c.ID)
+			return nil
+		},
+	})
+}

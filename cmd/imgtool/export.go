@@ -1,0 +1,62 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/transfer"
+)
+
+func init() {
+	var output string
+	register(&command{
+		name:  "export",
+		usage: "[-o FILE] CONTAINER|IMAGE",
+		short: "Export a container's or an image's filesystem as one flat tar",
+		long: `Writes the merged view as docker export does: whiteouts and opaque directories applied,
+hardlinks kept as links, symlinks verbatim, devices, fifos, setuid/sticky bits and
+security.capability kept; for a container the init files (.dockerenv, etc/hosts, …) and
+the read-write layer are included. It reads the overlay2 directories directly, so it works
+on a real Docker data root whether or not the daemon runs, without mounting.
+Output differs from docker export only in entry mtimes of directories the init layer
+copied up, and in user/group names (imgtool writes none; docker looks them up in the
+container's /etc/passwd). Without -o the tar goes to stdout, which must not be a terminal.
+
+Examples:
+  imgtool export -o rootfs.tar my-container
+  imgtool --root /var/lib/docker export web1 | tar -t
+  imgtool export -o rootfs.tar debian:12        # an image's rootfs`,
+		setFlags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
+		},
+		minArgs: 1, maxArgs: 1,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			unlock, err := st.Reader()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			c, img, err := transfer.ExportTarget(st, args[0])
+			if err != nil {
+				return err
+			}
+			w, commit, abort, err := archiveOutput(output)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				err = transfer.ExportContainer(w, st, c)
+			} else {
+				err = transfer.ExportImage(w, st, img)
+			}
+			if err != nil {
+				abort()
+				return err
+			}
+			return commit()
+		},
+	})
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:  "rm",
+		usage: "CONTAINER...",
+		short: "Remove containers (their init and read-write layers); images stay",
+		long: `Example:
+  imgtool rm build`,
+		minArgs: 1, maxArgs: -1,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			unlock, err := st.Writer()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			var errs []error
+			for _, a := range args {
+				c, err := st.FindContainer(a)
+				if err == nil {
+					err = st.RemoveContainer(c)
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Println(a)
+			}
+			return errors.Join(errs...)
+		},
+	})
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount mounts the container's merged view (overlayfs: image layers and
+// init layer below, the read-write layer as upper) at overlay2/<mount-id>/merged
+// and returns that path. Root only, like overlay2's Get.
+func (s *Store) Mount(c *Container) (string, error) {
+	if os.Geteuid() != 0 {
+		return "", errors.New("mount needs root (an overlay mount of the container's layers)")
+	}
+	dir := filepath.Join(s.overlayDir(), c.MountID)
+	merged := filepath.Join(dir, "merged")
+	if mounted(merged) {
+		return merged, nil
+	}
+	if err := os.MkdirAll(merged, 0o700); err != nil {
+		return "", err
+	}
+	lower := s.lowerOf(c.MountID)
+	if lower == "" {
+		return "", fmt.Errorf("container %s: read-write layer has no lower layers", c.ID[:12])
+	}
+	// Relative l/ paths from the overlay2 dir keep the options short, as dockerd does.
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, filepath.Join(c.MountID, "diff"), filepath.Join(c.MountID, "work"))
+	if _, err := os.Stat("/sys/module/overlay/parameters/index"); err == nil {
+		opts = "index=off," + opts
+	}
+	if err := withDir(s.overlayDir(), func() error { return unix.Mount("overlay", merged, "overlay", 0, opts) }); err != nil {
+		return "", fmt.Errorf("mounting container %s: %w", c.ID[:12], err)
+	}
+	return merged, nil
+}
+
+// Unmount undoes Mount.
+func (s *Store) Unmount(c *Container) error {
+	merged := filepath.Join(s.overlayDir(), c.MountID, "merged")
+	if !mounted(merged) {
+		return fmt.Errorf("container %s is not mounted", c.ID[:12])
+	}
+	if err := unix.Unmount(merged, 0); err != nil {
+		return fmt.Errorf("unmounting %s: %w", merged, err)
+	}
+	return os.Remove(merged)
+}
+
+func mounted(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == path {
+			return true
+		}
+	}
+	return false
+}
+
+// withDir runs fn with the working directory set to dir (mount(2) resolves
+// the relative lowerdir paths against it). imgtool is single-threaded here.
+func withDir(dir string, fn func() error) error {
+	old, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return err
+	}
+	defer os.Chdir(old)
+	return fn()
+}

@@ -1,0 +1,240 @@
+package archive
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// maxSymlinkHops bounds symlink resolution inside an archive (like Linux's ELOOP limit).
+const maxSymlinkHops = 40
+
+// maxJSONSize caps every JSON file read from an archive (manifest.json,
+// index.json, configs, manifests, legacy json, repositories).
+const maxJSONSize = 64 << 20
+
+// tarEntry locates one member of the indexed tar.
+type tarEntry struct {
+	name     string // cleaned, relative to the archive root, no trailing slash
+	typ      byte
+	linkname string
+	offset   int64 // of the member's data in the file
+	size     int64
+}
+
+// tarIndex maps the cleaned names of a tar file to their data, built with
+// one sequential header scan. Later members with the same name replace
+// earlier ones, as an extraction would (Docker untars before loading).
+type tarIndex struct {
+	ra      io.ReaderAt
+	entries map[string]*tarEntry
+	order   []string // first-seen order of names, for deterministic walks
+}
+
+// cleanMember normalises a tar member name the way extraction into a root
+// would: leading "/" and "./" dropped, ".." clamped at the root.
+func cleanMember(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+// scanTar indexes f (an uncompressed tar) in one pass over its headers; data
+// is skipped by seeking.
+func scanTar(f *os.File) (*tarIndex, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	total := st.Size()
+	if total == 0 {
+		return nil, errors.New("archive is empty (0 bytes)")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	ix := &tarIndex{ra: f, entries: map[string]*tarEntry{}}
+	tr := tar.NewReader(f)
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if n == 0 {
+				return nil, fmt.Errorf("not a tar archive: %v", err)
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("truncated tar archive after %d entries: %v", n, err)
+			}
+			return nil, fmt.Errorf("reading tar archive after %d entries: %v", n, err)
+		}
+		n++
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		name := cleanMember(hdr.Name)
+		if name == "" {
+			continue
+		}
+		e := &tarEntry{name: name, typ: hdr.Typeflag, linkname: hdr.Linkname, offset: off}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeCont:
+			e.typ = tar.TypeReg
+			e.size = hdr.Size
+			if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeCont {
+				e.typ = hdr.Typeflag
+				e.size = 0
+			}
+		case tar.TypeGNUSparse:
+			e.size = 0
+		}
+		if off+e.size > total {
+			return nil, fmt.Errorf("truncated tar archive: entry %q needs %d bytes at offset %d, file has %d", hdr.Name, e.size, off, total)
+		}
+		if _, ok := ix.entries[name]; !ok {
+			ix.order = append(ix.order, name)
+		}
+		ix.entries[name] = e
+	}
+	if n == 0 {
+		return nil, errors.New("archive holds no tar entries")
+	}
+	return ix, nil
+}
+
+// errEscape reports a path or symlink that would leave the archive root.
+type pathError struct {
+	name string
+	msg  string
+}
+
+func (e *pathError) Error() string { return fmt.Sprintf("archive entry %q: %s", e.name, e.msg) }
+
+func notFound(name string) error { return fmt.Errorf("archive entry %q not found", name) }
+
+// safeRel validates a path named by a manifest: it must be relative and stay
+// inside the archive. It returns the cleaned form.
+func safeRel(p string) (string, error) {
+	if p == "" {
+		return "", &pathError{p, "empty path"}
+	}
+	if path.IsAbs(p) {
+		return "", &pathError{p, "absolute path not allowed"}
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", &pathError{p, "path leaves the archive"}
+	}
+	return c, nil
+}
+
+// lookup resolves p inside the archive: intermediate and final symlinks are
+// followed relative to their directory (absolute targets and ".." past the
+// root are rejected, as leaving the archive), hardlinks are followed to their
+// target member, at most maxSymlinkHops in total. The result is a regular file.
+func (ix *tarIndex) lookup(p string) (*tarEntry, error) {
+	orig := p
+	c, err := safeRel(p)
+	if err != nil {
+		return nil, err
+	}
+	hops := 0
+	lastLink := ""
+	pending := strings.Split(c, "/")
+	var resolved []string
+	for len(pending) > 0 {
+		comp := pending[0]
+		pending = pending[1:]
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if len(resolved) == 0 {
+				if lastLink != "" {
+					return nil, &pathError{orig, lastLink + " leaves the archive"}
+				}
+				return nil, &pathError{orig, "path leaves the archive"}
+			}
+			resolved = resolved[:len(resolved)-1]
+			continue
+		}
+		cur := path.Join(append(append([]string{}, resolved...), comp)...)
+		e := ix.entries[cur]
+		if e != nil && e.typ == tar.TypeSymlink {
+			hops++
+			if hops > maxSymlinkHops {
+				return nil, &pathError{orig, "too many levels of symbolic links"}
+			}
+			if e.linkname == "" {
+				return nil, &pathError{orig, fmt.Sprintf("symlink %q has an empty target", cur)}
+			}
+			if path.IsAbs(e.linkname) {
+				return nil, &pathError{orig, fmt.Sprintf("symlink %q -> %q leaves the archive", cur, e.linkname)}
+			}
+			// Walk the target from the link's directory; ".." past the
+			// root is detected when popped.
+			pending = append(strings.Split(e.linkname, "/"), pending...)
+			lastLink = fmt.Sprintf("symlink %q -> %q", cur, e.linkname)
+			continue
+		}
+		resolved = append(resolved, comp)
+	}
+	final := path.Join(resolved...)
+	if final == "" {
+		return nil, &pathError{orig, "is the archive root"}
+	}
+	e := ix.entries[final]
+	for e != nil && e.typ == tar.TypeLink {
+		hops++
+		if hops > maxSymlinkHops {
+			return nil, &pathError{orig, "too many levels of links"}
+		}
+		e = ix.entries[cleanMember(e.linkname)]
+	}
+	if e == nil {
+		if final != c {
+			return nil, fmt.Errorf("archive entry %q (resolved to %q) not found", orig, final)
+		}
+		return nil, notFound(orig)
+	}
+	switch e.typ {
+	case tar.TypeReg:
+		return e, nil
+	case tar.TypeDir:
+		return nil, &pathError{orig, "is a directory"}
+	default:
+		return nil, &pathError{orig, fmt.Sprintf("is not a regular file (type %q)", e.typ)}
+	}
+}
+
+// exists reports whether p resolves to a regular file.
+func (ix *tarIndex) exists(p string) bool {
+	_, err := ix.lookup(p)
+	return err == nil
+}
+
+// section returns the data of e.
+func (ix *tarIndex) section(e *tarEntry) *io.SectionReader {
+	return io.NewSectionReader(ix.ra, e.offset, e.size)
+}
+
+// readJSONFile reads a small file, refusing more than maxJSONSize bytes.
+func (ix *tarIndex) readSmall(p string) ([]byte, error) {
+	e, err := ix.lookup(p)
+	if err != nil {
+		return nil, err
+	}
+	if e.size > maxJSONSize {
+		return nil, fmt.Errorf("archive entry %q: %d bytes is too large for a JSON file (limit %d)", p, e.size, maxJSONSize)
+	}
+	b := make([]byte, e.size)
+	if _, err := ix.ra.ReadAt(b, e.offset); err != nil && !(err == io.EOF && int64(len(b)) == e.size) {
+		return nil, fmt.Errorf("archive entry %q: %v", p, err)
+	}
+	return b, nil
+}

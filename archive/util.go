@@ -1,0 +1,51 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"hash"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func newHasher(alg string) hash.Hash {
+	if alg == "sha512" {
+		return sha512.New()
+	}
+	return sha256.New()
+}
+
+func digestOf(alg string, b []byte) v1.Hash {
+	h := newHasher(alg)
+	h.Write(b)
+	if alg != "sha512" {
+		alg = "sha256"
+	}
+	return v1.Hash{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+func hashReader(r io.Reader) (v1.Hash, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return v1.Hash{}, err
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func sha256Hash(h hash.Hash) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+// countingWriter counts bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,859 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+
+	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/tarball"
+)
+
+// Format selects the archive layout a writer produces.
+type Format int
+
+const (
+	// Docker is Docker 25+'s save format: an OCI image layout with
+	// uncompressed layers plus manifest.json and repositories (loads on
+	// every Docker version and on OCI tools).
+	Docker Format = iota
+	// DockerLegacy is Docker ≤24's save format (<v1id>/layer.tar dirs,
+	// <imageID>.json configs), with v1 IDs exactly as Docker 20.10 computes them.
+	DockerLegacy
+	// OCIArchive is a tar of an OCI image layout (no manifest.json).
+	OCIArchive
+	// OCILayout is an OCI image layout directory (WriteLayout only).
+	OCILayout
+)
+
+func (f Format) String() string {
+	switch f {
+	case Docker:
+		return "docker"
+	case DockerLegacy:
+		return "docker-legacy"
+	case OCIArchive:
+		return "oci-archive"
+	case OCILayout:
+		return "oci-layout"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Options control the writers.
+type Options struct {
+	Format Format
+	// Epoch is the mtime of every tar entry (e.g. from SOURCE_DATE_EPOCH);
+	// the zero value means Unix 0. It is truncated to whole seconds.
+	Epoch time.Time
+	// Compression of layer blobs in the OCI forms (None, Gzip or Zstd).
+	// The Docker forms always hold uncompressed layers.
+	Compression tarball.Compression
+	// Level is the compression level (0 = the compressor's default;
+	// gzip 1-9, zstd 1-22 mapped to the nearest klauspost level).
+	Level int
+	// Jobs bounds concurrent layer spooling/compression (0 = GOMAXPROCS).
+	Jobs int
+}
+
+// Tagged is an image to write with the tags to give it.
+type Tagged struct {
+	Image v1.Image
+	Tags  []name.Tag
+}
+
+// uncompressedSizer is implemented by layers that know the size of their
+// uncompressed tar without reading it (store layers, uncompressed archive
+// layers).
+type uncompressedSizer interface {
+	UncompressedSize() (int64, bool)
+}
+
+// pgzipBlock is the fixed pgzip block size: output depends only on the
+// input, level and this size, not on the number of goroutines.
+const pgzipBlock = 1 << 20
+
+// ---- planning ----------------------------------------------------------------
+
+type wImage struct {
+	raw     []byte
+	id      v1.Hash
+	diffIDs []v1.Hash
+	layers  []v1.Layer
+	tags    []name.Tag
+}
+
+// wLayer is one distinct layer (by diff ID) to write.
+type wLayer struct {
+	diffID v1.Hash
+	src    v1.Layer
+
+	// result of preparing: where the blob bytes come from
+	size   int64   // blob size
+	digest v1.Hash // blob digest
+	mt     types.MediaType
+	tmp    string // spooled/compressed blob file; "" when streamed
+	stream bool   // stream src.Uncompressed() with a known size
+}
+
+type plan struct {
+	opts   Options
+	images []*wImage
+	layers []*wLayer
+	byDiff map[v1.Hash]*wLayer
+	tmpDir string
+}
+
+func (o Options) epoch() time.Time {
+	if o.Epoch.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return o.Epoch.Truncate(time.Second).UTC()
+}
+
+func (o Options) jobs() int {
+	if o.Jobs > 0 {
+		return o.Jobs
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func newPlan(imgs []Tagged, opts Options) (*plan, error) {
+	if len(imgs) == 0 {
+		return nil, errors.New("no images to write")
+	}
+	switch opts.Compression {
+	case tarball.None:
+	case tarball.Gzip, tarball.Zstd:
+		if opts.Format == Docker || opts.Format == DockerLegacy {
+			return nil, fmt.Errorf("%s archives hold uncompressed layers; %s compression is only for OCI formats", opts.Format, opts.Compression)
+		}
+	default:
+		return nil, fmt.Errorf("unsupported layer compression %s (use none, gzip or zstd)", opts.Compression)
+	}
+	p := &plan{opts: opts, byDiff: map[v1.Hash]*wLayer{}}
+	byID := map[v1.Hash]*wImage{}
+	for n, t := range imgs {
+		raw, err := t.Image.RawConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("image %d: config: %v", n, err)
+		}
+		id := imageid.FromBytes(raw)
+		if prev, ok := byID[id]; ok {
+			for _, tg := range t.Tags {
+				if !containsTag(prev.tags, tg) {
+					prev.tags = append(prev.tags, tg)
+				}
+			}
+			continue
+		}
+		cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: invalid config: %v", id, err)
+		}
+		ls, err := t.Image.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("image %s: layers: %v", id, err)
+		}
+		if len(ls) != len(cf.RootFS.DiffIDs) {
+			return nil, fmt.Errorf("image %s: invalid manifest, layers length mismatch: expected %d, got %d", id, len(cf.RootFS.DiffIDs), len(ls))
+		}
+		if opts.Format == DockerLegacy && len(ls) == 0 {
+			return nil, fmt.Errorf("image %s: empty export - not implemented", id)
+		}
+		wi := &wImage{raw: raw, id: id, diffIDs: cf.RootFS.DiffIDs, layers: ls}
+		for _, tg := range t.Tags {
+			if !containsTag(wi.tags, tg) {
+				wi.tags = append(wi.tags, tg)
+			}
+		}
+		for i, d := range wi.diffIDs {
+			if _, ok := p.byDiff[d]; !ok {
+				wl := &wLayer{diffID: d, src: ls[i]}
+				p.byDiff[d] = wl
+				p.layers = append(p.layers, wl)
+			}
+		}
+		byID[id] = wi
+		p.images = append(p.images, wi)
+	}
+	return p, nil
+}
+
+func (p *plan) cleanup() {
+	if p.tmpDir != "" {
+		os.RemoveAll(p.tmpDir)
+	}
+}
+
+func diffMismatch(d, got v1.Hash) error {
+	return fmt.Errorf("layer %s: content does not match its diff_id (got %s)", d, got)
+}
+
+// prepare decides, for every layer, how its blob is produced, and makes
+// the blobs that cannot be streamed (unknown size, or compression) into
+// temp files, in parallel. dir is where temp files go ("" = a new temp dir).
+func (p *plan) prepare(dir string) error {
+	compress := p.opts.Compression != tarball.None && (p.opts.Format == OCIArchive || p.opts.Format == OCILayout)
+	var todo []*wLayer
+	for _, l := range p.layers {
+		if !compress {
+			if us, ok := l.src.(uncompressedSizer); ok {
+				if n, ok := us.UncompressedSize(); ok {
+					l.stream, l.size, l.digest, l.mt = true, n, l.diffID, mediaTypeOCILayer
+					continue
+				}
+			}
+		}
+		todo = append(todo, l)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "imgtool-write-")
+		if err != nil {
+			return err
+		}
+		p.tmpDir = d
+		dir = d
+	}
+	sem := make(chan struct{}, p.opts.jobs())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, l := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(l *wLayer) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var err error
+			if compress {
+				err = p.compressLayer(l, dir)
+			} else {
+				err = spoolLayer(l, dir)
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(l)
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// spoolLayer copies an uncompressed layer of unknown size to a temp file,
+// checking its diff ID.
+func spoolLayer(l *wLayer, dir string) error {
+	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	l.tmp = f.Name()
+	rc, err := l.src.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	if err != nil {
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	if got := sha256Hash(h); got != l.diffID {
+		return diffMismatch(l.diffID, got)
+	}
+	l.size, l.digest, l.mt = n, l.diffID, mediaTypeOCILayer
+	return f.Close()
+}
+
+// compressLayer makes the compressed blob in one pass: uncompressed →
+// sha256 (diff ID check) → gzip/zstd → sha256 + count → temp file.
+func (p *plan) compressLayer(l *wLayer, dir string) error {
+	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	l.tmp = f.Name()
+	rc, err := l.src.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	defer rc.Close()
+	ch := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(f, ch)}
+	var zw io.WriteCloser
+	switch p.opts.Compression {
+	case tarball.Gzip:
+		lvl := p.opts.Level
+		if lvl == 0 {
+			lvl = pgzip.DefaultCompression
+		}
+		g, err := pgzip.NewWriterLevel(cw, lvl)
+		if err != nil {
+			return fmt.Errorf("gzip level %d: %v", p.opts.Level, err)
+		}
+		if err := g.SetConcurrency(pgzipBlock, max(1, runtime.GOMAXPROCS(0))); err != nil {
+			return err
+		}
+		zw, l.mt = g, mediaTypeOCILayerGzip
+	case tarball.Zstd:
+		zopts := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
+		if p.opts.Level != 0 {
+			zopts = append(zopts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(p.opts.Level)))
+		}
+		z, err := zstd.NewWriter(cw, zopts...)
+		if err != nil {
+			return err
+		}
+		zw, l.mt = z, mediaTypeOCILayerZstd
+	}
+	uh := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(zw, uh), rc); err != nil {
+		zw.Close()
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("layer %s: compressing: %v", l.diffID, err)
+	}
+	if got := sha256Hash(uh); got != l.diffID {
+		return diffMismatch(l.diffID, got)
+	}
+	l.size, l.digest = cw.n, sha256Hash(ch)
+	return f.Close()
+}
+
+// open returns the blob bytes of a prepared layer; for a streamed layer
+// the returned check must be called after the bytes were consumed.
+func (l *wLayer) open() (io.ReadCloser, func() error, error) {
+	if !l.stream {
+		f, err := os.Open(l.tmp)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() error { return nil }, nil
+	}
+	rc, err := l.src.Uncompressed()
+	if err != nil {
+		return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	h := sha256.New()
+	cr := &checkReader{r: io.TeeReader(rc, h)}
+	check := func() error {
+		if cr.n != l.size {
+			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got %d", l.diffID, l.size, cr.n)
+		}
+		if got := sha256Hash(h); got != l.diffID {
+			return diffMismatch(l.diffID, got)
+		}
+		return nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{cr, rc}, check, nil
+}
+
+type checkReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *checkReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ---- blobs shared by the OCI-based forms --------------------------------------
+
+// blob is a file of the output: small ones are in memory, layers are read
+// from their source.
+type blob struct {
+	name  string // relative path in the archive/layout
+	data  []byte // nil for layers
+	layer *wLayer
+}
+
+type ociOut struct {
+	blobs      []blob // sorted by name, unique
+	index      []byte
+	manifests  map[v1.Hash]v1.Hash // image ID → manifest digest
+	manSizes   map[v1.Hash]int64
+	manifestJS []byte // Docker form only
+	repos      []byte // Docker form only; nil if no tags
+}
+
+func layerDescs(p *plan, wi *wImage) []descriptor {
+	out := make([]descriptor, len(wi.diffIDs))
+	for i, d := range wi.diffIDs {
+		l := p.byDiff[d]
+		out[i] = descriptor{MediaType: l.mt, Digest: l.digest, Size: l.size}
+	}
+	return out
+}
+
+// buildOCI computes every blob and the index of an OCI layout (plus, for
+// the Docker form, manifest.json and repositories).
+func buildOCI(p *plan, docker bool) (*ociOut, error) {
+	o := &ociOut{manifests: map[v1.Hash]v1.Hash{}, manSizes: map[v1.Hash]int64{}}
+	seen := map[string]bool{}
+	add := func(b blob) {
+		if !seen[b.name] {
+			seen[b.name] = true
+			o.blobs = append(o.blobs, b)
+		}
+	}
+	idx := ociIndex{SchemaVersion: 2, MediaType: mediaTypeOCIIndex, Manifests: []descriptor{}}
+	type dockerItem struct {
+		Config       string
+		RepoTags     []string
+		Layers       []string
+		Parent       string                       `json:",omitempty"`
+		LayerSources map[v1.Hash]dockerDescriptor `json:",omitempty"`
+	}
+	var items []dockerItem
+	repos := map[string]map[string]string{}
+	for _, wi := range p.images {
+		add(blob{name: "blobs/sha256/" + wi.id.Hex, data: wi.raw})
+		for _, d := range wi.diffIDs {
+			l := p.byDiff[d]
+			add(blob{name: "blobs/sha256/" + l.digest.Hex, layer: l})
+		}
+		m := ociManifest{
+			SchemaVersion: 2,
+			MediaType:     mediaTypeOCIManifest,
+			Config:        descriptor{MediaType: mediaTypeOCIConfig, Digest: wi.id, Size: int64(len(wi.raw))},
+			Layers:        layerDescs(p, wi),
+		}
+		mb, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		md := imageid.FromBytes(mb)
+		add(blob{name: "blobs/sha256/" + md.Hex, data: mb})
+		o.manifests[wi.id], o.manSizes[wi.id] = md, int64(len(mb))
+		mdesc := descriptor{MediaType: mediaTypeOCIManifest, Digest: md, Size: int64(len(mb))}
+		if len(wi.tags) == 0 {
+			idx.Manifests = append(idx.Manifests, mdesc)
+		}
+		for _, t := range wi.tags {
+			d := mdesc
+			d.Annotations = map[string]string{
+				annotationContainerdName: reference.FullyQualified(t),
+				annotationRefName:        t.TagStr(),
+			}
+			idx.Manifests = append(idx.Manifests, d)
+		}
+		if docker {
+			it := dockerItem{Config: "blobs/sha256/" + wi.id.Hex, LayerSources: map[v1.Hash]dockerDescriptor{}}
+			for _, t := range wi.tags {
+				it.RepoTags = append(it.RepoTags, reference.Familiar(t))
+				fn := reference.FamiliarName(t)
+				if repos[fn] == nil {
+					repos[fn] = map[string]string{}
+				}
+				repos[fn][t.TagStr()] = wi.diffIDs[len(wi.diffIDs)-1].Hex
+			}
+			it.Layers = []string{}
+			for _, d := range wi.diffIDs {
+				l := p.byDiff[d]
+				it.Layers = append(it.Layers, "blobs/sha256/"+d.Hex)
+				it.LayerSources[d] = dockerDescriptor{MediaType: mediaTypeOCILayer, Size: l.size, Digest: d}
+			}
+			items = append(items, it)
+		}
+	}
+	sort.Slice(o.blobs, func(i, j int) bool { return o.blobs[i].name < o.blobs[j].name })
+	var err error
+	if o.index, err = json.Marshal(idx); err != nil {
+		return nil, err
+	}
+	if docker {
+		if o.manifestJS, err = encodeLine(items); err != nil {
+			return nil, err
+		}
+		if len(repos) > 0 {
+			if o.repos, err = encodeLine(repos); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return o, nil
+}
+
+// dockerDescriptor is distribution.Descriptor's field order (manifest.json LayerSources).
+type dockerDescriptor struct {
+	MediaType types.MediaType `json:"mediaType"`
+	Size      int64           `json:"size"`
+	Digest    v1.Hash         `json:"digest"`
+}
+
+// encodeLine is json.NewEncoder(w).Encode: HTML-escaped, with a trailing newline.
+func encodeLine(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+const ociLayoutFile = `{"imageLayoutVersion": "1.0.0"}`
+
+// ---- tar output ---------------------------------------------------------------
+
+type tarOut struct {
+	tw    *tar.Writer
+	epoch time.Time
+}
+
+func (t *tarOut) dir(name string) error {
+	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755, ModTime: t.epoch})
+}
+
+func (t *tarOut) file(name string, b []byte) error {
+	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: t.epoch}); err != nil {
+		return err
+	}
+	_, err := t.tw.Write(b)
+	return err
+}
+
+func (t *tarOut) symlink(name, target string) error {
+	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777, ModTime: t.epoch})
+}
+
+func (t *tarOut) layer(name string, l *wLayer) error {
+	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: l.size, ModTime: t.epoch}); err != nil {
+		return err
+	}
+	rc, check, err := l.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	n, err := io.Copy(t.tw, io.LimitReader(rc, l.size))
+	if err != nil {
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	if l.stream {
+		// detect a source longer than announced
+		var one [1]byte
+		if m, _ := io.ReadFull(rc, one[:]); m > 0 {
+			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got more", l.diffID, l.size)
+		}
+		if n != l.size {
+			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got %d", l.diffID, l.size, n)
+		}
+	}
+	return check()
+}
+
+// Write writes imgs to w as one archive in opts.Format (Docker, DockerLegacy
+// or OCIArchive). The output is deterministic: entries sorted, modes
+// 0644/0755, owner 0:0 with no names, mtime opts.Epoch. Layers whose diff ID
+// repeats are written once. A layer whose content does not match its
+// diff_id fails the write after its bytes were written; the caller removes
+// the partial output.
+func Write(w io.Writer, imgs []Tagged, opts Options) error {
+	if opts.Format == OCILayout {
+		return errors.New("the OCI layout format is a directory: use WriteLayout")
+	}
+	p, err := newPlan(imgs, opts)
+	if err != nil {
+		return err
+	}
+	defer p.cleanup()
+	if err := p.prepare(""); err != nil {
+		return err
+	}
+	t := &tarOut{tw: tar.NewWriter(w), epoch: opts.epoch()}
+	switch opts.Format {
+	case Docker, OCIArchive:
+		err = writeOCITar(t, p, opts.Format == Docker)
+	case DockerLegacy:
+		err = writeLegacy(t, p)
+	default:
+		err = fmt.Errorf("unknown format %v", opts.Format)
+	}
+	if err != nil {
+		return err
+	}
+	return t.tw.Close()
+}
+
+func writeOCITar(t *tarOut, p *plan, docker bool) error {
+	o, err := buildOCI(p, docker)
+	if err != nil {
+		return err
+	}
+	if err := t.dir("blobs/"); err != nil {
+		return err
+	}
+	if err := t.dir("blobs/sha256/"); err != nil {
+		return err
+	}
+	for _, b := range o.blobs {
+		if b.layer != nil {
+			err = t.layer(b.name, b.layer)
+		} else {
+			err = t.file(b.name, b.data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := t.file("index.json", o.index); err != nil {
+		return err
+	}
+	if docker {
+		if err := t.file("manifest.json", o.manifestJS); err != nil {
+			return err
+		}
+	}
+	if err := t.file("oci-layout", []byte(ociLayoutFile)); err != nil {
+		return err
+	}
+	if docker && o.repos != nil {
+		return t.file("repositories", o.repos)
+	}
+	return nil
+}
+
+// writeLegacy writes Docker 20.10's save format.
+func writeLegacy(t *tarOut, p *plan) error {
+	type v1dir struct {
+		json    []byte
+		layer   *wLayer
+		symlink string // target, when the diff ID was written under another dir
+	}
+	dirs := map[string]*v1dir{}
+	files := map[string][]byte{}
+	writtenDiff := map[v1.Hash]string{} // diff ID → v1 id holding the real layer.tar
+	type item struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+		Parent   string `json:",omitempty"`
+	}
+	var items []item
+	repos := map[string]map[string]string{}
+	for _, wi := range p.images {
+		chain, err := legacyV1Chain(wi.raw, wi.diffIDs)
+		if err != nil {
+			return fmt.Errorf("image %s: %v", wi.id, err)
+		}
+		it := item{Config: wi.id.Hex + ".json"}
+		files[it.Config] = wi.raw
+		for i, c := range chain {
+			it.Layers = append(it.Layers, c.id+"/layer.tar")
+			if _, ok := dirs[c.id]; ok {
+				continue
+			}
+			d := &v1dir{json: c.json}
+			if holder, ok := writtenDiff[wi.diffIDs[i]]; ok {
+				d.symlink = "../" + holder + "/layer.tar"
+			} else {
+				d.layer = p.byDiff[wi.diffIDs[i]]
+				writtenDiff[wi.diffIDs[i]] = c.id
+			}
+			dirs[c.id] = d
+		}
+		top := chain[len(chain)-1].id
+		for _, tg := range wi.tags {
+			it.RepoTags = append(it.RepoTags, reference.Familiar(tg))
+			fn := reference.FamiliarName(tg)
+			if repos[fn] == nil {
+				repos[fn] = map[string]string{}
+			}
+			repos[fn][tg.TagStr()] = top
+		}
+		items = append(items, it)
+	}
+	// every top-level name, sorted: <config>.json files and <v1id>/ dirs
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	for n := range dirs {
+		names = append(names, n+"/")
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if b, ok := files[n]; ok {
+			if err := t.file(n, b); err != nil {
+				return err
+			}
+			continue
+		}
+		id := n[:len(n)-1]
+		d := dirs[id]
+		if err := t.dir(n); err != nil {
+			return err
+		}
+		if err := t.file(id+"/VERSION", []byte("1.0")); err != nil {
+			return err
+		}
+		if err := t.file(id+"/json", d.json); err != nil {
+			return err
+		}
+		var err error
+		if d.symlink != "" {
+			err = t.symlink(id+"/layer.tar", d.symlink)
+		} else {
+			err = t.layer(id+"/layer.tar", d.layer)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	mj, err := encodeLine(items)
+	if err != nil {
+		return err
+	}
+	if err := t.file("manifest.json", mj); err != nil {
+		return err
+	}
+	if len(repos) > 0 {
+		rb, err := encodeLine(repos)
+		if err != nil {
+			return err
+		}
+		return t.file("repositories", rb)
+	}
+	return nil
+}
+
+// WriteLayout writes imgs as an OCI image layout in dir (created if
+// missing). Blobs are written through temp files and renamed into
+// blobs/sha256/; an existing blob of the same name is replaced. index.json
+// is rewritten to list exactly imgs (one descriptor per tag, one per
+// untagged image). opts.Format must be OCILayout (or left as the default).
+func WriteLayout(dir string, imgs []Tagged, opts Options) error {
+	if opts.Format != OCILayout && opts.Format != Docker {
+		return fmt.Errorf("WriteLayout writes OCI layouts, not %s", opts.Format)
+	}
+	opts.Format = OCILayout
+	blobDir := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobDir, 0o755); err != nil {
+		return err
+	}
+	p, err := newPlan(imgs, opts)
+	if err != nil {
+		return err
+	}
+	defer p.cleanup()
+	// temp files live next to their final place so renames are atomic
+	if err := p.prepare(blobDir); err != nil {
+		removeTemps(p)
+		return err
+	}
+	o, err := buildOCI(p, false)
+	if err != nil {
+		removeTemps(p)
+		return err
+	}
+	for _, b := range o.blobs {
+		dst := filepath.Join(dir, filepath.FromSlash(b.name))
+		switch {
+		case b.layer == nil:
+			err = writeFileAtomic(dst, b.data)
+		case b.layer.tmp != "":
+			err = os.Chmod(b.layer.tmp, 0o644)
+			if err == nil {
+				err = os.Rename(b.layer.tmp, dst)
+			}
+			if err == nil {
+				b.layer.tmp = ""
+			}
+		default:
+			err = streamBlobFile(dst, b.layer)
+		}
+		if err != nil {
+			removeTemps(p)
+			return err
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile)); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "index.json"), o.index)
+}
+
+func removeTemps(p *plan) {
+	for _, l := range p.layers {
+		if l.tmp != "" {
+			os.Remove(l.tmp)
+		}
+	}
+}
+
+func streamBlobFile(dst string, l *wLayer) error {
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-blob-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	rc, check, err := l.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(f, rc); err != nil {
+		return fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
+}
+
+func writeFileAtomic(dst string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
+}

@@ -1,0 +1,119 @@
+package tarball
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/vbatts/tar-split/tar/asm"
+	"github.com/vbatts/tar-split/tar/storage"
+)
+
+// ApplyOptions select how privileged the extraction is.
+type ApplyOptions struct {
+	// Overlay stores whiteouts in overlayfs form (char devices 0:0 and the
+	// trusted.overlay.opaque xattr), which needs root. Without it, whiteouts
+	// stay the plain empty .wh.* files they are in the tar.
+	Overlay bool
+	// Chown applies the tar's uid/gid to every entry (needs CAP_CHOWN).
+	Chown bool
+}
+
+// DefaultApplyOptions turns on everything root can do, as Docker does.
+func DefaultApplyOptions() ApplyOptions {
+	root := os.Geteuid() == 0
+	return ApplyOptions{Overlay: root, Chown: root}
+}
+
+// ApplyResult describes a registered layer.
+type ApplyResult struct {
+	DiffID  v1.Hash // sha256 of every byte read, trailing bytes included
+	Size    int64   // DirSize of the extracted layer
+	TarSize int64   // number of uncompressed bytes read
+}
+
+// Apply reads the uncompressed layer tar r once and, in that single pass,
+// computes its DiffID, records it as gzipped tar-split JSON into tarSplit
+// (nil: not recorded) and extracts it under dir, an existing directory.
+// This is Docker's applyTar + overlay2 ApplyDiff (docker-formats.md §3.4).
+//
+// The stream is read to EOF even past the end-of-archive blocks, so trailing
+// bytes are hashed and kept. On error, dir holds a partial layer that the
+// caller discards.
+func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (ApplyResult, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	defer root.Close()
+
+	hr := NewHashingReader(r)
+	var gz *gzip.Writer
+	sink := io.Discard // the packer still detects duplicate paths
+	if tarSplit != nil {
+		gz = gzip.NewWriter(tarSplit)
+		sink = gz
+	}
+	// tar-split parses its own copy of the stream in a goroutine and hands
+	// us every byte it read, so both see exactly the same input.
+	stream, done, err := asm.NewInputTarStreamWithDone(hr, storage.NewJSONPacker(sink), nil)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	x := newExtractor(root, opts)
+	err = extractStream(x, stream)
+	if err != nil {
+		stream.Close() // unblocks the packer goroutine
+	}
+	// Wait, so r and tarSplit are no longer used once Apply returns.
+	if perr := <-done; err == nil && perr != nil {
+		err = fmt.Errorf("recording tar-split: %w", perr)
+	}
+	if gz != nil {
+		if cerr := gz.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing tar-split: %w", cerr)
+		}
+	}
+	if err == nil {
+		err = x.finish()
+	}
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	size, err := DirSize(dir)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("computing layer size: %w", err)
+	}
+	return ApplyResult{DiffID: hr.Sum(), Size: size, TarSize: hr.N()}, nil
+}
+
+// extractStream extracts every entry, then drains whatever follows the
+// end-of-archive marker so it is hashed and recorded too.
+func extractStream(x *extractor, stream io.Reader) error {
+	tr := tar.NewReader(stream)
+	prev := ""
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if prev == "" {
+				return fmt.Errorf("reading layer tar: %w", err)
+			}
+			return fmt.Errorf("reading layer tar after entry %q: %w", prev, err)
+		}
+		if err := x.entry(hdr, tr); err != nil {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+		}
+		prev = hdr.Name
+	}
+	if _, err := io.CopyBuffer(io.Discard, stream, x.buf); err != nil {
+		return fmt.Errorf("reading layer tar after its end: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package tarball
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/vbatts/tar-split/tar/asm"
+	"github.com/vbatts/tar-split/tar/storage"
+)
+
+// Assemble writes the exact original layer tar to w, from the gzipped
+// tar-split stream that Apply recorded and the layer directory dir
+// (Docker's getTarStream, docker-formats.md §3.7). Every file's content is
+// checked against its recorded crc64.
+func Assemble(tarSplit io.Reader, dir string, w io.Writer) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	gz, err := gzip.NewReader(tarSplit)
+	if err != nil {
+		return fmt.Errorf("reading tar-split: %w", err)
+	}
+	defer gz.Close()
+	return asm.WriteOutputTarStream(rootFileGetter{root}, storage.NewJSONUnpacker(gz), w)
+}
+
+// AssembleReader is Assemble as a stream. Closing it stops the assembly and
+// waits for it, so tarSplit is no longer read once Close returns.
+func AssembleReader(tarSplit io.Reader, dir string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(Assemble(tarSplit, dir, pw))
+	}()
+	return &assembleReader{pr: pr, done: done}
+}
+
+type assembleReader struct {
+	pr   *io.PipeReader
+	done chan struct{}
+}
+
+func (a *assembleReader) Read(p []byte) (int, error) { return a.pr.Read(p) }
+
+func (a *assembleReader) Close() error {
+	a.pr.Close()
+	<-a.done
+	return nil
+}
+
+// rootFileGetter opens tar-split file entries inside the layer root, with the
+// same clamping Apply used to write them. (Docker's path getter joins names
+// onto the root, so "../../x" would read a host file.)
+type rootFileGetter struct{ root *os.Root }
+
+// Get opens a file entry's content. Only regular files are read: O_NONBLOCK
+// keeps a fifo that a hostile layer put at a file's path (via a replaced
+// parent) from blocking the open.
+func (g rootFileGetter) Get(name string) (io.ReadCloser, error) {
+	f, err := g.root.OpenFile(rootRel(clampName(name)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("layer entry %q: %w", name, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = errors.New("not a regular file")
+		}
+		return nil, fmt.Errorf("layer entry %q: %w", name, err)
+	}
+	return f, nil
+}
+
+// TarSize is the length of the tar Assemble would write, from the tar-split
+// entries alone: raw segment bytes plus file sizes. File content is not read.
+func TarSize(tarSplit io.Reader) (int64, error) {
+	gz, err := gzip.NewReader(tarSplit)
+	if err != nil {
+		return 0, fmt.Errorf("reading tar-split: %w", err)
+	}
+	defer gz.Close()
+	up := storage.NewJSONUnpacker(gz)
+	var n int64
+	for {
+		e, err := up.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("reading tar-split: %w", err)
+		}
+		switch e.Type {
+		case storage.SegmentType:
+			n += int64(len(e.Payload))
+		case storage.FileType:
+			n += e.Size
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package tarball
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vbatts/tar-split/tar/storage"
+	"golang.org/x/sys/unix"
+)
+
+// extractor writes tar entries into a layer directory with the semantics of
+// Docker's createTarFile (docker-formats.md §3.8), confined by an os.Root.
+// Entries are created through the Root; their metadata is then set with *at
+// calls on the parent directory's fd (see sysat.go).
+type extractor struct {
+	root *os.Root
+	opts ApplyOptions
+	// unprivileged: see diskMode.
+	unprivileged bool
+	buf          []byte
+	// seen holds every clamped name so far. tar-split rejects duplicate
+	// names after it has read an entry's content; checking first lets the
+	// error name the entry and stops the second copy from being written. It
+	// also rejects names that differ only before clamping ("../a" and "a"),
+	// which land on the same file and could not be reassembled.
+	seen map[string]struct{}
+	// dirs get their times after all entries: creating children would
+	// otherwise move the mtime again.
+	dirs []dirTimes
+}
+
+type dirTimes struct {
+	name         string
+	atime, mtime time.Time
+}
+
+func newExtractor(root *os.Root, opts ApplyOptions) *extractor {
+	return &extractor{
+		root:         root,
+		opts:         opts,
+		unprivileged: os.Geteuid() != 0,
+		buf:          make([]byte, 256<<10),
+		seen:         map[string]struct{}{},
+	}
+}
+
+// diskMode is the permission bits (with setuid/setgid/sticky) to give the
+// entry. Without root, permission checks apply to us: a directory without
+// owner rwx could not take its content, nor be walked for the size, and a
+// file without owner read could not be reassembled. So unprivileged, those
+// owner bits are kept; the tar's exact mode lives on in tar-split.
+func (x *extractor) diskMode(hdr *tar.Header) uint32 {
+	mode := uint32(hdr.Mode & 0o7777)
+	if x.unprivileged {
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			mode |= 0o700
+		case tar.TypeReg, tar.TypeLink:
+			mode |= 0o400
+		}
+	}
+	return mode
+}
+
+// entry applies one tar entry whose content is read from r.
+func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // Docker ignores global PAX headers; tar-split keeps the bytes
+	}
+	name := clampName(hdr.Name)
+	if name == "" {
+		// "./" and friends: the layer root already exists; Docker skips it.
+		if hdr.Typeflag == tar.TypeDir {
+			return nil
+		}
+		return errors.New("a non-directory cannot replace the layer root")
+	}
+	if _, dup := x.seen[name]; dup {
+		return storage.ErrDuplicatePath
+	}
+	x.seen[name] = struct{}{}
+
+	if err := x.ensureParent(name); err != nil {
+		return err
+	}
+	if x.opts.Overlay {
+		if done, err := x.whiteout(hdr, name); done {
+			return err
+		}
+	}
+	existingDir, err := x.clear(name, hdr.Typeflag == tar.TypeDir)
+	if err != nil {
+		return err
+	}
+	if err := x.create(hdr, name, r, existingDir); err != nil {
+		return err
+	}
+	return x.setMetadata(hdr, name)
+}
+
+// ensureParent creates missing parent directories 0755 (before umask), owned
+// by root when chowning, as Docker's MkdirAllAndChownNew does.
+func (x *extractor) ensureParent(name string) error {
+	dir, _ := splitParent(name)
+	if dir == "." {
+		return nil
+	}
+	if _, err := x.root.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil // present, or an error the create step will report
+	}
+	for i := 0; i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		p := dir[:i]
+		if _, err := x.root.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := x.root.Mkdir(p, 0o755); err != nil {
+			return err
+		}
+		if x.opts.Chown {
+			if err := x.root.Lchown(p, 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// clear removes what is at name unless both it and the new entry are
+// directories, in which case they merge. It reports that merge case.
+func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err error) {
+	fi, err := x.root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if fi.IsDir() && newIsDir {
+		return true, nil
+	}
+	return false, x.root.RemoveAll(name)
+}
+
+// create makes the filesystem object for hdr at name (which is free).
+func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDir bool) error {
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if existingDir {
+			return nil
+		}
+		return x.root.Mkdir(name, 0o700) // final mode set by setMetadata
+	case tar.TypeReg:
+		return x.writeFile(name, r)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return x.mknod(hdr, name)
+	case tar.TypeLink:
+		// Resolved inside the root, like the chroot Docker links in. A target
+		// missing from the layer fails, it is never looked up on the host.
+		return x.root.Link(rootRel(clampName(hdr.Linkname)), name)
+	case tar.TypeSymlink:
+		// The target is stored as is; os.Root refuses to follow it outside
+		// the root if a later entry tries to write through it.
+		return x.root.Symlink(hdr.Linkname, name)
+	}
+	return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)
+}
+
+func (x *extractor) writeFile(name string, r io.Reader) error {
+	// O_EXCL: the name was just cleared, and O_EXCL never follows a symlink.
+	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	// Hide ReadFrom so the shared buffer is used instead of a fresh one.
+	_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, x.buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mknod creates devices and fifos. Unprivileged, devices cannot be made: an
+// empty regular file stands in (tar-split still has the real header, so the
+// layer tar is regenerated unchanged).
+func (x *extractor) mknod(hdr *tar.Header, name string) error {
+	mode := uint32(hdr.Mode & 0o7777)
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= unix.S_IFCHR
+	case tar.TypeBlock:
+		mode |= unix.S_IFBLK
+	default:
+		mode |= unix.S_IFIFO
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	err := inParent(x.root, name, func(dirfd int, base string) error {
+		return mknodAt(dirfd, base, mode, dev)
+	})
+	if errors.Is(err, unix.EPERM) {
+		return x.writeFile(name, strings.NewReader(""))
+	}
+	return err
+}
+
+// setMetadata applies owner, xattrs, mode and times, in Docker's order:
+// chown first (it clears setuid bits and file capabilities), then xattrs,
+// then chmod, then times. Symlinks keep their mode; so does the target of a
+// hard link to a symlink, whose times are also left alone (as Docker does).
+func (x *extractor) setMetadata(hdr *tar.Header, name string) error {
+	symlink := hdr.Typeflag == tar.TypeSymlink
+	if hdr.Typeflag == tar.TypeLink {
+		if fi, err := x.root.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			symlink = true
+		}
+	}
+	mode := x.diskMode(hdr)
+	atime := hdr.AccessTime
+	if atime.Before(hdr.ModTime) {
+		atime = hdr.ModTime
+	}
+	isDir := hdr.Typeflag == tar.TypeDir
+	err := inParent(x.root, name, func(dirfd int, base string) error {
+		if x.opts.Chown {
+			if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("lchown: %w", err)
+			}
+		}
+		if err := setXattrs(dirfd, base, hdr.PAXRecords); err != nil {
+			return err
+		}
+		if !symlink {
+			if err := unix.Fchmodat(dirfd, base, mode, 0); err != nil {
+				return fmt.Errorf("chmod: %w", err)
+			}
+		}
+		if isDir || (symlink && hdr.Typeflag == tar.TypeLink) {
+			return nil
+		}
+		if err := utimesAt(dirfd, base, atime, hdr.ModTime); err != nil {
+			return fmt.Errorf("utimes: %w", err)
+		}
+		return nil
+	})
+	if err == nil && isDir {
+		x.dirs = append(x.dirs, dirTimes{name: name, atime: atime, mtime: hdr.ModTime})
+	}
+	return err
+}
+
+const xattrPAXPrefix = "SCHILY.xattr."
+
+// setXattrs applies every SCHILY.xattr.* record, in key order. Filesystems
+// or privileges that refuse an xattr (ENOTSUP, EPERM) are not fatal, as in
+// Docker: user.* on a symlink or security.* when unprivileged just drop.
+func setXattrs(dirfd int, base string, recs map[string]string) error {
+	var keys []string
+	for k := range recs {
+		if strings.HasPrefix(k, xattrPAXPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		attr := strings.TrimPrefix(k, xattrPAXPrefix)
+		err := lsetxattrAt(dirfd, base, attr, []byte(recs[k]))
+		if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish applies the deferred directory times. A directory that a later
+// entry removed (by replacing a parent) is skipped.
+func (x *extractor) finish() error {
+	for _, d := range x.dirs {
+		err := inParent(x.root, d.name, func(dirfd int, base string) error {
+			return utimesAt(dirfd, base, d.atime, d.mtime)
+		})
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("layer entry %q: utimes: %w", d.name, err)
+		}
+	}
+	return nil
+}

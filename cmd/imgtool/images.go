@@ -25,20 +25,22 @@ type imageRow struct {
 }
 
 func init() {
-	var quiet, noTrunc bool
+	var quiet, noTrunc, all bool
 	var format string
 	register(&command{
 		name:  "images",
-		usage: "[-q] [--no-trunc] [--format table|json] [REPOSITORY[:TAG]]",
+		usage: "[-a] [-q] [--no-trunc] [--format table|json] [REPOSITORY[:TAG]]",
 		short: "List images in the store",
 		long: `Columns as docker images prints them: REPOSITORY TAG IMAGE ID CREATED SIZE.
 --format json prints one JSON object per line: Repository, Tag, ID (full), Created
-(RFC 3339), CreatedSince, Size (bytes).
+(RFC 3339), CreatedSince, Size (bytes). Untagged intermediate images (parents of other
+images, as the classic builder leaves them) are hidden unless -a, as docker hides them.
 
 Examples:
   imgtool images
   imgtool --root /var/lib/docker images --format json`,
 		setFlags: func(fs *pflag.FlagSet) {
+			fs.BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 			fs.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 			fs.StringVar(&format, "format", "table", "output format: table or json")
@@ -55,6 +57,9 @@ Examples:
 			infos, err := st.List()
 			if err != nil {
 				return err
+			}
+			if !all {
+				infos = withoutIntermediate(infos)
 			}
 			rows := imageRows(infos, args)
 			switch {
@@ -147,4 +152,23 @@ func matchesFilter(r imageRow, f string) bool {
 	}
 	last := f[strings.LastIndex(f, "/")+1:]
 	return !strings.Contains(last, ":") || r.Repository+":"+r.Tag == reference.Familiar(ref)
+}
+
+// withoutIntermediate drops untagged images that another image names as
+// its parent: docker images hides them unless -a.
+func withoutIntermediate(infos []*store.Info) []*store.Info {
+	parents := map[string]bool{}
+	for _, i := range infos {
+		if i.Parent != "" {
+			parents[i.Parent] = true
+		}
+	}
+	var out []*store.Info
+	for _, i := range infos {
+		if len(i.Tags) == 0 && parents[i.ID.String()] {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
 }

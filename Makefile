@@ -23,10 +23,11 @@ interop:
 # Quick start: build, then load the bundled sample archive into the default
 # store, list it and save it again (no Docker daemon needed).
 demo: build
-	./$(BIN) load -i testdata/sample/busybox-docker20.tar
+	./$(BIN) load -i testdata/archive/docker20.10-save.tar
 	./$(BIN) images
-	./$(BIN) save -o /tmp/imgtool-sample.tar sample:1
-	@echo "saved /tmp/imgtool-sample.tar"
+	./$(BIN) save -o /tmp/imgtool-demo.tar arch-fix/app:2
+	./$(BIN) export -o /tmp/imgtool-demo-rootfs.tar arch-fix/app:2
+	@echo "saved /tmp/imgtool-demo.tar and /tmp/imgtool-demo-rootfs.tar"
 
 install: build
 	install -m 0755 $(BIN) $(PREFIX)/bin/imgtool

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -28,8 +29,8 @@ type Loaded struct {
 type LoadOptions struct {
 	// Platforms to keep from a multi-platform source; empty means the host's.
 	Platforms []v1.Platform
-	// Progress, if set, is told when each new layer starts and ends.
-	Progress func(diffID v1.Hash, done bool)
+	// Progress, if set, counts each new layer's bytes as it is unpacked.
+	Progress progress.Reporter
 }
 
 // HostPlatform is linux/GOARCH.
@@ -91,7 +92,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 	defer tx.Abort()
 	out := make([]Loaded, 0, len(entries))
 	for _, e := range entries {
-		id, err := tx.AddImage(e.Image, v1.Hash{})
+		id, err := tx.AddImage(withProgress(e.Image, opts.Progress), v1.Hash{})
 		if err != nil {
 			return nil, imageErr(e, err)
 		}
@@ -101,7 +102,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 		}
 		out = append(out, Loaded{ID: id, DiffIDs: cf.RootFS.DiffIDs, Platform: e.Platform})
 	}
-	if err := tx.Extract(ctx, opts.Progress); err != nil {
+	if err := tx.Extract(ctx, nil); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

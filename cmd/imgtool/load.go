@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -13,7 +14,7 @@ import (
 
 func init() {
 	var input string
-	var quiet bool
+	var quiet, jsonOut bool
 	var platforms []string
 	register(&command{
 		name:  "load",
@@ -32,10 +33,12 @@ Examples:
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&input, "input", "i", "", "read from a file instead of stdin")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON on stdout (docs/json.md)")
 			fs.StringArrayVar(&platforms, "platform", nil, "platform to load from a multi-platform archive (repeatable)")
 		},
 		maxArgs: 0,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
 			st, err := g.store()
 			if err != nil {
 				return err
@@ -57,9 +60,25 @@ Examples:
 			if err != nil {
 				return err
 			}
-			loaded, err := transfer.Load(context.Background(), st, entries, transfer.LoadOptions{})
+			rep, err := g.reporter("loading", quiet || jsonOut && g.progress == "")
 			if err != nil {
 				return err
+			}
+			loaded, err := transfer.Load(context.Background(), st, entries, transfer.LoadOptions{Platforms: wanted, Progress: rep})
+			rep.Close()
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				r := &result{Command: "load", Images: []imageResult{}}
+				for _, l := range loaded {
+					ir := newImageResult(l.ID, l.Tags, l.DiffIDs)
+					if l.Platform != nil {
+						ir.Platform = l.Platform.String()
+					}
+					r.Images = append(r.Images, ir)
+				}
+				return printResult(os.Stdout, r, start)
 			}
 			if !quiet {
 				printLoaded(loaded)

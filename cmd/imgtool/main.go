@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -33,8 +34,21 @@ func register(c *command) { commands[c.name] = c }
 
 // globals are the flags before the command name.
 type globals struct {
-	root string
-	st   *store.Store
+	root     string
+	progress string
+	st       *store.Store
+}
+
+// reporter is the progress display a command uses; quiet silences it.
+func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
+	if quiet {
+		return progress.New(progress.None, os.Stderr, verb), nil
+	}
+	m, err := progress.ParseMode(g.progress)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return progress.New(m, os.Stderr, verb), nil
 }
 
 func (g *globals) store() (*store.Store, error) {
@@ -62,6 +76,7 @@ func run(argv []string) int {
 	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
 	fs.StringVar(&g.root, "root", store.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
+	fs.StringVar(&g.progress, "progress", "", "progress on stderr: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")
 	fs.Usage = func() {}
@@ -134,7 +149,7 @@ func oneLine(s string) string {
 
 func printMainHelp(fs *pflag.FlagSet) {
 	var b strings.Builder
-	b.WriteString("Usage: imgtool [--root DIR] COMMAND [ARGS]\n\n")
+	b.WriteString("Usage: imgtool [--root DIR] [--progress MODE] COMMAND [ARGS]\n\n")
 	b.WriteString("A daemonless, Docker-compatible image archive toolkit. The store is a Docker overlay2\n")
 	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs).\n\n")
 	b.WriteString("Commands:\n")

@@ -1,0 +1,200 @@
+// Package progress reports per-layer progress on stderr: live bars on a
+// terminal (mpb), a plain line every few seconds in CI logs, or nothing.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
+)
+
+// Mode is --progress: auto, plain or none.
+type Mode string
+
+const (
+	Auto  Mode = "auto"
+	Plain Mode = "plain"
+	None  Mode = "none"
+)
+
+// ParseMode reads a --progress value; "" means $IMGTOOL_PROGRESS, else auto.
+func ParseMode(s string) (Mode, error) {
+	if s == "" {
+		s = os.Getenv("IMGTOOL_PROGRESS")
+	}
+	switch m := Mode(strings.ToLower(s)); m {
+	case "", Auto:
+		return Auto, nil
+	case Plain, None:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid --progress %q (auto, plain, none)", s)
+}
+
+// Reporter hands out one Task per unit of work (a layer).
+type Reporter interface {
+	Task(name string, total int64) Task
+	Close()
+}
+
+// Task counts the bytes of one unit; Done ends it.
+type Task interface {
+	Add(n int)
+	Done(err error)
+}
+
+// New makes a reporter writing to w (stderr). Auto becomes bars when w is
+// a terminal and plain lines otherwise.
+func New(mode Mode, w *os.File, verb string) Reporter {
+	switch mode {
+	case None:
+		return nop{}
+	case Auto:
+		if isTerminal(w) {
+			return newBars(w, verb)
+		}
+	}
+	return newPlain(w, verb, 5*time.Second)
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// Reader wraps r so that every byte read is added to t; EOF or an error ends t.
+func Reader(r io.Reader, t Task) io.Reader { return &reader{r: r, t: t} }
+
+type reader struct {
+	r    io.Reader
+	t    Task
+	done bool
+}
+
+func (p *reader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.t.Add(n)
+	if err != nil && !p.done {
+		p.done = true
+		if err == io.EOF {
+			p.t.Done(nil)
+		} else {
+			p.t.Done(err)
+		}
+	}
+	return n, err
+}
+
+type nop struct{}
+
+func (nop) Task(string, int64) Task { return nopTask{} }
+func (nop) Close()                  {}
+
+type nopTask struct{}
+
+func (nopTask) Add(int)    {}
+func (nopTask) Done(error) {}
+
+// bars are mpb progress bars, one per task, with bytes, rate and ETA.
+type bars struct {
+	p    *mpb.Progress
+	verb string
+}
+
+func newBars(w io.Writer, verb string) *bars {
+	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond)), verb: verb}
+}
+
+func (b *bars) Task(name string, total int64) Task {
+	bar := b.p.AddBar(total,
+		mpb.PrependDecorators(decor.Name(b.verb+" "+name+" ", decor.WCSyncSpaceR), decor.Counters(decor.SizeB1024(0), "% .1f / % .1f")),
+		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace), decor.Name(" "), decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), "done")),
+	)
+	return &barTask{bar: bar, total: total}
+}
+
+func (b *bars) Close() { b.p.Wait() }
+
+type barTask struct {
+	bar   *mpb.Bar
+	total int64
+	n     int64
+}
+
+func (t *barTask) Add(n int) { t.n += int64(n); t.bar.IncrBy(n) }
+func (t *barTask) Done(err error) {
+	if err != nil {
+		t.bar.Abort(false)
+		return
+	}
+	t.bar.SetTotal(t.n, true)
+}
+
+// plain prints "verb name: N MB / T MB" at most every interval per task,
+// and a line when a task ends, for logs that are not terminals.
+type plain struct {
+	mu       sync.Mutex
+	w        io.Writer
+	verb     string
+	interval time.Duration
+}
+
+func newPlain(w io.Writer, verb string, interval time.Duration) *plain {
+	return &plain{w: w, verb: verb, interval: interval}
+}
+
+func (p *plain) Task(name string, total int64) Task {
+	return &plainTask{p: p, name: name, total: total, start: time.Now(), last: time.Now()}
+}
+
+func (p *plain) Close() {}
+
+type plainTask struct {
+	p           *plain
+	name        string
+	total, n    int64
+	start, last time.Time
+}
+
+func (t *plainTask) Add(n int) {
+	t.n += int64(n)
+	if time.Since(t.last) >= t.p.interval {
+		t.last = time.Now()
+		t.p.line("%s %s: %s", t.p.verb, t.name, t.amount())
+	}
+}
+
+func (t *plainTask) Done(err error) {
+	if err != nil {
+		t.p.line("%s %s: failed after %s", t.p.verb, t.name, mb(t.n))
+		return
+	}
+	secs := time.Since(t.start).Seconds()
+	rate := ""
+	if secs > 0.01 {
+		rate = fmt.Sprintf(", %.1f MB/s", float64(t.n)/1e6/secs)
+	}
+	t.p.line("%s %s: done, %s in %.1fs%s", t.p.verb, t.name, mb(t.n), secs, rate)
+}
+
+func (t *plainTask) amount() string {
+	if t.total > 0 {
+		return fmt.Sprintf("%s / %s", mb(t.n), mb(t.total))
+	}
+	return mb(t.n)
+}
+
+func (p *plain) line(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -64,9 +64,14 @@ func New(mode Mode, w *os.File, verb string) Reporter {
 	return newPlain(w, verb, 5*time.Second)
 }
 
+// isTerminal reports a terminal wide enough to draw bars on (a pty
+// without a size, as some CI runners make, gets plain lines).
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+		return false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil && ws.Col >= 40
 }
 
 // Reader wraps r so that every byte read is added to t; EOF or an error ends t.
@@ -109,7 +114,7 @@ type bars struct {
 }
 
 func newBars(w io.Writer, verb string) *bars {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond)), verb: verb}
+	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh()), verb: verb}
 }
 
 func (b *bars) Task(name string, total int64) Task {

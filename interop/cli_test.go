@@ -1,0 +1,133 @@
+package interop
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// sampleArchive is the committed Docker 20.10 save of three tags.
+func sampleArchive(t *testing.T) string {
+	t.Helper()
+	root, err := dockertest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "testdata", "archive", "docker20.10-save.tar")
+}
+
+func TestProgressModes(t *testing.T) {
+	archive := sampleArchive(t)
+
+	// In a pipe, auto means plain lines on stderr; stdout keeps docker's lines.
+	r := dockertest.Imgtool(t, "--root", newStore(t), "load", "-i", archive)
+	if !r.OK() || !regexp.MustCompile(`(?m)^loading [0-9a-f]{12}: done, `).MatchString(r.Stderr) {
+		t.Fatalf("plain progress missing: %s", r)
+	}
+	if strings.Contains(r.Stdout, "loading") || !strings.Contains(r.Stdout, "Loaded image: arch-fix/app:2") {
+		t.Fatalf("stdout mixes progress and result: %q", r.Stdout)
+	}
+
+	// -q prints nothing on success.
+	r = dockertest.Imgtool(t, "--root", newStore(t), "load", "-q", "-i", archive)
+	if !r.OK() || r.Stdout != "" || r.Stderr != "" {
+		t.Fatalf("-q printed something: %s", r)
+	}
+	r = dockertest.Imgtool(t, "--root", newStore(t), "--progress", "none", "load", "-i", archive)
+	if !r.OK() || r.Stderr != "" {
+		t.Fatalf("--progress none printed on stderr: %s", r)
+	}
+
+	// Under a pseudo-terminal, auto draws bars (mpb: counters and a bar frame).
+	bin := dockertest.ImgtoolBinary(t)
+	cmd := exec.Command("script", "-qec", "stty cols 120 rows 40; "+bin+" --root "+newStore(t)+" load -i "+archive, "/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("under a pty: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`loading [0-9a-f]{12} .*\[`).Match(out) || !strings.Contains(string(out), "KiB") {
+		t.Fatalf("no progress bars under a pty:\n%q", out)
+	}
+}
+
+func TestLoadJSON(t *testing.T) {
+	r := dockertest.Imgtool(t, "--root", newStore(t), "load", "--json", "-i", sampleArchive(t))
+	if !r.OK() {
+		t.Fatal(r)
+	}
+	var doc struct {
+		Command string `json:"command"`
+		Images  []struct {
+			ID       string   `json:"id"`
+			Tags     []string `json:"tags"`
+			DiffIDs  []string `json:"diff_ids"`
+			ChainIDs []string `json:"chain_ids"`
+			Platform string   `json:"platform"`
+		} `json:"images"`
+		Duration *float64 `json:"duration_seconds"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("load --json does not match docs/json.md: %v\n%s", err, r.Stdout)
+	}
+	if doc.Command != "load" || len(doc.Images) != 2 || doc.Duration == nil {
+		t.Fatalf("unexpected result: %+v", doc)
+	}
+	for _, im := range doc.Images {
+		if len(im.DiffIDs) != len(im.ChainIDs) || im.DiffIDs[0] != im.ChainIDs[0] || !strings.HasPrefix(im.ID, "sha256:") {
+			t.Fatalf("bad image result %+v", im)
+		}
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	r := dockertest.Imgtool(t, "--help")
+	if !r.OK() {
+		t.Fatal(r)
+	}
+	cmds := regexp.MustCompile(`(?m)^  ([a-z]+) `).FindAllStringSubmatch(r.Stdout, -1)
+	if len(cmds) < 10 {
+		t.Fatalf("help lists %d commands:\n%s", len(cmds), r.Stdout)
+	}
+	for _, m := range cmds {
+		h := dockertest.Imgtool(t, "help", m[1])
+		if !h.OK() || !strings.HasPrefix(h.Stdout, "Usage: imgtool "+m[1]) {
+			t.Errorf("help %s: %s", m[1], h)
+		}
+		h2 := dockertest.Imgtool(t, m[1], "--help")
+		if h2.Stdout != h.Stdout {
+			t.Errorf("%s --help differs from help %s", m[1], m[1])
+		}
+	}
+	for _, args := range [][]string{{"nosuchcommand"}, {"save", "--nosuchflag", "x"}, {"tag", "onlyone"}} {
+		r := dockertest.Imgtool(t, args...)
+		if r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 2 {
+			t.Errorf("%v: want exit 2 and a short message, got %s", args, r)
+		}
+	}
+	r = dockertest.Imgtool(t, "--root", newStore(t), "inspect", "nosuch:image")
+	if r.Code != 1 || strings.TrimSpace(r.Stderr) != "imgtool inspect: No such image: nosuch:image" {
+		t.Errorf("inspect of a missing image: %s", r)
+	}
+}
+
+func TestSaveRefusesTerminal(t *testing.T) {
+	st := newStore(t)
+	dockertest.MustImgtool(t, "--root", st, "load", "-q", "-i", sampleArchive(t))
+	bin := dockertest.ImgtoolBinary(t)
+	out, err := exec.Command("script", "-qec", bin+" --root "+st+" save arch-fix/base:1", "/dev/null").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing to write an archive to a terminal") {
+		t.Fatalf("save to a terminal: %v %q", err, out)
+	}
+	if len(out) > 300 {
+		t.Fatalf("save wrote data to the terminal: %d bytes", len(out))
+	}
+	_ = os.Stdout
+}

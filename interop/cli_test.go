@@ -131,3 +131,29 @@ func TestSaveRefusesTerminal(t *testing.T) {
 	}
 	_ = os.Stdout
 }
+
+func TestBashCompletion(t *testing.T) {
+	script := dockertest.MustImgtool(t, "completion", "bash")
+	f := filepath.Join(t.TempDir(), "c.bash")
+	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", "-c", `source `+f+`
+COMP_WORDS=(imgtool lo); COMP_CWORD=1; _imgtool; echo "${COMPREPLY[*]}"
+COMP_WORDS=(imgtool --root /x sa); COMP_CWORD=3; _imgtool; echo "${COMPREPLY[*]}"
+COMP_WORDS=(imgtool import --con); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got := string(out); got != "load\nsave\n--config-from\n" {
+		t.Fatalf("completions = %q", got)
+	}
+	for _, sh := range []string{"zsh", "fish"} {
+		if s := dockertest.MustImgtool(t, "completion", sh); !strings.Contains(s, "export") {
+			t.Errorf("%s completion lacks commands", sh)
+		}
+	}
+	if r := dockertest.Imgtool(t, "completion", "tcsh"); r.Code != 2 {
+		t.Errorf("unknown shell: %s", r)
+	}
+}

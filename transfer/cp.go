@@ -28,9 +28,13 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 	if err != nil {
 		return err
 	}
+	wantDir := strings.HasSuffix(dest, "/")
 	dest = strings.TrimPrefix(path.Clean("/"+dest), "/")
 	_, dfi, destExists := store.LookupMerged(dirs, dest)
 	destIsDir := destExists && dfi.IsDir()
+	if wantDir && !destIsDir {
+		return fmt.Errorf("no such directory: /%s", dest)
+	}
 	var target string // where src lands, relative to the container root
 	switch {
 	case src == "-":

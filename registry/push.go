@@ -1,0 +1,729 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/imageid"
+)
+
+// PushResult describes a finished push.
+type PushResult struct {
+	Ref       string           `json:"ref"`
+	Digest    v1.Hash          `json:"digest"`
+	MediaType types.MediaType  `json:"mediaType"`
+	Size      int64            `json:"size"`
+	Layers    []PushedLayer    `json:"layers"`
+	Manifests []PushedManifest `json:"manifests,omitempty"` // an index's images
+}
+
+// PushedLayer is one distinct layer blob of the push.
+type PushedLayer struct {
+	Digest    v1.Hash         `json:"digest"`
+	DiffID    v1.Hash         `json:"diff_id"`
+	Size      int64           `json:"size"`
+	MediaType types.MediaType `json:"mediaType"`
+	// Status: "pushed" (uploaded), "exists" (the repository had it) or
+	// "mounted" (from another repository of the registry).
+	Status string `json:"status"`
+	From   string `json:"from,omitempty"` // repository mounted from
+}
+
+// PushedManifest is an image manifest pushed as part of an index.
+type PushedManifest struct {
+	Digest    v1.Hash         `json:"digest"`
+	MediaType types.MediaType `json:"mediaType"`
+	Size      int64           `json:"size"`
+	Config    v1.Hash         `json:"config"` // the image ID
+	Platform  *v1.Platform    `json:"platform,omitempty"`
+}
+
+// Push uploads img and tags it ref (a tag, or a digest that must match).
+// Layers whose blobs are compressed are pushed as they are and the image's
+// own manifest is kept (its digest does not change). Uncompressed layers
+// (store images, docker save archives) are gzipped once each (GzipLayer)
+// and the image gets a new Docker schema 2 manifest around the unchanged
+// config, so the image ID stays the same. Blobs the repository has are
+// not uploaded; with Options.DataRoot, layers pushed or pulled before are
+// not even compressed, and are mounted from other repositories of the
+// same registry.
+func Push(ctx context.Context, ref string, img v1.Image, opts Options) (*PushResult, error) {
+	s, err := newSession(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	ip, err := s.planImage(img, nil)
+	if err != nil {
+		return nil, describe("push", ref, err)
+	}
+	return s.run(ip, nil)
+}
+
+// PushIndex uploads a multi-platform index and every image in it; an
+// image that needs its layers compressed gets a new manifest and the index
+// a new digest, otherwise the index is pushed byte for byte.
+func PushIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts Options) (*PushResult, error) {
+	s, err := newSession(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	xp, err := s.planIndex(idx)
+	if err != nil {
+		return nil, describe("push", ref, err)
+	}
+	return s.run(nil, xp)
+}
+
+// PushEntries pushes images read from an archive (or a Remote): one entry
+// is pushed as an image; several are pushed as an OCI index listing each
+// with its platform (every entry must then have one).
+func PushEntries(ctx context.Context, ref string, entries []archive.Entry, opts Options) (*PushResult, error) {
+	switch len(entries) {
+	case 0:
+		return nil, fmt.Errorf("push %s: no image to push", ref)
+	case 1:
+		return Push(ctx, ref, entries[0].Image, opts)
+	}
+	s, err := newSession(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	xp := &idxPlan{mt: types.OCIImageIndex}
+	for _, e := range entries {
+		if e.Platform == nil {
+			return nil, fmt.Errorf("push %s: the source holds %d images; only images with a platform can be pushed as one index (push them one by one)", ref, len(entries))
+		}
+		ip, err := s.planImage(e.Image, e.Platform)
+		if err != nil {
+			return nil, describe("push", ref, err)
+		}
+		ip.flavor = types.OCIManifestSchema1
+		xp.children = append(xp.children, idxChild{desc: v1.Descriptor{Platform: e.Platform}, img: ip})
+	}
+	return s.run(nil, xp)
+}
+
+type session struct {
+	ctx  context.Context
+	opts Options
+	ref  name.Reference
+	repo name.Repository
+	p    *remote.Pusher
+	meta *distMeta
+	tmp  string
+
+	clientOnce sync.Once
+	client     *http.Client
+	clientErr  error
+
+	mu      sync.Mutex
+	byKey   map[string]*pushLayer
+	layers  []*pushLayer
+	configs map[v1.Hash]*configBlob
+	mounts  map[string]bool // candidate source repositories (for token scopes)
+}
+
+func newSession(ctx context.Context, ref string, opts Options) (*session, error) {
+	r, err := ParseReference(ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := remote.NewPusher(opts.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "imgtool-push-")
+	if err != nil {
+		return nil, err
+	}
+	return &session{
+		ctx: ctx, opts: opts, ref: r, repo: r.Context(), p: p, meta: openDistMeta(opts.DataRoot), tmp: tmp,
+		byKey: map[string]*pushLayer{}, configs: map[v1.Hash]*configBlob{}, mounts: map[string]bool{},
+	}, nil
+}
+
+func (s *session) close() { os.RemoveAll(s.tmp) }
+
+// pushLayer is one distinct layer of the push.
+type pushLayer struct {
+	src      v1.Layer
+	compress bool
+	diffID   v1.Hash
+	// resolved
+	digest v1.Hash
+	size   int64
+	mt     types.MediaType
+	status string
+	from   string
+}
+
+type configBlob struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+type imgPlan struct {
+	img      v1.Image
+	platform *v1.Platform
+	config   []byte
+	layers   []*pushLayer
+	srcDescs []v1.Descriptor // the source manifest's layer descriptors, nil if none
+	rewrite  bool            // a layer is compressed here: new manifest
+	flavor   types.MediaType // manifest type to write when rewriting ("" = decide)
+	// result
+	raw []byte
+	mt  types.MediaType
+}
+
+type idxChild struct {
+	desc v1.Descriptor
+	img  *imgPlan
+	idx  *idxPlan
+}
+
+type idxPlan struct {
+	src      v1.ImageIndex // nil for a synthesized index
+	mt       types.MediaType
+	children []idxChild
+	raw      []byte
+}
+
+func uncompressedMT(mt types.MediaType) bool {
+	switch mt {
+	case types.OCIUncompressedLayer, types.DockerUncompressedLayer, "":
+		return true
+	}
+	return false
+}
+
+func (s *session) planImage(img v1.Image, platform *v1.Platform) (*imgPlan, error) {
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("invalid image config: %w", err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) != len(cf.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("invalid image: %d layers for %d diff_ids", len(ls), len(cf.RootFS.DiffIDs))
+	}
+	ip := &imgPlan{img: img, platform: platform, config: raw}
+	cmt := types.DockerConfigJSON
+	if m, err := img.Manifest(); err == nil && m != nil {
+		if len(m.Layers) == len(ls) {
+			ip.srcDescs = m.Layers
+		}
+		if m.Config.MediaType != "" {
+			cmt = m.Config.MediaType
+		}
+	}
+	cd := imageid.FromBytes(raw)
+	s.mu.Lock()
+	if _, ok := s.configs[cd]; !ok {
+		s.configs[cd] = &configBlob{raw: raw, mt: cmt}
+	}
+	s.mu.Unlock()
+	for i, l := range ls {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		pl := &pushLayer{src: l, diffID: cf.RootFS.DiffIDs[i], mt: mt}
+		var key string
+		if uncompressedMT(mt) {
+			pl.compress = true
+			ip.rewrite = true
+			key = "diff:" + pl.diffID.String()
+			if d, err := l.DiffID(); err == nil && d != pl.diffID {
+				return nil, fmt.Errorf("layer %d: diff ID %s does not match the config's %s", i, d, pl.diffID)
+			}
+		} else {
+			d, err := l.Digest()
+			if err != nil {
+				return nil, err
+			}
+			key = "blob:" + d.String()
+		}
+		s.mu.Lock()
+		if prev, ok := s.byKey[key]; ok {
+			pl = prev
+		} else {
+			s.byKey[key] = pl
+			s.layers = append(s.layers, pl)
+			if pl.compress {
+				_, other := s.meta.candidates(pl.diffID, s.repo)
+				for _, c := range other {
+					s.mounts[c.SourceRepository] = true
+				}
+			}
+		}
+		s.mu.Unlock()
+		ip.layers = append(ip.layers, pl)
+	}
+	return ip, nil
+}
+
+func (s *session) planIndex(idx v1.ImageIndex) (*idxPlan, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	xp := &idxPlan{src: idx, mt: mt}
+	flavor := types.OCIManifestSchema1
+	if mt == types.DockerManifestList {
+		flavor = types.DockerManifestSchema2
+	}
+	for _, d := range im.Manifests {
+		c := idxChild{desc: d}
+		switch {
+		case d.MediaType.IsIndex():
+			sub, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if c.idx, err = s.planIndex(sub); err != nil {
+				return nil, err
+			}
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if c.img, err = s.planImage(img, d.Platform); err != nil {
+				return nil, fmt.Errorf("image %s: %w", d.Digest, err)
+			}
+			c.img.flavor = flavor
+		default:
+			return nil, fmt.Errorf("index entry %s has media type %s, which push does not handle", d.Digest, d.MediaType)
+		}
+		xp.children = append(xp.children, c)
+	}
+	return xp, nil
+}
+
+// run uploads every layer and config, then the manifests bottom-up.
+func (s *session) run(ip *imgPlan, xp *idxPlan) (*PushResult, error) {
+	ref := s.ref.String()
+	if err := s.uploadBlobs(); err != nil {
+		return nil, describe("push", ref, err)
+	}
+	res := &PushResult{Ref: ref}
+	var raw []byte
+	var mt types.MediaType
+	if ip != nil {
+		if err := s.finishImage(ip); err != nil {
+			return nil, describe("push", ref, err)
+		}
+		raw, mt = ip.raw, ip.mt
+	} else {
+		if err := s.finishIndex(xp, res); err != nil {
+			return nil, describe("push", ref, err)
+		}
+		raw, mt = xp.raw, xp.mt
+	}
+	dg := imageid.FromBytes(raw)
+	if d, ok := s.ref.(name.Digest); ok && d.DigestStr() != dg.String() {
+		return nil, fmt.Errorf("push %s: the manifest to push has digest %s, not the one named", ref, dg)
+	}
+	if err := s.p.Put(s.ctx, s.ref, rawManifest{raw: raw, mt: mt}); err != nil {
+		return nil, describe("push", ref, err)
+	}
+	res.Digest, res.MediaType, res.Size = dg, mt, int64(len(raw))
+	for _, l := range s.layers {
+		res.Layers = append(res.Layers, PushedLayer{Digest: l.digest, DiffID: l.diffID, Size: l.size, MediaType: l.mt, Status: l.status, From: l.from})
+	}
+	// Only a complete push is recorded (so a failed one changes nothing).
+	for _, l := range s.layers {
+		if l.compress || strings.Contains(string(l.mt), "gzip") {
+			if err := s.meta.add(l.diffID, l.digest, s.repo); err != nil {
+				return res, fmt.Errorf("push %s: pushed, but recording distribution metadata failed: %v", ref, err)
+			}
+		}
+	}
+	return res, nil
+}
+
+func (s *session) uploadBlobs() error {
+	g, ctx := errgroup.WithContext(s.ctx)
+	g.SetLimit(s.opts.jobs())
+	for _, l := range s.layers {
+		g.Go(func() error { return s.uploadLayer(ctx, l) })
+	}
+	for d, c := range s.configs {
+		g.Go(func() error {
+			return s.p.Upload(ctx, s.repo, &staticBlob{raw: c.raw, mt: c.mt, digest: d})
+		})
+	}
+	return g.Wait()
+}
+
+func short(h v1.Hash) string {
+	if len(h.Hex) > 12 {
+		return h.Hex[:12]
+	}
+	return h.Hex
+}
+
+func (s *session) uploadLayer(ctx context.Context, l *pushLayer) error {
+	if !l.compress {
+		d, err := l.src.Digest()
+		if err != nil {
+			return err
+		}
+		size, err := l.src.Size()
+		if err != nil {
+			return err
+		}
+		l.digest, l.size = d, size
+		return s.upload(ctx, l, l.src)
+	}
+	same, other := s.meta.candidates(l.diffID, s.repo)
+	for _, c := range same {
+		ok, size, err := s.headBlob(ctx, c.Digest)
+		if err != nil {
+			return err
+		}
+		if ok {
+			l.digest, l.size, l.mt, l.status = c.Digest, size, types.DockerLayer, "exists"
+			s.opts.logf("%s: Layer already exists", short(l.diffID))
+			return nil
+		}
+	}
+	for _, c := range other {
+		ok, err := s.mountBlob(ctx, c.Digest, c.SourceRepository)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		found, size, err := s.headBlob(ctx, c.Digest)
+		if err != nil {
+			return err
+		}
+		if found {
+			from, _ := name.NewRepository(c.SourceRepository)
+			l.digest, l.size, l.mt, l.status, l.from = c.Digest, size, types.DockerLayer, "mounted", from.RepositoryStr()
+			s.opts.logf("%s: Mounted from %s", short(l.diffID), l.from)
+			return nil
+		}
+	}
+	s.opts.logf("%s: Preparing", short(l.diffID))
+	gl, err := CompressLayer(l.src, s.tmp, 0)
+	if err != nil {
+		return err
+	}
+	defer gl.Remove()
+	l.digest, l.size, l.mt = gl.digest, gl.size, gl.mt
+	return s.upload(ctx, l, gl)
+}
+
+// upload pushes blob unless the repository has it.
+func (s *session) upload(ctx context.Context, l *pushLayer, blob v1.Layer) error {
+	ok, _, err := s.headBlob(ctx, l.digest)
+	if err != nil {
+		return err
+	}
+	if ok {
+		l.status = "exists"
+		s.opts.logf("%s: Layer already exists", short(l.diffID))
+		return nil
+	}
+	if err := s.p.Upload(ctx, s.repo, blob); err != nil {
+		return err
+	}
+	l.status = "pushed"
+	if ml, ok := blob.(*remote.MountableLayer); ok && ml.Reference.Context().RegistryStr() == s.repo.RegistryStr() &&
+		ml.Reference.Context().RepositoryStr() != s.repo.RepositoryStr() {
+		l.status, l.from = "mounted", ml.Reference.Context().RepositoryStr() // ggcr tried a mount first
+	}
+	s.opts.logf("%s: Pushed", short(l.diffID))
+	return nil
+}
+
+func (s *session) httpClient() (*http.Client, error) {
+	s.clientOnce.Do(func() {
+		scopes := []string{s.repo.Scope(transport.PushScope)}
+		for r := range s.mounts {
+			if repo, err := name.NewRepository(r, s.opts.nameOptions()...); err == nil {
+				scopes = append(scopes, repo.Scope(transport.PullScope))
+			}
+		}
+		tr, err := s.opts.authTransport(s.ctx, s.repo, scopes)
+		if err != nil {
+			s.clientErr = err
+			return
+		}
+		s.client = &http.Client{Transport: tr}
+	})
+	return s.client, s.clientErr
+}
+
+func (s *session) blobURL(p string) string {
+	u := url.URL{Scheme: s.repo.Scheme(), Host: s.repo.RegistryStr(), Path: p}
+	return u.String()
+}
+
+// headBlob reports whether the repository has the blob, and its size.
+func (s *session) headBlob(ctx context.Context, d v1.Hash) (bool, int64, error) {
+	c, err := s.httpClient()
+	if err != nil {
+		return false, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, s.blobURL(fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), d)), nil)
+	if err != nil {
+		return false, 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, 0, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound); err != nil {
+		return false, 0, err
+	}
+	return resp.StatusCode == http.StatusOK, resp.ContentLength, nil
+}
+
+// mountBlob asks the registry to mount d from another repository; false
+// when it declined (the upload session it opened instead is cancelled).
+func (s *session) mountBlob(ctx context.Context, d v1.Hash, from string) (bool, error) {
+	src, err := name.NewRepository(from, s.opts.nameOptions()...)
+	if err != nil {
+		return false, nil
+	}
+	c, err := s.httpClient()
+	if err != nil {
+		return false, err
+	}
+	q := url.Values{"mount": {d.String()}, "from": {src.RepositoryStr()}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.blobURL(fmt.Sprintf("/v2/%s/blobs/uploads/", s.repo.RepositoryStr()))+"?"+q.Encode(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		return true, nil
+	case http.StatusAccepted:
+		if loc := resp.Header.Get("Location"); loc != "" {
+			if u, err := resp.Request.URL.Parse(loc); err == nil && u.Host == resp.Request.URL.Host {
+				if del, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil); err == nil {
+					if r, err := c.Do(del); err == nil {
+						r.Body.Close()
+					}
+				}
+			}
+		}
+		return false, nil
+	}
+	return false, nil // a refused mount only costs an upload
+}
+
+func (s *session) finishImage(ip *imgPlan) error {
+	if !ip.rewrite {
+		raw, err := ip.img.RawManifest()
+		if err != nil {
+			return err
+		}
+		mt, err := ip.img.MediaType()
+		if err != nil {
+			return err
+		}
+		ip.raw, ip.mt = raw, mt
+		return nil
+	}
+	flavor := ip.flavor
+	if flavor == "" {
+		flavor = types.DockerManifestSchema2
+		for _, l := range ip.layers {
+			if !l.compress && l.mt != types.DockerLayer && l.mt != types.OCILayer && l.mt != types.DockerForeignLayer {
+				flavor = types.OCIManifestSchema1 // zstd and other OCI-only types
+			}
+		}
+	}
+	docker := flavor == types.DockerManifestSchema2
+	cmt := types.OCIConfigJSON
+	if docker {
+		cmt = types.DockerConfigJSON
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     flavor,
+		Config:        v1.Descriptor{MediaType: cmt, Size: int64(len(ip.config)), Digest: imageid.FromBytes(ip.config)},
+		Layers:        make([]v1.Descriptor, len(ip.layers)),
+	}
+	for i, l := range ip.layers {
+		d := v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest}
+		if !l.compress && ip.srcDescs != nil {
+			d.URLs, d.Annotations = ip.srcDescs[i].URLs, ip.srcDescs[i].Annotations
+		}
+		switch {
+		case l.compress || l.mt == types.DockerLayer || l.mt == types.OCILayer:
+			d.MediaType = types.OCILayer
+			if docker {
+				d.MediaType = types.DockerLayer
+			}
+		}
+		m.Layers[i] = d
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ip.raw, ip.mt = raw, flavor
+	return nil
+}
+
+func (s *session) finishIndex(xp *idxPlan, res *PushResult) error {
+	changed := xp.src == nil
+	descs := make([]v1.Descriptor, len(xp.children))
+	for i, c := range xp.children {
+		var raw []byte
+		var mt types.MediaType
+		if c.img != nil {
+			if err := s.finishImage(c.img); err != nil {
+				return err
+			}
+			raw, mt = c.img.raw, c.img.mt
+		} else {
+			if err := s.finishIndex(c.idx, res); err != nil {
+				return err
+			}
+			raw, mt = c.idx.raw, c.idx.mt
+		}
+		dg := imageid.FromBytes(raw)
+		d := c.desc
+		if d.Digest != dg || d.MediaType != mt || d.Size != int64(len(raw)) {
+			changed = true
+		}
+		d.Digest, d.MediaType, d.Size = dg, mt, int64(len(raw))
+		descs[i] = d
+		if err := s.p.Put(s.ctx, s.repo.Digest(dg.String()), rawManifest{raw: raw, mt: mt}); err != nil {
+			return err
+		}
+		if c.img != nil {
+			res.Manifests = append(res.Manifests, PushedManifest{Digest: dg, MediaType: mt, Size: d.Size, Config: imageid.FromBytes(c.img.config), Platform: d.Platform})
+		}
+	}
+	if !changed {
+		raw, err := xp.src.RawManifest()
+		if err != nil {
+			return err
+		}
+		xp.raw = raw
+		return nil
+	}
+	var im v1.IndexManifest
+	if xp.src != nil {
+		src, err := xp.src.IndexManifest()
+		if err != nil {
+			return err
+		}
+		im = *src
+	} else {
+		im = v1.IndexManifest{SchemaVersion: 2, MediaType: xp.mt}
+	}
+	im.Manifests = descs
+	raw, err := json.Marshal(im)
+	if err != nil {
+		return err
+	}
+	xp.raw = raw
+	return nil
+}
+
+// rawManifest is a manifest to PUT as is.
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// staticBlob is a small in-memory blob (a config).
+type staticBlob struct {
+	raw    []byte
+	mt     types.MediaType
+	digest v1.Hash
+}
+
+func (b *staticBlob) Digest() (v1.Hash, error)            { return b.digest, nil }
+func (b *staticBlob) DiffID() (v1.Hash, error)            { return b.digest, nil }
+func (b *staticBlob) Size() (int64, error)                { return int64(len(b.raw)), nil }
+func (b *staticBlob) MediaType() (types.MediaType, error) { return b.mt, nil }
+func (b *staticBlob) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(b.raw)), nil
+}
+func (b *staticBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
+
+// PushLayout pushes an OCI image layout directory: the index.json's single
+// entry (an image or an index), or index.json itself when it lists several
+// images (as ggcr's layout.Write and oras write it). Blobs are pushed as
+// stored, so digests are preserved.
+func PushLayout(ctx context.Context, ref, dir string, opts Options) (*PushResult, error) {
+	top, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("push %s: reading OCI layout %s: %v", ref, dir, err)
+	}
+	im, err := top.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("push %s: reading OCI layout %s: %v", ref, dir, err)
+	}
+	if len(im.Manifests) == 1 {
+		d := im.Manifests[0]
+		switch {
+		case d.MediaType.IsIndex():
+			idx, err := top.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("push %s: %v", ref, err)
+			}
+			return PushIndex(ctx, ref, idx, opts)
+		case d.MediaType.IsImage():
+			img, err := top.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("push %s: %v", ref, err)
+			}
+			return Push(ctx, ref, img, opts)
+		}
+	}
+	if len(im.Manifests) == 0 {
+		return nil, fmt.Errorf("push %s: OCI layout %s holds no image", ref, dir)
+	}
+	return PushIndex(ctx, ref, top, opts)
+}

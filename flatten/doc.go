@@ -20,7 +20,7 @@
 //   - Duplicate names within one layer: the last one wins (same rules).
 //   - Missing parents are created as 0755 root:root directories with mtime 0
 //     (Docker creates them with mtime "now"; we pick a deterministic value).
-//     Whiteouts never create parents.
+//     A whiteout creates its missing parents too, as Docker's unpacker does.
 //   - Names are cleaned: leading "/" and "./" are removed and ".." is clamped
 //     at the root (`path.Clean("/"+name)`). Root entries ("." or "./") are
 //     dropped; docker export emits no root entry.
@@ -52,7 +52,8 @@
 // written. Headers use Go's writer with Format=PAX, so a PAX record is
 // written only when needed (long or non-ASCII names, xattrs). Only the
 // security.capability xattr is kept (a v3 capability is downgraded to v2,
-// like Docker's tar writer). Uname/Gname follow Options.Names. Output is a
+// like Docker's tar writer); a hardlink entry without it clears it on the
+// shared inode, as Docker's chown of the link does. Uname/Gname follow Options.Names. Output is a
 // deterministic function of the input bytes and options.
 //
 // # Design: two passes, bounded memory

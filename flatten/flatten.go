@@ -240,6 +240,9 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 	}
 	if isWhiteout(base) {
 		parent, err := b.lookup(dir)
+		if err == nil && parent == nil {
+			parent, err = b.parentDir(dir) // Docker's unpacker creates a whiteout's missing parents
+		}
 		if err != nil || parent == nil || !parent.isDir() {
 			return nil // nothing to delete there
 		}
@@ -288,9 +291,7 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		if ino.typ != tar.TypeSymlink {
 			ino.mode, ino.mtime = m.mode, m.mtime
 		}
-		if m.capability != "" {
-			ino.capability = m.capability
-		}
+		ino.capability = m.capability // Docker's chown of the link clears the capability
 		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		ino := &inode{meta: b.metaOf(hdr), typ: hdr.Typeflag}

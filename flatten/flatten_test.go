@@ -130,7 +130,8 @@ func TestWhiteouts(t *testing.T) {
 			wh("nodir/.wh.y"), wh("a/.wh..wh.plnk"), wh(".wh.top")},
 		[]ent{f("a/gone2", "new")},
 	), Options{})
-	checkTree(t, out, nd("a"), nf("a/gone2", "new"), nf("a/keep", "k"))
+	// A whiteout's missing parents are created, as Docker's unpacker does.
+	checkTree(t, out, nd(".wh.nodir"), nd("a"), nf("a/gone2", "new"), nf("a/keep", "k"), nd("nodir"))
 }
 
 func TestOpaque(t *testing.T) {

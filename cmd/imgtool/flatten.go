@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
+	"github.com/imgtool/imgtool/transfer"
+)
+
+func init() {
+	var tags []string
+	register(&command{
+		name:  "flatten",
+		usage: "[--tag REPO:TAG]... SRC [DST]",
+		short: "Squash an image into a single-layer image with the same config",
+		long: `Merges every layer of SRC (whiteouts and opaque directories applied, hardlinks, symlinks,
+devices, fifos, setuid/sticky bits and security.capability kept) into one layer, and
+writes an image with SRC's config (Env, Cmd, Entrypoint, WorkingDir, User, Labels,
+ExposedPorts, ... every key kept) except rootfs.diff_ids, now the one new layer, and
+history, now one entry: created (SOURCE_DATE_EPOCH when set, else SRC's created),
+created_by "imgtool flatten", comment "flattened from sha256:<SRC's ID>". Flattening the
+same image twice gives the same image ID.
+
+SRC is a store image (tag, ID or ID prefix; store:REF), docker-archive:PATH[:REF],
+oci-archive:PATH[:REF] or oci:DIR[:REF]. Without DST the result goes into the store and
+its ID is printed; --tag tags it. With DST (a file, or - for stdout) the result is written
+there as a docker-save archive (Docker 25+ form) carrying the --tag names, and its ID is
+printed unless DST is -.
+
+Examples:
+  imgtool flatten --tag app:flat app:1
+  imgtool flatten docker-archive:app.tar flat.tar
+  imgtool flatten --tag app:flat oci:layout:1.0 - | docker load`,
+		setFlags: func(fs *pflag.FlagSet) {
+			fs.StringArrayVarP(&tags, "tag", "t", nil, "name the result REPO:TAG (repeatable)")
+		},
+		minArgs: 1, maxArgs: 2,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			var refs []name.Tag
+			for _, t := range tags {
+				r, err := reference.ParseTag(t)
+				if err != nil {
+					return usageError{fmt.Sprintf("invalid --tag %q: %v", t, err)}
+				}
+				refs = append(refs, r)
+			}
+			var opts transfer.SquashOptions
+			if os.Getenv("SOURCE_DATE_EPOCH") != "" {
+				epoch, err := sourceDateEpoch()
+				if err != nil {
+					return err
+				}
+				opts.Created = epoch
+			}
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			toStore := len(args) == 1
+			var unlock func()
+			if toStore {
+				unlock, err = st.Writer()
+			} else {
+				unlock, err = st.Reader()
+			}
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			env := &transfer.Env{Store: func() (*store.Store, error) { return st, nil }}
+			in, err := transfer.ResolveSquashInput(context.Background(), st, args[0], env)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			src, err := in.Source(st)
+			if err != nil {
+				return err
+			}
+			var res *transfer.Squashed
+			if toStore {
+				nrefs := make([]name.Reference, len(refs))
+				for i, r := range refs {
+					nrefs[i] = r
+				}
+				res, err = transfer.SquashToStore(st, src, nrefs, opts)
+				if err != nil {
+					return err
+				}
+				fmt.Println(res.ID)
+				return nil
+			}
+			w, commit, abort, err := archiveOutput(args[1])
+			if err != nil {
+				return err
+			}
+			res, err = transfer.SquashToArchive(w, src, refs, archive.Options{Format: archive.Docker, Epoch: opts.Created}, opts)
+			if err != nil {
+				abort()
+				return err
+			}
+			if err := commit(); err != nil {
+				return err
+			}
+			if args[1] != "-" {
+				fmt.Println(res.ID)
+			}
+			return nil
+		},
+	})
+}

@@ -25,6 +25,7 @@ Example:
   imgtool commit build app:2`,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringVar(&name, "name", "", "assign a name to the container")
+			fs.SetInterspersed(false) // everything after IMAGE is the command, as in docker create
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {

@@ -16,9 +16,10 @@ import (
 // verbatim; the manifest is the archive's own when it had one, otherwise a
 // synthesized OCI manifest built on first use.
 type image struct {
-	rawConfig []byte
-	config    *v1.ConfigFile
-	layers    []*layer
+	rawConfig  []byte
+	config     *v1.ConfigFile
+	layers     []*layer
+	configPath string // where the config is in the archive ("" if synthesized)
 
 	// from the archive, when present
 	rawManifest []byte
@@ -73,6 +74,14 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 	})
 	return i.synth, i.synthMT, i.err
 }
+
+// ConfigPath is the archive path the config was read from ("" for a
+// config rebuilt from a legacy v1 json).
+func (i *image) ConfigPath() string { return i.configPath }
+
+// ManifestFromArchive reports whether the manifest is the archive's own
+// (true) or synthesized from the config and layers (false).
+func (i *image) ManifestFromArchive() bool { return i.rawManifest != nil }
 
 func (i *image) MediaType() (types.MediaType, error) {
 	_, mt, err := i.manifestBytes()

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
+	"sync"
 )
 
 // maxSymlinkHops bounds symlink resolution inside an archive (like Linux's ELOOP limit).
@@ -33,6 +35,12 @@ type tarIndex struct {
 	ra      io.ReaderAt
 	entries map[string]*tarEntry
 	order   []string // first-seen order of names, for deterministic walks
+
+	// dir mode: an OCI layout directory; entries are files under root,
+	// opened on first use and kept open until close.
+	root  *os.Root
+	mu    sync.Mutex
+	files map[string]*os.File
 }
 
 // cleanMember normalises a tar member name the way extraction into a root
@@ -115,7 +123,22 @@ type pathError struct {
 
 func (e *pathError) Error() string { return fmt.Sprintf("archive entry %q: %s", e.name, e.msg) }
 
-func notFound(name string) error { return fmt.Errorf("archive entry %q not found", name) }
+// ErrMissing is matched (errors.Is) by every error about a blob or file
+// that the archive does not hold.
+var ErrMissing = errors.New("not in the archive")
+
+type missingError struct{ name, resolved string }
+
+func (e *missingError) Error() string {
+	if e.resolved != "" {
+		return fmt.Sprintf("archive entry %q (resolved to %q) not found", e.name, e.resolved)
+	}
+	return fmt.Sprintf("archive entry %q not found", e.name)
+}
+
+func (e *missingError) Is(t error) bool { return t == ErrMissing }
+
+func notFound(name string) error { return &missingError{name: name} }
 
 // safeRel validates a path named by a manifest: it must be relative and stay
 // inside the archive. It returns the cleaned form.
@@ -198,7 +221,7 @@ func (ix *tarIndex) lookup(p string) (*tarEntry, error) {
 	}
 	if e == nil {
 		if final != c {
-			return nil, fmt.Errorf("archive entry %q (resolved to %q) not found", orig, final)
+			return nil, &missingError{name: orig, resolved: final}
 		}
 		return nil, notFound(orig)
 	}
@@ -220,7 +243,87 @@ func (ix *tarIndex) exists(p string) bool {
 
 // section returns the data of e.
 func (ix *tarIndex) section(e *tarEntry) *io.SectionReader {
-	return io.NewSectionReader(ix.ra, e.offset, e.size)
+	return io.NewSectionReader(ix.readerAt(e), e.offset, e.size)
+}
+
+func (ix *tarIndex) readerAt(e *tarEntry) io.ReaderAt {
+	if ix.root == nil {
+		return ix.ra
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if f := ix.files[e.name]; f != nil {
+		return f
+	}
+	f, err := ix.root.Open(e.name)
+	if err != nil {
+		return errReaderAt{err}
+	}
+	ix.files[e.name] = f
+	return f
+}
+
+type errReaderAt struct{ err error }
+
+func (e errReaderAt) ReadAt([]byte, int64) (int, error) { return 0, e.err }
+
+func (ix *tarIndex) close() {
+	if ix.root == nil {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, f := range ix.files {
+		f.Close()
+	}
+	ix.files = map[string]*os.File{}
+	ix.root.Close()
+}
+
+// scanDir indexes an OCI layout directory: every file, directory and
+// symlink under dir, by its slash-separated relative name. Files are
+// read through an os.Root, so nothing outside dir is ever opened.
+func scanDir(dir string) (*tarIndex, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	ix := &tarIndex{entries: map[string]*tarEntry{}, root: root, files: map[string]*os.File{}}
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		e := &tarEntry{name: p}
+		switch t := d.Type(); {
+		case t.IsDir():
+			e.typ = tar.TypeDir
+		case t&fs.ModeSymlink != 0:
+			target, err := root.Readlink(p)
+			if err != nil {
+				return err
+			}
+			e.typ, e.linkname = tar.TypeSymlink, target
+		case t.IsRegular():
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			e.typ, e.size = tar.TypeReg, fi.Size()
+		default:
+			return nil
+		}
+		ix.entries[p] = e
+		ix.order = append(ix.order, p)
+		return nil
+	})
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return ix, nil
 }
 
 // readJSONFile reads a small file, refusing more than maxJSONSize bytes.
@@ -233,7 +336,7 @@ func (ix *tarIndex) readSmall(p string) ([]byte, error) {
 		return nil, fmt.Errorf("archive entry %q: %d bytes is too large for a JSON file (limit %d)", p, e.size, maxJSONSize)
 	}
 	b := make([]byte, e.size)
-	if _, err := ix.ra.ReadAt(b, e.offset); err != nil && !(err == io.EOF && int64(len(b)) == e.size) {
+	if _, err := ix.readerAt(e).ReadAt(b, e.offset); err != nil && !(err == io.EOF && int64(len(b)) == e.size) {
 		return nil, fmt.Errorf("archive entry %q: %v", p, err)
 	}
 	return b, nil

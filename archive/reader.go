@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -56,6 +57,11 @@ type Archive struct {
 	f       *os.File
 	ix      *tarIndex
 	entries []Entry
+	roots   []Root
+
+	mu    sync.Mutex
+	byMan map[v1.Hash]*image // images built from manifest blobs, by manifest digest
+	byIdx map[v1.Hash]*archiveIndex
 }
 
 // Images returns the archive's images in archive order: manifest.json
@@ -66,6 +72,9 @@ func (a *Archive) Images() []Entry { return a.entries }
 // Close closes the archive file. Temporary spool files are unlinked as soon
 // as they are created, so closing them removes them.
 func (a *Archive) Close() error {
+	if a != nil && a.ix != nil {
+		a.ix.close()
+	}
 	if a == nil || a.f == nil {
 		return nil
 	}
@@ -75,7 +84,8 @@ func (a *Archive) Close() error {
 }
 
 // Open opens the archive at path ("-" reads stdin). A compressed archive
-// (gzip, zstd, xz, bzip2) is decompressed once into a temporary file.
+// (gzip, zstd, xz, bzip2) is decompressed once into a temporary file. A
+// directory is read as an OCI image layout.
 func Open(p string) (*Archive, error) {
 	if p == "-" {
 		return FromReader(os.Stdin)
@@ -88,6 +98,10 @@ func Open(p string) (*Archive, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if st.IsDir() {
+		f.Close()
+		return OpenLayout(p)
 	}
 	if !st.Mode().IsRegular() {
 		defer f.Close()
@@ -139,12 +153,35 @@ func FromReader(r io.Reader) (*Archive, error) {
 	return a, nil
 }
 
+// OpenLayout opens an OCI image layout directory (index.json, blobs/).
+func OpenLayout(dir string) (*Archive, error) {
+	ix, err := scanDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ix.exists("index.json") {
+		ix.close()
+		return nil, fmt.Errorf("%s: not an OCI image layout (no index.json)", dir)
+	}
+	a, err := openIndexOf(nil, ix)
+	if err != nil {
+		ix.close()
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return a, nil
+}
+
 func openIndexed(f *os.File) (*Archive, error) {
 	ix, err := scanTar(f)
 	if err != nil {
 		return nil, err
 	}
-	a := &Archive{f: f, ix: ix}
+	return openIndexOf(f, ix)
+}
+
+func openIndexOf(f *os.File, ix *tarIndex) (*Archive, error) {
+	var err error
+	a := &Archive{f: f, ix: ix, byMan: map[v1.Hash]*image{}, byIdx: map[v1.Hash]*archiveIndex{}}
 	switch {
 	case ix.exists("manifest.json"):
 		err = a.loadManifestJSON()
@@ -160,6 +197,9 @@ func openIndexed(f *os.File) (*Archive, error) {
 	}
 	for i := range a.entries {
 		a.entries[i].Index = i
+	}
+	if err := a.makeRoots(); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -298,6 +338,7 @@ type ociFound struct {
 	m        *v1.Manifest
 	platform *v1.Platform
 	annots   map[string]string // of the top-level index descriptor
+	nested   bool              // found through a nested index
 }
 
 func (a *Archive) loadManifestJSON() error {
@@ -341,7 +382,7 @@ func (a *Archive) loadManifestJSON() error {
 			}
 			tags = append(tags, t)
 		}
-		img := &image{rawConfig: raw, config: ci.cf}
+		img := &image{rawConfig: raw, config: ci.cf, configPath: path.Clean(it.Config)}
 		descs := make([]*descriptor, len(it.Layers))
 		f := byConfig[imageid.FromBytes(raw)]
 		matched := f != nil && len(f.m.Layers) == len(it.Layers)
@@ -460,7 +501,7 @@ func (a *Archive) walkOCI(lenient bool) ([]*ociFound, error) {
 				if err != nil {
 					return fmt.Errorf("%s: invalid manifest: %v", p, err)
 				}
-				out = append(out, &ociFound{raw: raw, mt: mt, digest: d.Digest, m: m, platform: d.Platform, annots: a0})
+				out = append(out, &ociFound{raw: raw, mt: mt, digest: d.Digest, m: m, platform: d.Platform, annots: a0, nested: depth > 0})
 			}
 		}
 		return nil
@@ -510,30 +551,11 @@ func (a *Archive) loadOCI() error {
 			}
 			continue
 		}
-		mp, _ := blobPath(f.digest)
-		raw, cp, err := a.readBlob(descriptor{Digest: f.m.Config.Digest, Size: f.m.Config.Size})
+		img, ci, err := a.ociImage(f.raw, f.mt, f.digest, f.m, !multi || f.platform == nil)
 		if err != nil {
-			return fmt.Errorf("%s: config: %w", mp, err)
-		}
-		// In a multi-platform index, non-Linux platforms are listed for the
-		// caller to filter; a lone image must be loadable here.
-		ci, err := parseConfig(cp, raw, !multi || f.platform == nil)
-		if err != nil {
-			return fmt.Errorf("%s: %w", mp, err)
-		}
-		paths := make([]string, len(f.m.Layers))
-		descs := make([]*descriptor, len(f.m.Layers))
-		for i, ld := range f.m.Layers {
-			p, err := blobPath(ld.Digest)
-			if err != nil {
-				return fmt.Errorf("%s: layer %d: %v", mp, i, err)
+			if f.nested && errors.Is(err, ErrMissing) {
+				continue // a platform whose blobs were not saved
 			}
-			paths[i] = p
-			descs[i] = &descriptor{MediaType: ld.MediaType, Digest: ld.Digest, Size: ld.Size}
-		}
-		img := &image{rawConfig: raw, config: ci.cf, rawManifest: f.raw, manifestMT: f.mt}
-		img.layers, err = a.makeLayers(ci, paths, descs, mp)
-		if err != nil {
 			return err
 		}
 		plat := f.platform
@@ -544,6 +566,41 @@ func (a *Archive) loadOCI() error {
 		a.entries = append(a.entries, Entry{Image: img, Tags: tags, Platform: plat, ManifestDigest: f.digest})
 	}
 	return nil
+}
+
+// ociImage builds the image of a manifest blob (cached by digest).
+func (a *Archive) ociImage(raw []byte, mt types.MediaType, digest v1.Hash, m *v1.Manifest, checkOS bool) (*image, *configInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if img := a.byMan[digest]; img != nil {
+		return img, &configInfo{raw: img.rawConfig, cf: img.config, diffIDs: img.config.RootFS.DiffIDs}, nil
+	}
+	mp, _ := blobPath(digest)
+	rawCfg, cp, err := a.readBlob(descriptor{Digest: m.Config.Digest, Size: m.Config.Size})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config: %w", mp, err)
+	}
+	ci, err := parseConfig(cp, rawCfg, checkOS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", mp, err)
+	}
+	paths := make([]string, len(m.Layers))
+	descs := make([]*descriptor, len(m.Layers))
+	for i, ld := range m.Layers {
+		p, err := blobPath(ld.Digest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: layer %d: %v", mp, i, err)
+		}
+		paths[i] = p
+		descs[i] = &descriptor{MediaType: ld.MediaType, Digest: ld.Digest, Size: ld.Size}
+	}
+	img := &image{rawConfig: rawCfg, config: ci.cf, rawManifest: raw, manifestMT: mt, configPath: cp}
+	img.layers, err = a.makeLayers(ci, paths, descs, mp)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.byMan[digest] = img
+	return img, ci, nil
 }
 
 func containsTag(ts []name.Tag, t name.Tag) bool {

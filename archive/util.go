@@ -49,3 +49,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// digestOf2 finishes a hasher made by newHasher.
+func digestOf2(alg string, h hash.Hash) v1.Hash {
+	if alg != "sha512" {
+		alg = "sha256"
+	}
+	return v1.Hash{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
+}

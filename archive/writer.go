@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,12 +72,28 @@ type Options struct {
 	Level int
 	// Jobs bounds concurrent layer spooling/compression (0 = GOMAXPROCS).
 	Jobs int
+	// Keep makes the OCI forms copy every layer blob as its source stores
+	// it (gzip, zstd or uncompressed), so layer digests, manifests and
+	// indexes keep their digests; Compression then applies to nothing.
+	// Without Keep, layers are written with Compression, except that a
+	// blob already stored with Compression is copied, never recompressed.
+	// Blobs that are not layer tars (attestations) are always copied.
+	Keep bool
 }
 
-// Tagged is an image to write with the tags to give it.
+// Tagged is one item to write: an image, or (Index set, Image nil) a
+// whole image index, with the tags to give it. RefNames are extra bare
+// org.opencontainers.image.ref.name values (OCI forms), e.g. "latest".
+//
+// The OCI forms write an index whole, keeping its bytes when every child
+// manifest is written unchanged. The Docker forms cannot hold an index:
+// each runnable platform image is written as its own image, and the tags
+// go to the host platform's image (else the first).
 type Tagged struct {
-	Image v1.Image
-	Tags  []name.Tag
+	Image    v1.Image
+	Index    v1.ImageIndex
+	Tags     []name.Tag
+	RefNames []string
 }
 
 // uncompressedSizer is implemented by layers that know the size of their
@@ -93,11 +110,41 @@ const pgzipBlock = 1 << 20
 // ---- planning ----------------------------------------------------------------
 
 type wImage struct {
+	img     v1.Image
 	raw     []byte
 	id      v1.Hash
 	diffIDs []v1.Hash
 	layers  []v1.Layer
-	tags    []name.Tag
+
+	// output manifest (set by buildOCI)
+	man   []byte
+	manMT types.MediaType
+	manD  v1.Hash
+}
+
+// wIndex is an image index to write whole (OCI forms).
+type wIndex struct {
+	src  v1.ImageIndex
+	raw  []byte
+	mt   types.MediaType
+	im   *v1.IndexManifest
+	kids []wKid // parallel to im.Manifests
+
+	out  []byte // output bytes (set by buildOCI)
+	outD v1.Hash
+}
+
+type wKid struct {
+	img *wImage
+	idx *wIndex
+}
+
+// wRoot is one item of index.json / manifest.json.
+type wRoot struct {
+	img      *wImage
+	idx      *wIndex
+	tags     []name.Tag
+	refNames []string
 }
 
 // wLayer is one distinct layer (by diff ID) to write.
@@ -111,15 +158,21 @@ type wLayer struct {
 	mt     types.MediaType
 	tmp    string // spooled/compressed blob file; "" when streamed
 	stream bool   // stream src.Uncompressed() with a known size
+	copy   bool   // stream src.Compressed() as stored (size and digest known)
 }
 
 type plan struct {
-	opts   Options
-	images []*wImage
-	layers []*wLayer
-	byDiff map[v1.Hash]*wLayer
-	tmpDir string
+	opts    Options
+	images  []*wImage
+	roots   []*wRoot
+	layers  []*wLayer
+	byDiff  map[v1.Hash]*wLayer
+	byID    map[v1.Hash]*wImage
+	indexes []*wIndex
+	tmpDir  string
 }
+
+func (o Options) oci() bool { return o.Format == OCIArchive || o.Format == OCILayout }
 
 func (o Options) epoch() time.Time {
 	if o.Epoch.IsZero() {
@@ -148,53 +201,192 @@ func newPlan(imgs []Tagged, opts Options) (*plan, error) {
 	default:
 		return nil, fmt.Errorf("unsupported layer compression %s (use none, gzip or zstd)", opts.Compression)
 	}
-	p := &plan{opts: opts, byDiff: map[v1.Hash]*wLayer{}}
-	byID := map[v1.Hash]*wImage{}
+	p := &plan{opts: opts, byDiff: map[v1.Hash]*wLayer{}, byID: map[v1.Hash]*wImage{}}
 	for n, t := range imgs {
-		raw, err := t.Image.RawConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("image %d: config: %v", n, err)
-		}
-		id := imageid.FromBytes(raw)
-		if prev, ok := byID[id]; ok {
-			for _, tg := range t.Tags {
-				if !containsTag(prev.tags, tg) {
-					prev.tags = append(prev.tags, tg)
+		switch {
+		case t.Index != nil && !opts.oci():
+			pis, err := IndexImages(t.Index)
+			if err != nil {
+				return nil, err
+			}
+			if len(pis) == 0 {
+				return nil, fmt.Errorf("item %d: the index holds no runnable image", n)
+			}
+			first := 0
+			host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+			for i, pi := range pis {
+				if pi.Platform != nil && pi.Platform.OS == host.OS && pi.Platform.Architecture == host.Architecture {
+					first = i
+					break
 				}
+			}
+			for i, pi := range pis {
+				var tags []name.Tag
+				if i == first {
+					tags = t.Tags
+				}
+				wi, err := p.addImage(pi.Image)
+				if err != nil {
+					return nil, fmt.Errorf("platform %s: %w", PlatformString(pi.Platform), err)
+				}
+				p.addRoot(&wRoot{img: wi, tags: tags})
+			}
+		case t.Index != nil:
+			wx, err := p.addIndex(t.Index, 0)
+			if err != nil {
+				return nil, err
+			}
+			p.addRoot(&wRoot{idx: wx, tags: t.Tags, refNames: t.RefNames})
+		default:
+			wi, err := p.addImage(t.Image)
+			if err != nil {
+				return nil, fmt.Errorf("image %d: %w", n, err)
+			}
+			p.addRoot(&wRoot{img: wi, tags: t.Tags, refNames: t.RefNames})
+		}
+	}
+	return p, nil
+}
+
+// addRoot appends r, merging it into an earlier root for the same image or
+// index.
+func (p *plan) addRoot(r *wRoot) {
+	for _, o := range p.roots {
+		if (r.img != nil && o.img == r.img) || (r.idx != nil && o.idx == r.idx) {
+			for _, tg := range r.tags {
+				if !containsTag(o.tags, tg) {
+					o.tags = append(o.tags, tg)
+				}
+			}
+			for _, rn := range r.refNames {
+				if !containsString(o.refNames, rn) {
+					o.refNames = append(o.refNames, rn)
+				}
+			}
+			return
+		}
+	}
+	var tags []name.Tag
+	for _, tg := range r.tags {
+		if !containsTag(tags, tg) {
+			tags = append(tags, tg)
+		}
+	}
+	r.tags = tags
+	p.roots = append(p.roots, r)
+}
+
+// addImage adds an image (once per config) and its distinct layers.
+func (p *plan) addImage(img v1.Image) (*wImage, error) {
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("config: %v", err)
+	}
+	id := imageid.FromBytes(raw)
+	if wi, ok := p.byID[id]; ok {
+		return wi, nil
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: invalid config: %v", id, err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layers: %v", id, err)
+	}
+	if len(ls) != len(cf.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image %s: invalid manifest, layers length mismatch: expected %d, got %d", id, len(cf.RootFS.DiffIDs), len(ls))
+	}
+	if (p.opts.Format == DockerLegacy || p.opts.Format == Docker) && len(ls) == 0 {
+		return nil, fmt.Errorf("image %s: empty export - not implemented", id)
+	}
+	wi := &wImage{img: img, raw: raw, id: id, diffIDs: cf.RootFS.DiffIDs, layers: ls}
+	for i, d := range wi.diffIDs {
+		if _, ok := p.byDiff[d]; !ok {
+			wl := &wLayer{diffID: d, src: ls[i]}
+			p.byDiff[d] = wl
+			p.layers = append(p.layers, wl)
+		}
+	}
+	p.byID[id] = wi
+	p.images = append(p.images, wi)
+	return wi, nil
+}
+
+// addIndex adds an index and everything it references. A child whose
+// blobs are missing is an error naming its platform.
+func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
+	if depth > maxIndexDepth {
+		return nil, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("invalid index: %v", err)
+	}
+	wx := &wIndex{src: idx, raw: raw, mt: mt, im: im, kids: make([]wKid, len(im.Manifests))}
+	for i, d := range im.Manifests {
+		if isIndexMT(d.MediaType) {
+			sub, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
+			}
+			if wx.kids[i].idx, err = p.addIndex(sub, depth+1); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		what := "platform " + PlatformString(d.Platform)
+		if IsAttestation(d) {
+			what = "attestation"
+		}
+		img, err := idx.Image(d.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: invalid config: %v", id, err)
+			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
 		}
-		ls, err := t.Image.Layers()
-		if err != nil {
-			return nil, fmt.Errorf("image %s: layers: %v", id, err)
+		if wx.kids[i].img, err = p.addImage(img); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
 		}
-		if len(ls) != len(cf.RootFS.DiffIDs) {
-			return nil, fmt.Errorf("image %s: invalid manifest, layers length mismatch: expected %d, got %d", id, len(cf.RootFS.DiffIDs), len(ls))
-		}
-		if opts.Format == DockerLegacy && len(ls) == 0 {
-			return nil, fmt.Errorf("image %s: empty export - not implemented", id)
-		}
-		wi := &wImage{raw: raw, id: id, diffIDs: cf.RootFS.DiffIDs, layers: ls}
-		for _, tg := range t.Tags {
-			if !containsTag(wi.tags, tg) {
-				wi.tags = append(wi.tags, tg)
-			}
-		}
-		for i, d := range wi.diffIDs {
-			if _, ok := p.byDiff[d]; !ok {
-				wl := &wLayer{diffID: d, src: ls[i]}
-				p.byDiff[d] = wl
-				p.layers = append(p.layers, wl)
-			}
-		}
-		byID[id] = wi
-		p.images = append(p.images, wi)
 	}
-	return p, nil
+	p.indexes = append(p.indexes, wx)
+	return wx, nil
+}
+
+// layerCompression classifies a source layer's blob by media type: its
+// compression, or opaque for blobs that are not layer tars.
+func layerCompression(l v1.Layer) (c tarball.Compression, opaque bool) {
+	mt, err := l.MediaType()
+	if err != nil {
+		return tarball.None, false
+	}
+	s := string(mt)
+	switch {
+	case mt == types.DockerLayer || mt == types.DockerForeignLayer || strings.HasSuffix(s, "+gzip") || strings.HasSuffix(s, ".tar.gzip"):
+		return tarball.Gzip, false
+	case strings.HasSuffix(s, "+zstd") || strings.HasSuffix(s, ".tar.zstd"):
+		return tarball.Zstd, false
+	case strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.v1") || s == "":
+		return tarball.None, false
+	}
+	return tarball.None, true
+}
+
+// ociLayerMT maps a copied blob's media type to the OCI equivalent.
+func ociLayerMT(mt types.MediaType) types.MediaType {
+	switch mt {
+	case types.DockerLayer:
+		return mediaTypeOCILayerGzip
+	case mediaTypeDockerTar:
+		return mediaTypeOCILayer
+	}
+	return mt
 }
 
 func (p *plan) cleanup() {
@@ -211,9 +403,24 @@ func diffMismatch(d, got v1.Hash) error {
 // the blobs that cannot be streamed (unknown size, or compression) into
 // temp files, in parallel. dir is where temp files go ("" = a new temp dir).
 func (p *plan) prepare(dir string) error {
-	compress := p.opts.Compression != tarball.None && (p.opts.Format == OCIArchive || p.opts.Format == OCILayout)
+	compress := p.opts.Compression != tarball.None && p.opts.oci() && !p.opts.Keep
 	var todo []*wLayer
 	for _, l := range p.layers {
+		if p.opts.oci() {
+			c, opaque := layerCompression(l.src)
+			if opaque || c != tarball.None && (p.opts.Keep || c == p.opts.Compression) {
+				var err error
+				if l.size, err = l.src.Size(); err != nil {
+					return fmt.Errorf("layer %s: %v", l.diffID, err)
+				}
+				if l.digest, err = l.src.Digest(); err != nil {
+					return fmt.Errorf("layer %s: %v", l.diffID, err)
+				}
+				mt, _ := l.src.MediaType()
+				l.copy, l.mt = true, ociLayerMT(mt)
+				continue
+			}
+		}
 		if !compress {
 			if us, ok := l.src.(uncompressedSizer); ok {
 				if n, ok := us.UncompressedSize(); ok {
@@ -350,6 +557,27 @@ func (p *plan) compressLayer(l *wLayer, dir string) error {
 // open returns the blob bytes of a prepared layer; for a streamed layer
 // the returned check must be called after the bytes were consumed.
 func (l *wLayer) open() (io.ReadCloser, func() error, error) {
+	if l.copy {
+		rc, err := l.src.Compressed()
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+		}
+		h := newHasher(l.digest.Algorithm)
+		cr := &checkReader{r: io.TeeReader(rc, h)}
+		check := func() error {
+			if cr.n != l.size {
+				return fmt.Errorf("layer blob %s: size %d does not match its descriptor (%d)", l.digest, cr.n, l.size)
+			}
+			if got := digestOf2(l.digest.Algorithm, h); got != l.digest {
+				return fmt.Errorf("layer blob %s: content does not match its digest (got %s)", l.digest, got)
+			}
+			return nil
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{cr, rc}, check, nil
+	}
 	if !l.stream {
 		f, err := os.Open(l.tmp)
 		if err != nil {
@@ -417,6 +645,85 @@ func layerDescs(p *plan, wi *wImage) []descriptor {
 	return out
 }
 
+// keptManifest returns the source manifest of wi when the output blobs
+// are exactly the ones it names, so it can be written unchanged.
+func keptManifest(wi *wImage, descs []descriptor) ([]byte, types.MediaType, bool) {
+	if fa, ok := wi.img.(interface{ ManifestFromArchive() bool }); ok && !fa.ManifestFromArchive() {
+		return nil, "", false
+	}
+	raw, err := wi.img.RawManifest()
+	if err != nil {
+		return nil, "", false
+	}
+	mt, err := wi.img.MediaType()
+	if err != nil || !isManifestMT(mt) {
+		return nil, "", false
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil || m.Config.Digest != wi.id || m.Config.Size != int64(len(wi.raw)) || len(m.Layers) != len(descs) {
+		return nil, "", false
+	}
+	for i, d := range m.Layers {
+		if d.Digest != descs[i].Digest || d.Size != descs[i].Size {
+			return nil, "", false
+		}
+	}
+	return raw, mt, true
+}
+
+func blobName(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
+
+// indexBytes returns the output bytes of an index: the source's when every
+// child is written unchanged, else the source with the changed
+// descriptors rewritten (the others kept byte for byte).
+func indexBytes(wx *wIndex) ([]byte, error) {
+	type out struct {
+		d  v1.Hash
+		sz int64
+		mt types.MediaType
+	}
+	outs := make([]out, len(wx.kids))
+	changed := false
+	for i, k := range wx.kids {
+		d := wx.im.Manifests[i]
+		if k.img != nil {
+			outs[i] = out{k.img.manD, int64(len(k.img.man)), k.img.manMT}
+		} else {
+			outs[i] = out{k.idx.outD, int64(len(k.idx.out)), k.idx.mt}
+		}
+		if outs[i].d != d.Digest || outs[i].sz != d.Size || (d.MediaType != "" && outs[i].mt != d.MediaType) {
+			changed = true
+		}
+	}
+	if !changed {
+		return wx.raw, nil
+	}
+	var doc struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     types.MediaType   `json:"mediaType,omitempty"`
+		ArtifactType  string            `json:"artifactType,omitempty"`
+		Manifests     []json.RawMessage `json:"manifests"`
+		Subject       json.RawMessage   `json:"subject,omitempty"`
+		Annotations   map[string]string `json:"annotations,omitempty"`
+	}
+	if err := json.Unmarshal(wx.raw, &doc); err != nil || len(doc.Manifests) != len(outs) {
+		return nil, fmt.Errorf("invalid index: %v", err)
+	}
+	for i, o := range outs {
+		d := wx.im.Manifests[i]
+		if o.d == d.Digest && o.sz == d.Size {
+			continue
+		}
+		d.Digest, d.Size, d.MediaType = o.d, o.sz, o.mt
+		b, err := json.Marshal(toDescriptor(d))
+		if err != nil {
+			return nil, err
+		}
+		doc.Manifests[i] = b
+	}
+	return json.Marshal(doc)
+}
+
 // buildOCI computes every blob and the index of an OCI layout (plus, for
 // the Docker form, manifest.json and repositories).
 func buildOCI(p *plan, docker bool) (*ociOut, error) {
@@ -439,39 +746,77 @@ func buildOCI(p *plan, docker bool) (*ociOut, error) {
 	var items []dockerItem
 	repos := map[string]map[string]string{}
 	for _, wi := range p.images {
-		add(blob{name: "blobs/sha256/" + wi.id.Hex, data: wi.raw})
+		add(blob{name: blobName(wi.id), data: wi.raw})
 		for _, d := range wi.diffIDs {
 			l := p.byDiff[d]
-			add(blob{name: "blobs/sha256/" + l.digest.Hex, layer: l})
+			add(blob{name: blobName(l.digest), layer: l})
 		}
-		m := ociManifest{
-			SchemaVersion: 2,
-			MediaType:     mediaTypeOCIManifest,
-			Config:        descriptor{MediaType: mediaTypeOCIConfig, Digest: wi.id, Size: int64(len(wi.raw))},
-			Layers:        layerDescs(p, wi),
+		descs := layerDescs(p, wi)
+		if raw, mt, ok := keptManifest(wi, descs); ok && !docker {
+			wi.man, wi.manMT = raw, mt
+		} else {
+			m := ociManifest{
+				SchemaVersion: 2,
+				MediaType:     mediaTypeOCIManifest,
+				Config:        descriptor{MediaType: mediaTypeOCIConfig, Digest: wi.id, Size: int64(len(wi.raw))},
+				Layers:        descs,
+			}
+			mb, err := json.Marshal(m)
+			if err != nil {
+				return nil, err
+			}
+			wi.man, wi.manMT = mb, mediaTypeOCIManifest
 		}
-		mb, err := json.Marshal(m)
+		wi.manD = imageid.FromBytes(wi.man)
+		add(blob{name: blobName(wi.manD), data: wi.man})
+		o.manifests[wi.id], o.manSizes[wi.id] = wi.manD, int64(len(wi.man))
+	}
+	// p.indexes is in post-order: children before parents
+	for _, wx := range p.indexes {
+		b, err := indexBytes(wx)
 		if err != nil {
 			return nil, err
 		}
-		md := imageid.FromBytes(mb)
-		add(blob{name: "blobs/sha256/" + md.Hex, data: mb})
-		o.manifests[wi.id], o.manSizes[wi.id] = md, int64(len(mb))
-		mdesc := descriptor{MediaType: mediaTypeOCIManifest, Digest: md, Size: int64(len(mb))}
-		if len(wi.tags) == 0 {
-			idx.Manifests = append(idx.Manifests, mdesc)
+		wx.out, wx.outD = b, imageid.FromBytes(b)
+		add(blob{name: blobName(wx.outD), data: b})
+	}
+	for _, r := range p.roots {
+		var rdesc descriptor
+		if r.img != nil {
+			rdesc = descriptor{MediaType: r.img.manMT, Digest: r.img.manD, Size: int64(len(r.img.man))}
+		} else {
+			rdesc = descriptor{MediaType: r.idx.mt, Digest: r.idx.outD, Size: int64(len(r.idx.out))}
 		}
-		for _, t := range wi.tags {
-			d := mdesc
+		n := 0
+		for _, t := range r.tags {
+			d := rdesc
 			d.Annotations = map[string]string{
 				annotationContainerdName: reference.FullyQualified(t),
 				annotationRefName:        t.TagStr(),
 			}
 			idx.Manifests = append(idx.Manifests, d)
+			n++
 		}
-		if docker {
+		for _, rn := range r.refNames {
+			dup := false
+			for _, t := range r.tags {
+				dup = dup || t.TagStr() == rn
+			}
+			if dup {
+				continue
+			}
+			d := rdesc
+			d.Annotations = map[string]string{annotationRefName: rn}
+			idx.Manifests = append(idx.Manifests, d)
+			n++
+		}
+		if n == 0 {
+			idx.Manifests = append(idx.Manifests, rdesc)
+		}
+		if docker && r.img != nil {
+			wi := r.img
 			it := dockerItem{Config: "blobs/sha256/" + wi.id.Hex, LayerSources: map[v1.Hash]dockerDescriptor{}}
-			for _, t := range wi.tags {
+			for _, t := range r.tags {
 				it.RepoTags = append(it.RepoTags, reference.Familiar(t))
 				fn := reference.FamiliarName(t)
 				if repos[fn] == nil {
@@ -560,7 +905,7 @@ func (t *tarOut) layer(name string, l *wLayer) error {
 	if err != nil {
 		return fmt.Errorf("layer %s: %v", l.diffID, err)
 	}
-	if l.stream {
+	if l.stream || l.copy {
 		// detect a source longer than announced
 		var one [1]byte
 		if m, _ := io.ReadFull(rc, one[:]); m > 0 {
@@ -662,7 +1007,8 @@ func writeLegacy(t *tarOut, p *plan) error {
 	}
 	var items []item
 	repos := map[string]map[string]string{}
-	for _, wi := range p.images {
+	for _, r := range p.roots {
+		wi := r.img
 		chain, err := legacyV1Chain(wi.raw, wi.diffIDs)
 		if err != nil {
 			return fmt.Errorf("image %s: %v", wi.id, err)
@@ -684,7 +1030,7 @@ func writeLegacy(t *tarOut, p *plan) error {
 			dirs[c.id] = d
 		}
 		top := chain[len(chain)-1].id
-		for _, tg := range wi.tags {
+		for _, tg := range r.tags {
 			it.RepoTags = append(it.RepoTags, reference.Familiar(tg))
 			fn := reference.FamiliarName(tg)
 			if repos[fn] == nil {

@@ -1,0 +1,437 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgtool/imgtool/imageid"
+)
+
+// Root is one top-level item of an archive: an image, or (in OCI forms) a
+// whole image index, with the names the archive gives it.
+type Root struct {
+	Image v1.Image      // nil when Index is set
+	Index v1.ImageIndex // a multi-platform index; nil for an image
+	Tags  []name.Tag
+	// RefNames are org.opencontainers.image.ref.name annotations that do
+	// not come with a tag (bare names such as "latest" in skopeo's
+	// layouts). A tagged descriptor's ref name is its tag's TagStr().
+	RefNames []string
+	// Digest is the manifest or index digest; zero when the archive has no
+	// manifest for the image (legacy and pre-25 docker saves).
+	Digest   v1.Hash
+	Platform *v1.Platform // images only
+}
+
+// Roots returns the archive's top-level items in archive order. An OCI
+// index.json descriptor pointing to an image index gives one Root holding
+// the whole index (its platforms are not flattened); descriptors naming the
+// same manifest are merged into one Root.
+func (a *Archive) Roots() []Root { return a.roots }
+
+// AnnotationReferenceType marks buildx attestation manifests in an index.
+const annotationRefType = "vnd.docker.reference.type"
+
+func (a *Archive) makeRoots() error {
+	useOCI := false
+	if a.ix.exists("index.json") {
+		useOCI = !a.ix.exists("manifest.json")
+		if !useOCI {
+			// a containerd export: manifest.json plus a multi-platform index
+			var top indexLoose
+			if _, err := a.readJSON("index.json", &top); err == nil {
+				for _, d := range top.Manifests {
+					if isIndexMT(d.MediaType) {
+						useOCI = true
+					}
+				}
+			}
+		}
+	}
+	if !useOCI {
+		for _, e := range a.entries {
+			a.roots = append(a.roots, Root{Image: e.Image, Tags: e.Tags, Digest: e.ManifestDigest, Platform: e.Platform})
+		}
+		return nil
+	}
+	var top indexLoose
+	if _, err := a.readJSON("index.json", &top); err != nil {
+		return err
+	}
+	byDigest := map[v1.Hash]int{}
+	for k, d := range top.Manifests {
+		if d.Annotations[annotationRefType] != "" {
+			continue
+		}
+		tags := tagsFromAnnotations(d.Annotations)
+		var refNames []string
+		if rn := d.Annotations[annotationRefName]; rn != "" && len(tags) == 0 {
+			refNames = []string{rn}
+		}
+		if i, ok := byDigest[d.Digest]; ok {
+			r := &a.roots[i]
+			for _, t := range tags {
+				if !containsTag(r.Tags, t) {
+					r.Tags = append(r.Tags, t)
+				}
+			}
+			for _, n := range refNames {
+				if !containsString(r.RefNames, n) {
+					r.RefNames = append(r.RefNames, n)
+				}
+			}
+			continue
+		}
+		raw, p, err := a.readBlob(d)
+		if err != nil {
+			return fmt.Errorf("index.json: manifests[%d]: %w", k, err)
+		}
+		mt := sniffMT(d.MediaType, raw)
+		r := Root{Tags: tags, RefNames: refNames, Digest: d.Digest}
+		switch {
+		case isIndexMT(mt):
+			r.Index = &archiveIndex{a: a, raw: raw, mt: mt, digest: d.Digest}
+		case isManifestMT(mt):
+			m, err := v1.ParseManifest(bytes.NewReader(raw))
+			if err != nil {
+				return fmt.Errorf("%s: invalid manifest: %v", p, err)
+			}
+			img, ci, err := a.ociImage(raw, mt, d.Digest, m, false)
+			if err != nil {
+				return err
+			}
+			r.Image, r.Platform = img, d.Platform
+			if r.Platform == nil {
+				r.Platform = platformOf(ci.cf)
+			}
+		default:
+			continue
+		}
+		byDigest[d.Digest] = len(a.roots)
+		a.roots = append(a.roots, r)
+	}
+	return nil
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sniffMT is the media type of a manifest or index blob: its descriptor's,
+// else its own mediaType field, else guessed from its shape.
+func sniffMT(mt types.MediaType, raw []byte) types.MediaType {
+	if mt != "" {
+		return mt
+	}
+	var probe indexLoose
+	if json.Unmarshal(raw, &probe) != nil {
+		return ""
+	}
+	switch {
+	case probe.MediaType != "":
+		return probe.MediaType
+	case probe.Config != nil:
+		return types.OCIManifestSchema1
+	case probe.Manifests != nil:
+		return types.OCIImageIndex
+	}
+	return ""
+}
+
+// archiveIndex is an image index stored in an archive. Its children are
+// read on demand; a child whose blobs the archive lacks gives an error
+// matching ErrMissing.
+type archiveIndex struct {
+	a      *Archive
+	raw    []byte
+	mt     types.MediaType
+	digest v1.Hash
+}
+
+var _ v1.ImageIndex = (*archiveIndex)(nil)
+
+func (x *archiveIndex) MediaType() (types.MediaType, error) { return x.mt, nil }
+func (x *archiveIndex) Digest() (v1.Hash, error)            { return x.digest, nil }
+func (x *archiveIndex) Size() (int64, error)                { return int64(len(x.raw)), nil }
+func (x *archiveIndex) RawManifest() ([]byte, error)        { return bytes.Clone(x.raw), nil }
+func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
+}
+
+func (x *archiveIndex) child(h v1.Hash) (descriptor, error) {
+	im, err := x.IndexManifest()
+	if err != nil {
+		return descriptor{}, err
+	}
+	for _, d := range im.Manifests {
+		if d.Digest == h {
+			return descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, nil
+		}
+	}
+	return descriptor{}, fmt.Errorf("index %s has no manifest %s", x.digest, h)
+}
+
+func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	raw, p, err := x.a.readBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", h, err)
+	}
+	mt := sniffMT(d.MediaType, raw)
+	if !isManifestMT(mt) {
+		return nil, fmt.Errorf("%s: %s is not an image manifest", p, mt)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid manifest: %v", p, err)
+	}
+	img, _, err := x.a.ociImage(raw, mt, h, m, false)
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	x.a.mu.Lock()
+	c := x.a.byIdx[h]
+	x.a.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	raw, p, err := x.a.readBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", h, err)
+	}
+	mt := sniffMT(d.MediaType, raw)
+	if !isIndexMT(mt) {
+		return nil, fmt.Errorf("%s: %s is not an image index", p, mt)
+	}
+	c = &archiveIndex{a: x.a, raw: raw, mt: mt, digest: h}
+	x.a.mu.Lock()
+	x.a.byIdx[h] = c
+	x.a.mu.Unlock()
+	return c, nil
+}
+
+// ---- index helpers --------------------------------------------------------------
+
+// IsAttestation reports a descriptor of buildx's attestation manifests (or
+// any child whose platform is unknown/unknown): not a runnable image.
+func IsAttestation(d v1.Descriptor) bool {
+	if d.Annotations[annotationRefType] != "" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// PlatformString is os/arch[/variant] of p ("unknown platform" for nil).
+func PlatformString(p *v1.Platform) string {
+	if p == nil {
+		return "unknown platform"
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// FilterIndex returns idx with only the image descriptors keep accepts
+// (keep is given the index the descriptor is in, and may fail). Nested indexes are filtered recursively and dropped
+// when nothing of them is left. When every descriptor is kept, idx itself
+// is returned, so its bytes and digest are unchanged; otherwise the new
+// index keeps the accepted descriptors byte for byte.
+func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descriptor) (bool, error)) (v1.ImageIndex, int, error) {
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, 0, err
+	}
+	var doc struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     types.MediaType   `json:"mediaType,omitempty"`
+		ArtifactType  string            `json:"artifactType,omitempty"`
+		Manifests     []json.RawMessage `json:"manifests"`
+		Subject       json.RawMessage   `json:"subject,omitempty"`
+		Annotations   map[string]string `json:"annotations,omitempty"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, 0, fmt.Errorf("invalid index: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(im.Manifests) != len(doc.Manifests) {
+		return nil, 0, fmt.Errorf("invalid index: %d descriptors", len(im.Manifests))
+	}
+	changed := false
+	kept := 0
+	var out []json.RawMessage
+	subs := map[v1.Hash]v1.ImageIndex{}
+	for i, d := range im.Manifests {
+		if isIndexMT(d.MediaType) {
+			sub, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, 0, fmt.Errorf("index %s: %w", d.Digest, err)
+			}
+			fsub, n, err := FilterIndex(sub, keep)
+			if err != nil {
+				return nil, 0, err
+			}
+			if n == 0 {
+				changed = true
+				continue
+			}
+			kept += n
+			if fsub != sub {
+				changed = true
+				sraw, _ := fsub.RawManifest()
+				d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
+				subs[d.Digest] = fsub
+				b, err := json.Marshal(toDescriptor(d))
+				if err != nil {
+					return nil, 0, err
+				}
+				out = append(out, b)
+				continue
+			}
+			out = append(out, doc.Manifests[i])
+			continue
+		}
+		ok, err := keep(idx, d)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			changed = true
+			continue
+		}
+		kept++
+		out = append(out, doc.Manifests[i])
+	}
+	if !changed {
+		return idx, kept, nil
+	}
+	if out == nil {
+		out = []json.RawMessage{}
+	}
+	doc.Manifests = out
+	nraw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, 0, err
+	}
+	mt, _ := idx.MediaType()
+	return &memIndex{base: idx, raw: nraw, mt: mt, subs: subs}, kept, nil
+}
+
+// toDescriptor converts to the writer's field order.
+func toDescriptor(d v1.Descriptor) descriptor {
+	return descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: d.Annotations, Platform: d.Platform}
+}
+
+// memIndex is an index whose bytes were rewritten; children come from base.
+type memIndex struct {
+	base v1.ImageIndex
+	raw  []byte
+	mt   types.MediaType
+	subs map[v1.Hash]v1.ImageIndex
+}
+
+func (m *memIndex) MediaType() (types.MediaType, error) { return m.mt, nil }
+func (m *memIndex) Digest() (v1.Hash, error)            { return imageid.FromBytes(m.raw), nil }
+func (m *memIndex) Size() (int64, error)                { return int64(len(m.raw)), nil }
+func (m *memIndex) RawManifest() ([]byte, error)        { return bytes.Clone(m.raw), nil }
+func (m *memIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(m.raw))
+}
+func (m *memIndex) Image(h v1.Hash) (v1.Image, error) { return m.base.Image(h) }
+func (m *memIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	if s := m.subs[h]; s != nil {
+		return s, nil
+	}
+	return m.base.ImageIndex(h)
+}
+
+// PlatformImage is one runnable image of an index.
+type PlatformImage struct {
+	Image    v1.Image
+	Platform *v1.Platform
+	Digest   v1.Hash // manifest digest
+}
+
+// IndexImages lists the runnable images of idx, depth first, skipping
+// attestation manifests. A platform whose manifest or blobs are absent is
+// an error naming it (matching ErrMissing).
+func IndexImages(idx v1.ImageIndex) ([]PlatformImage, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []PlatformImage
+	for _, d := range im.Manifests {
+		if IsAttestation(d) {
+			continue
+		}
+		switch {
+		case isIndexMT(d.MediaType):
+			sub, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			more, err := IndexImages(sub)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		default:
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("platform %s (%s): %w", PlatformString(d.Platform), d.Digest, err)
+			}
+			p := d.Platform
+			if p == nil {
+				if cf, err := img.ConfigFile(); err == nil {
+					p = platformOf(cf)
+				}
+			}
+			out = append(out, PlatformImage{Image: img, Platform: p, Digest: d.Digest})
+		}
+	}
+	return out, nil
+}
+
+// CheckImage reports whether every blob an image needs is readable: its
+// config and layers (without reading the layers' content).
+func CheckImage(img v1.Image) error {
+	if _, err := img.RawConfigFile(); err != nil {
+		return err
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if _, err := l.Size(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

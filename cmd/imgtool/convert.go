@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/tarball"
+	"github.com/imgtool/imgtool/transfer"
+)
+
+// compressFlags are --compress and --compress-level (convert, save).
+type compressFlags struct {
+	compress string
+	level    int
+}
+
+func (c *compressFlags) add(fs *pflag.FlagSet, dflt string) {
+	fs.StringVar(&c.compress, "compress", dflt, "layer compression for oci and oci-archive output: none, gzip or zstd")
+	fs.IntVar(&c.level, "compress-level", 0, "compression level (gzip 1-9, zstd 1-22; 0 = default)")
+}
+
+// parse returns the compression; keep when --compress was not given and
+// dflt is "" (layers copied as stored).
+func (c *compressFlags) parse(fs *pflag.FlagSet) (comp tarball.Compression, keep bool, err error) {
+	switch c.compress {
+	case "":
+		return tarball.None, true, nil
+	case "none":
+		comp = tarball.None
+	case "gzip":
+		comp = tarball.Gzip
+	case "zstd":
+		comp = tarball.Zstd
+	default:
+		return 0, false, usageError{fmt.Sprintf("unknown --compress %q (none, gzip, zstd)", c.compress)}
+	}
+	if fs.Changed("compress-level") && c.level != 0 {
+		lo, hi := 1, 9
+		if comp == tarball.Zstd {
+			hi = 22
+		}
+		if comp == tarball.None || c.level < lo || c.level > hi {
+			return 0, false, usageError{fmt.Sprintf("--compress-level %d is out of range for %s", c.level, c.compress)}
+		}
+	}
+	return comp, false, nil
+}
+
+func init() {
+	var cf compressFlags
+	var platforms []string
+	var all, skipMissing, legacy, quiet bool
+	register(&command{
+		name:  "convert",
+		usage: "[OPTIONS] SRC DST",
+		short: "Copy images between archives, OCI layouts and the store",
+		long: `SRC and DST are locations named like skopeo's transports:
+  docker-archive:PATH[:REF]   docker save archive (Docker 25+ form; --legacy for <=24)
+  oci-archive:PATH[:REF]      tar of an OCI image layout
+  oci:DIR[:REF]               OCI image layout directory
+  store:REF, or a bare REF    the image store (--root)
+PATH may be - for stdin/stdout with the two archive transports. Reading, every
+archive form is auto-detected (docker saves of any version, OCI tars, containerd
+saves, compressed as a whole or per layer).
+
+A source holding several images converts them all (shared blobs written once),
+or the one SRC's :REF picks: a tag (app:1), an OCI ref name (latest), a digest
+(@sha256:... : manifest, index, image ID, or one platform of an index) or its
+number (0, 1, ...). DST's :REF renames the single image written.
+
+A multi-platform index travels whole to oci and oci-archive, bytes and digests
+unchanged unless layers are recompressed or platforms dropped. --platform
+(repeatable) keeps a subset; a docker-archive gets one image per platform; the
+store takes the host's platform unless --platform or --all-platforms. A kept
+platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
+
+Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd
+rewrites OCI layers in one pass (diff_id and blob digest hashed on the fly;
+gzip is parallel pgzip), copying blobs already in that form. Output is
+deterministic: the same input gives the same bytes (mtimes SOURCE_DATE_EPOCH or 0).
+
+Examples:
+  imgtool convert docker-archive:app.tar oci:app-layout
+  imgtool convert oci:layout:latest docker-archive:-:app:1 | docker load
+  imgtool convert --compress zstd app:1 oci-archive:app.oci.tar
+  imgtool convert --platform linux/arm64 oci-archive:multi.tar oci:arm64-only
+  imgtool convert docker-archive:two.tar:@sha256:0123... store:`,
+		setFlags: func(fs *pflag.FlagSet) {
+			cf.add(fs, "")
+			fs.StringArrayVar(&platforms, "platform", nil, "keep only this platform of an index (os/arch[/variant], repeatable)")
+			fs.BoolVar(&all, "all-platforms", false, "keep every platform (also for the store)")
+			fs.BoolVar(&skipMissing, "skip-missing-platforms", false, "drop platforms whose blobs the source lacks instead of failing")
+			fs.BoolVar(&legacy, "legacy", false, "docker-archive output in Docker <=24's layout (<v1id>/layer.tar)")
+			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+		},
+		minArgs: 2, maxArgs: 2,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			comp, keep, err := cf.parse(fs)
+			if err != nil {
+				return err
+			}
+			wanted, err := parsePlatforms(platforms)
+			if err != nil {
+				return err
+			}
+			if all && len(wanted) > 0 {
+				return usageError{"--all-platforms and --platform exclude each other"}
+			}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			if err := checkStdio(args[0], args[1]); err != nil {
+				return err
+			}
+			opts := transfer.ConvertOptions{
+				Platforms: wanted, AllPlatforms: all, SkipMissingPlatforms: skipMissing,
+				Keep: keep, Compression: comp, Level: cf.level, Epoch: epoch, Legacy: legacy,
+				Skipped: func(what string, d v1.Hash) {
+					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
+				},
+			}
+			env := &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
+			written, err := transfer.Convert(context.Background(), args[0], args[1], env, opts)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				return nil
+			}
+			out := os.Stdout
+			if r, _ := transfer.ParseRef(args[1]); r.Path == "-" {
+				out = os.Stderr
+			}
+			for _, w := range written {
+				printWritten(out, w)
+			}
+			return nil
+		},
+	})
+}
+
+// checkStdio refuses stdin/stdout when they are terminals.
+func checkStdio(src, dst string) error {
+	if r, err := transfer.ParseRef(src); err == nil && r.Path == "-" && isTerminal(os.Stdin) {
+		return usageError{"refusing to read an archive from a terminal; redirect stdin"}
+	}
+	if r, err := transfer.ParseRef(dst); err == nil && r.Path == "-" && isTerminal(os.Stdout) {
+		return usageError{"refusing to write an archive to a terminal; redirect stdout"}
+	}
+	return nil
+}
+
+func printWritten(out *os.File, w transfer.Written) {
+	name := strings.Join(w.Tags, ", ")
+	if name == "" {
+		name = "untagged"
+	}
+	what := "image " + w.ID.String()
+	if w.ID == (v1.Hash{}) {
+		what = "index " + w.Digest.String()
+	}
+	plat := ""
+	if len(w.Platforms) > 0 {
+		plat = " [" + strings.Join(w.Platforms, ", ") + "]"
+	}
+	fmt.Fprintf(out, "Wrote %s: %s%s\n", name, what, plat)
+}

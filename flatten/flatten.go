@@ -136,7 +136,9 @@ func (b *builder) readLayer(l Layer) error {
 	for ord := 0; ; ord++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			// Read to the true end: a verifying source checks its digest there.
+			_, err := io.Copy(io.Discard, rc)
+			return err
 		}
 		if err != nil {
 			return err

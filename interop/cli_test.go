@@ -26,7 +26,7 @@ func TestProgressModes(t *testing.T) {
 	archive := sampleArchive(t)
 
 	// In a pipe, auto means plain lines on stderr; stdout keeps docker's lines.
-	r := dockertest.Imgtool(t, "--root", newStore(t), "load", "-i", archive)
+	r := dockertest.Imgtool(t, "--root", newStore(t), "--progress", "auto", "load", "-i", archive)
 	if !r.OK() || !regexp.MustCompile(`(?m)^loading [0-9a-f]{12}: done, `).MatchString(r.Stderr) {
 		t.Fatalf("plain progress missing: %s", r)
 	}
@@ -35,7 +35,7 @@ func TestProgressModes(t *testing.T) {
 	}
 
 	// -q prints nothing on success.
-	r = dockertest.Imgtool(t, "--root", newStore(t), "load", "-q", "-i", archive)
+	r = dockertest.Imgtool(t, "--root", newStore(t), "--progress", "plain", "load", "-q", "-i", archive)
 	if !r.OK() || r.Stdout != "" || r.Stderr != "" {
 		t.Fatalf("-q printed something: %s", r)
 	}

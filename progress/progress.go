@@ -178,8 +178,7 @@ func (t *plainTask) Add(n int) {
 
 func (t *plainTask) Done(err error) {
 	if err != nil {
-		t.p.line("%s %s: failed after %s", t.p.verb, t.name, mb(t.n))
-		return
+		return // the command's own error line says what failed
 	}
 	secs := time.Since(t.start).Seconds()
 	rate := ""

@@ -12,6 +12,10 @@ import (
 
 var anyUpper = regexp.MustCompile(`[A-Z]`)
 
+// pathComponent is Docker's grammar for one "/"-separated part of a
+// repository path; go-containerregistry's check is looser.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+
 // hex64 matches a full image ID without its algorithm; Docker refuses it as a name.
 var hex64 = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
@@ -36,6 +40,11 @@ func Parse(s string) (name.Reference, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference format: %q", s)
+	}
+	for _, part := range strings.Split(r.Context().RepositoryStr(), "/") {
+		if !pathComponent.MatchString(part) {
+			return nil, fmt.Errorf("invalid reference format: %q", s)
+		}
 	}
 	return r, nil
 }

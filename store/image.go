@@ -2,11 +2,8 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"sync"
@@ -186,31 +183,20 @@ func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 	}
 	rc := tarball.AssembleReader(f, l.s.DiffDir(l.info.CacheID))
-	return &verifyingReader{rc: rc, closer: f, want: l.info.DiffID, h: sha256.New()}, nil
+	want := l.info.DiffID
+	return tarball.VerifyReader(closeBoth{rc, f}, want, func(got v1.Hash) error {
+		return fmt.Errorf("could not verify layer data for: %s (regenerated %s); the layer store's files were modified", want, got)
+	}), nil
 }
 
-// verifyingReader hashes what passes and turns EOF into an error when the
-// bytes do not match the expected digest.
-type verifyingReader struct {
-	rc     io.ReadCloser
-	closer io.Closer
-	want   v1.Hash
-	h      hash.Hash
+// closeBoth closes the assembler, then the tar-split file it reads.
+type closeBoth struct {
+	io.ReadCloser
+	f io.Closer
 }
 
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
-			return n, fmt.Errorf("could not verify layer data for: %s (regenerated sha256:%s); the layer store's files were modified", v.want, got)
-		}
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error {
-	err := v.rc.Close()
-	v.closer.Close()
+func (c closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	c.f.Close()
 	return err
 }

@@ -278,30 +278,52 @@ func (tx *Tx) NewLayers() int { return len(tx.layers) }
 // renamed into layerdb in chain order (parents first), then configs are
 // stored. A crash in between leaves unreferenced layers, which `check
 // --repair` removes, never an image without its layers.
-func (tx *Tx) Commit() error {
+func (tx *Tx) Commit() (err error) {
 	s := tx.s
+	var registered []v1.Hash // layers renamed into layerdb, undone if a later step fails
+	var newConfigs []v1.Hash
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, id := range newConfigs {
+			os.Remove(s.contentPath(id.Hex))
+			os.RemoveAll(s.metadataDir(id.Hex))
+		}
+		for i := len(registered) - 1; i >= 0; i-- {
+			s.removeLayer(registered[i])
+		}
+	}()
 	for _, st := range tx.layers {
 		if err := os.Rename(st.writeSet, s.layerPath(st.chain.Hex)); err != nil {
 			return fmt.Errorf("registering layer %s: %w", st.chain, err)
 		}
 		st.writeSet, st.cacheID = "", "" // registered: Abort must not touch it now
-		if st.parentCacheID != "" {
-			committed := filepath.Join(s.overlayDir(), st.parentCacheID, "committed")
-			if err := os.WriteFile(committed, nil, 0o600); err != nil {
-				return err
-			}
-		}
+		registered = append(registered, st.chain)
 	}
 	if err := syncDir(filepath.Join(s.layerDBDir(), "sha256")); err != nil {
 		return err
 	}
 	for _, im := range tx.images {
-		id, err := s.putConfig(im.config)
-		if err != nil {
+		id := imageid.FromBytes(im.config)
+		if _, statErr := os.Stat(s.contentPath(id.Hex)); statErr != nil {
+			newConfigs = append(newConfigs, id)
+		}
+		if _, err := s.putConfig(im.config); err != nil {
 			return err
 		}
 		if im.parent != (v1.Hash{}) {
 			if err := s.writeMetadata(id, "parent", []byte(im.parent.String())); err != nil {
+				return err
+			}
+		}
+	}
+	// Parents get overlay2's "committed" marker last: it only tells a
+	// mount that the layer has children, so it is written once all is in.
+	for _, st := range tx.layers {
+		if st.parentCacheID != "" {
+			committed := filepath.Join(s.overlayDir(), st.parentCacheID, "committed")
+			if err := os.WriteFile(committed, nil, 0o600); err != nil {
 				return err
 			}
 		}

@@ -69,7 +69,16 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 func decompressor(c Compression, r io.Reader) (io.ReadCloser, error) {
 	switch c {
 	case Gzip:
-		return pgzip.NewReader(r)
+		zr, err := pgzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		// Hide pgzip's WriteTo: it reports a failed write (ENOSPC) as
+		// io.ErrShortWrite, losing the real error.
+		return struct {
+			io.Reader
+			io.Closer
+		}{zr, zr}, nil
 	case Zstd:
 		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {

@@ -39,3 +39,29 @@ func (hr *HashingReader) Sum() v1.Hash {
 
 // N is the number of bytes read so far.
 func (hr *HashingReader) N() int64 { return hr.n }
+
+// VerifyReader passes rc through and, at its end, fails the read that
+// would return io.EOF when the bytes do not hash to want. mismatch makes
+// the error, so each caller words it as its users expect.
+func VerifyReader(rc io.ReadCloser, want v1.Hash, mismatch func(got v1.Hash) error) io.ReadCloser {
+	return &verifyReader{HashingReader: NewHashingReader(rc), rc: rc, want: want, mismatch: mismatch}
+}
+
+type verifyReader struct {
+	*HashingReader
+	rc       io.ReadCloser
+	want     v1.Hash
+	mismatch func(v1.Hash) error
+}
+
+func (v *verifyReader) Read(p []byte) (int, error) {
+	n, err := v.HashingReader.Read(p)
+	if err == io.EOF {
+		if got := v.Sum(); got != v.want {
+			return n, v.mismatch(got)
+		}
+	}
+	return n, err
+}
+
+func (v *verifyReader) Close() error { return v.rc.Close() }

@@ -21,6 +21,7 @@ import (
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/store"
+	"github.com/imgtool/imgtool/tarball"
 )
 
 // SquashSource is an image to flatten: its config bytes, its ID (the
@@ -45,9 +46,27 @@ func SquashSourceFromImage(img v1.Image) (*SquashSource, error) {
 	}
 	src := &SquashSource{ID: imageid.FromBytes(raw), Config: raw}
 	for _, l := range ls {
-		src.Layers = append(src.Layers, flatten.TarLayer(l.Uncompressed))
+		src.Layers = append(src.Layers, flatten.TarLayer(verifiedUncompressed(l)))
 	}
 	return src, nil
+}
+
+// verifiedUncompressed opens a layer's tar checked against its diff_id
+// (flatten reads each layer to its end, so the check always runs).
+func verifiedUncompressed(l v1.Layer) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		want, err := l.DiffID()
+		if err != nil {
+			return nil, err
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		return tarball.VerifyReader(rc, want, func(got v1.Hash) error {
+			return fmt.Errorf("layer %s: content does not match its diff_id (got %s)", want, got)
+		}), nil
+	}
 }
 
 // SquashSourceFromStore flattens a store image. As root, its layers are read

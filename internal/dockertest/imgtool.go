@@ -138,6 +138,11 @@ func ImgtoolIn(t testing.TB, stdin io.Reader, args ...string) *Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = stdin
+	if os.Getenv("IMGTOOL_PROGRESS") == "" {
+		// Tests read stderr as the error line; progress is tested on its own
+		// with an explicit --progress.
+		cmd.Env = append(os.Environ(), "IMGTOOL_PROGRESS=none")
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

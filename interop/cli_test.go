@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -155,5 +157,49 @@ COMP_WORDS=(imgtool import --con); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}
 	}
 	if r := dockertest.Imgtool(t, "completion", "tcsh"); r.Code != 2 {
 		t.Errorf("unknown shell: %s", r)
+	}
+}
+
+func TestSaveJSON(t *testing.T) {
+	st := newStore(t)
+	dockertest.MustImgtool(t, "--root", st, "load", "-q", "-i", sampleArchive(t))
+	out := filepath.Join(t.TempDir(), "o.tar")
+	r := dockertest.Imgtool(t, "--root", st, "save", "--json", "-o", out, "arch-fix/app:2")
+	if !r.OK() {
+		t.Fatal(r)
+	}
+	var doc struct {
+		Command string `json:"command"`
+		Output  string `json:"output"`
+		Format  string `json:"format"`
+		Bytes   int64  `json:"bytes"`
+		SHA256  string `json:"sha256"`
+		Images  []struct {
+			ID       string   `json:"id"`
+			Tags     []string `json:"tags"`
+			DiffIDs  []string `json:"diff_ids"`
+			ChainIDs []string `json:"chain_ids"`
+			Platform string   `json:"platform"`
+		} `json:"images"`
+		Duration float64 `json:"duration_seconds"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("save --json: %v\n%s", err, r.Stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if doc.Command != "save" || doc.Bytes != int64(len(data)) || doc.SHA256 != "sha256:"+hex.EncodeToString(sum[:]) ||
+		len(doc.Images) != 1 || doc.Images[0].Tags[0] != "arch-fix/app:2" || len(doc.Images[0].DiffIDs) != 2 {
+		t.Fatalf("save --json = %+v", doc)
+	}
+	// To stdout, the result goes to stderr and the archive stays clean.
+	r = dockertest.Imgtool(t, "--root", st, "save", "--json", "arch-fix/app:2")
+	if !r.OK() || !strings.Contains(r.Stderr, `"command": "save"`) || int64(len(r.Stdout)) != doc.Bytes {
+		t.Fatalf("save --json to stdout: stderr %q, %d bytes", r.Stderr, len(r.Stdout))
 	}
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -23,7 +27,7 @@ func init() {
 		long: `Reads, auto-detected: docker save archives (legacy and Docker 25+), OCI image-layout
 tars (with or without manifest.json), containerd-store saves and multi-image archives,
 plain or compressed as a whole or per layer with gzip, zstd, xz or bzip2. Every layer's
-diff_id is recomputed while it is unpacked; a mismatch, a bad entry or a bad tag loads
+diff_id is recomputed while it is unpacked; -i docker://REF pulls from a registry; a mismatch, a bad entry or a bad tag loads
 nothing. A multi-platform index loads the host's platform unless --platform says otherwise.
 
 Examples:
@@ -47,16 +51,12 @@ Examples:
 			if err != nil {
 				return err
 			}
-			path, err := archiveInput(input)
+			images, closeSrc, err := loadSource(input, wanted)
 			if err != nil {
 				return err
 			}
-			a, err := archive.Open(path)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			entries, err := transfer.SelectPlatforms(a.Images(), wanted)
+			defer closeSrc()
+			entries, err := transfer.SelectPlatforms(images, wanted)
 			if err != nil {
 				return err
 			}
@@ -107,4 +107,24 @@ func printLoaded(loaded []transfer.Loaded) {
 			fmt.Fprintf(os.Stdout, "Loaded image ID: %s\n", l.ID)
 		}
 	}
+}
+
+// loadSource opens -i: an archive file, stdin, or docker://REF.
+func loadSource(input string, platforms []v1.Platform) ([]archive.Entry, func(), error) {
+	if ref, ok := strings.CutPrefix(input, "docker://"); ok {
+		rem, err := registry.Source(context.Background(), ref, registry.Options{Platforms: platforms})
+		if err != nil {
+			return nil, nil, err
+		}
+		return rem.Images(), func() { rem.Close() }, nil
+	}
+	path, err := archiveInput(input)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := archive.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.Images(), func() { a.Close() }, nil
 }

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/tarball"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -22,6 +25,7 @@ var saveFormats = map[string]archive.Format{
 
 func init() {
 	var output, format string
+	var jsonOut bool
 	var cf compressFlags
 	register(&command{
 		name:  "save",
@@ -38,6 +42,9 @@ deterministic; entry mtimes are SOURCE_DATE_EPOCH when set, else 0. Without -o t
 archive goes to stdout, which must not be a terminal.
 
 IMAGE is a tag (app:1), a repository (app: every tag), an image ID or a unique ID prefix.
+-o docker://REF pushes the image to a registry instead (as imgtool push does).
+--json prints the result (images, bytes, sha256 of the archive) on stdout, or on
+stderr when the archive goes to stdout.
 
 Examples:
   imgtool save -o app.tar app:1 app:2
@@ -48,9 +55,11 @@ Examples:
 			fs.StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
 			fs.StringVar(&format, "format", "docker", "archive format: docker, docker-legacy, oci (a directory) or oci-archive")
 			cf.add(fs, "")
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (docs/json.md)")
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
 			f, ok := saveFormats[format]
 			if !ok {
 				return usageError{fmt.Sprintf("unknown --format %q (docker, docker-legacy, oci, oci-archive)", format)}
@@ -87,18 +96,50 @@ Examples:
 			if err := transfer.CheckSavable(imgs); err != nil {
 				return err
 			}
+			res := &result{Command: "save", Output: output, Format: format}
+			if res.Output == "" {
+				res.Output = "-"
+			}
+			for _, im := range imgs {
+				res.Images = append(res.Images, taggedResult(im))
+			}
+			report := func() error {
+				if jsonOut {
+					return printResult(resultStream(output), res, start)
+				}
+				return nil
+			}
+			if ref, ok := strings.CutPrefix(output, "docker://"); ok {
+				if len(imgs) != 1 {
+					return usageError{"save to a registry takes one image"}
+				}
+				pushed, err := registry.Push(context.Background(), ref, imgs[0].Image, registry.Options{})
+				if err != nil {
+					return err
+				}
+				res.Format, res.SHA256 = "registry", pushed.Digest.String()
+				return report()
+			}
 			if f == archive.OCILayout {
-				return archive.WriteLayout(output, imgs, opts)
+				if err := archive.WriteLayout(output, imgs, opts); err != nil {
+					return err
+				}
+				return report()
 			}
 			w, commit, abort, err := archiveOutput(output)
 			if err != nil {
 				return err
 			}
-			if err := archive.Write(w, imgs, opts); err != nil {
+			cw := newCountingWriter(w)
+			if err := archive.Write(cw, imgs, opts); err != nil {
 				abort()
 				return err
 			}
-			return commit()
+			if err := commit(); err != nil {
+				return err
+			}
+			res.Bytes, res.SHA256 = cw.n, cw.sum()
+			return report()
 		},
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -55,7 +56,7 @@ func (c *compressFlags) parse(fs *pflag.FlagSet) (comp tarball.Compression, keep
 func init() {
 	var cf compressFlags
 	var platforms []string
-	var all, skipMissing, legacy, quiet bool
+	var all, skipMissing, legacy, quiet, jsonOut bool
 	register(&command{
 		name:  "convert",
 		usage: "[OPTIONS] SRC DST",
@@ -98,9 +99,11 @@ Examples:
 			fs.BoolVar(&skipMissing, "skip-missing-platforms", false, "drop platforms whose blobs the source lacks instead of failing")
 			fs.BoolVar(&legacy, "legacy", false, "docker-archive output in Docker <=24's layout (<v1id>/layer.tar)")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (on stderr when the output is stdout; docs/json.md)")
 		},
 		minArgs: 2, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
 			comp, keep, err := cf.parse(fs)
 			if err != nil {
 				return err
@@ -131,12 +134,26 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if quiet {
-				return nil
-			}
 			out := os.Stdout
 			if r, _ := transfer.ParseRef(args[1]); r.Path == "-" {
 				out = os.Stderr
+			}
+			if jsonOut {
+				r := &result{Command: "convert", Output: args[1], Images: []imageResult{}}
+				for _, w := range written {
+					ir := imageResult{Tags: w.Tags, Platforms: w.Platforms, DiffIDs: []string{}, ChainIDs: []string{}}
+					if w.ID != (v1.Hash{}) {
+						ir.ID = w.ID.String()
+					}
+					if w.Digest != (v1.Hash{}) {
+						ir.Digest = w.Digest.String()
+					}
+					r.Images = append(r.Images, ir)
+				}
+				return printResult(out, r, start)
+			}
+			if quiet {
+				return nil
 			}
 			for _, w := range written {
 				printWritten(out, w)

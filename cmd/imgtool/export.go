@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/transfer"
@@ -8,6 +10,7 @@ import (
 
 func init() {
 	var output string
+	var jsonOut bool
 	register(&command{
 		name:  "export",
 		usage: "[-o FILE] CONTAINER|IMAGE",
@@ -27,9 +30,11 @@ Examples:
   imgtool export -o rootfs.tar debian:12        # an image's rootfs`,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
+			fs.BoolVar(&jsonOut, "json", false, "print the result (bytes, sha256) as JSON (on stderr when the tar goes to stdout)")
 		},
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
 			st, err := g.store()
 			if err != nil {
 				return err
@@ -43,10 +48,11 @@ Examples:
 			if err != nil {
 				return err
 			}
-			w, commit, abort, err := archiveOutput(output)
+			out, commit, abort, err := archiveOutput(output)
 			if err != nil {
 				return err
 			}
+			w := newCountingWriter(out)
 			if c != nil {
 				err = transfer.ExportContainer(w, st, c)
 			} else {
@@ -56,7 +62,17 @@ Examples:
 				abort()
 				return err
 			}
-			return commit()
+			if err := commit(); err != nil {
+				return err
+			}
+			if !jsonOut {
+				return nil
+			}
+			r := &result{Command: "export", Output: output, Bytes: w.n, SHA256: w.sum()}
+			if r.Output == "" {
+				r.Output = "-"
+			}
+			return printResult(resultStream(output), r, start)
 		},
 	})
 }

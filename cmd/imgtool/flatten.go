@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/archive"
@@ -16,6 +19,7 @@ import (
 
 func init() {
 	var tags []string
+	var jsonOut bool
 	register(&command{
 		name:  "flatten",
 		usage: "[--tag REPO:TAG]... SRC [DST]",
@@ -40,9 +44,23 @@ Examples:
   imgtool flatten --tag app:flat oci:layout:1.0 - | docker load`,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVarP(&tags, "tag", "t", nil, "name the result REPO:TAG (repeatable)")
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (on stderr when DST is -; docs/json.md)")
 		},
 		minArgs: 1, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
+			report := func(res *transfer.Squashed, out io.Writer) error {
+				var names []string
+				for _, r := range parsedTags(tags) {
+					names = append(names, reference.Familiar(r))
+				}
+				dst := ""
+				if len(args) > 1 {
+					dst = args[1]
+				}
+				r := &result{Command: "flatten", Output: dst, Images: []imageResult{newImageResult(res.ID, names, []v1.Hash{res.DiffID})}}
+				return printResult(out, r, start)
+			}
 			var refs []name.Tag
 			for _, t := range tags {
 				r, err := reference.ParseTag(t)
@@ -94,6 +112,9 @@ Examples:
 				if err != nil {
 					return err
 				}
+				if jsonOut {
+					return report(res, os.Stdout)
+				}
 				fmt.Println(res.ID)
 				return nil
 			}
@@ -109,10 +130,24 @@ Examples:
 			if err := commit(); err != nil {
 				return err
 			}
+			if jsonOut {
+				return report(res, resultStream(args[1]))
+			}
 			if args[1] != "-" {
 				fmt.Println(res.ID)
 			}
 			return nil
 		},
 	})
+}
+
+// parsedTags parses --tag values already validated by the command.
+func parsedTags(tags []string) []name.Tag {
+	var out []name.Tag
+	for _, t := range tags {
+		if r, err := reference.ParseTag(t); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -18,11 +18,13 @@ import (
 
 // imageResult is one image in a --json result (docs/json.md).
 type imageResult struct {
-	ID       string   `json:"id"`
-	Tags     []string `json:"tags"`
-	DiffIDs  []string `json:"diff_ids"`
-	ChainIDs []string `json:"chain_ids"`
-	Platform string   `json:"platform,omitempty"`
+	ID        string   `json:"id"`
+	Tags      []string `json:"tags"`
+	DiffIDs   []string `json:"diff_ids"`
+	ChainIDs  []string `json:"chain_ids"`
+	Platform  string   `json:"platform,omitempty"`
+	Digest    string   `json:"digest,omitempty"` // manifest (or index) digest, where the output has one
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 func newImageResult(id v1.Hash, tags []string, diffIDs []v1.Hash) imageResult {
@@ -48,6 +50,9 @@ type result struct {
 	Format   string        `json:"format,omitempty"`
 	Bytes    int64         `json:"bytes,omitempty"`
 	SHA256   string        `json:"sha256,omitempty"`
+	OK       *bool         `json:"ok,omitempty"`       // verify
+	Layers   int           `json:"layers,omitempty"`   // verify: layers checked
+	Problems []string      `json:"problems,omitempty"` // verify: one per mismatch
 	Duration float64       `json:"duration_seconds"`
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -10,6 +11,7 @@ import (
 )
 
 func init() {
+	var jsonOut bool
 	register(&command{
 		name:  "verify",
 		usage: "SRC",
@@ -25,13 +27,28 @@ Examples:
   imgtool verify docker-archive:app.tar
   imgtool verify oci:layout
   imgtool --root /var/lib/docker verify debian:12`,
+		setFlags: func(fs *pflag.FlagSet) {
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON on stdout; status lines go to stderr (docs/json.md)")
+		},
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
 			if err := checkStdio(args[0], "store:x"); err != nil {
 				return err
 			}
 			env := &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
-			_, err := transfer.Verify(context.Background(), args[0], env, os.Stdout)
+			lines := os.Stdout
+			if jsonOut {
+				lines = os.Stderr
+			}
+			vr, err := transfer.Verify(context.Background(), args[0], env, lines)
+			if jsonOut && vr != nil {
+				ok := len(vr.Problems) == 0
+				r := &result{Command: "verify", Output: args[0], OK: &ok, Layers: vr.Layers, Problems: vr.Problems}
+				if perr := printResult(os.Stdout, r, start); perr != nil {
+					return perr
+				}
+			}
 			return err
 		},
 	})

@@ -92,7 +92,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 	defer tx.Abort()
 	out := make([]Loaded, 0, len(entries))
 	for _, e := range entries {
-		id, err := tx.AddImage(withProgress(e.Image, opts.Progress), v1.Hash{})
+		id, err := tx.AddImage(WithProgress(e.Image, opts.Progress), v1.Hash{})
 		if err != nil {
 			return nil, imageErr(e, err)
 		}

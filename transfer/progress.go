@@ -8,9 +8,9 @@ import (
 	"github.com/imgtool/imgtool/progress"
 )
 
-// withProgress wraps an image so that reading a layer's uncompressed
+// WithProgress wraps an image so that reading a layer's uncompressed
 // stream reports to rep; nothing else changes.
-func withProgress(img v1.Image, rep progress.Reporter) v1.Image {
+func WithProgress(img v1.Image, rep progress.Reporter) v1.Image {
 	if rep == nil {
 		return img
 	}

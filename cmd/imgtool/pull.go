@@ -93,7 +93,12 @@ Examples:
 				if err != nil {
 					return err
 				}
-				loaded, err := transfer.Load(ctx, st, entries, transfer.LoadOptions{})
+				rep, err := g.reporter("pulling", quiet || asJSON && g.progress == "")
+				if err != nil {
+					return err
+				}
+				loaded, err := transfer.Load(ctx, st, entries, transfer.LoadOptions{Progress: rep})
+				rep.Close()
 				if err != nil {
 					return fmt.Errorf("pull %s: %w", args[0], err)
 				}

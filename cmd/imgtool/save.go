@@ -130,8 +130,18 @@ Examples:
 			if err != nil {
 				return err
 			}
+			rep, err := g.reporter("saving", jsonOut && g.progress == "")
+			if err != nil {
+				abort()
+				return err
+			}
+			for i := range imgs {
+				imgs[i].Image = transfer.WithProgress(imgs[i].Image, rep)
+			}
 			cw := newCountingWriter(w)
-			if err := archive.Write(cw, imgs, opts); err != nil {
+			err = archive.Write(cw, imgs, opts)
+			rep.Close()
+			if err != nil {
 				abort()
 				return err
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/imageconfig"
 )
 
 // The structs below reproduce the JSON shape of Docker 20.10's legacy image
@@ -16,63 +18,9 @@ import (
 // marshaled form: unknown config fields are dropped and known ones are
 // re-serialized exactly as Docker 20.10 would.
 
-// strSlice is a []string that also accepts a single JSON string.
-type strSlice []string
-
-func (s *strSlice) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || string(b) == "null" {
-		*s = nil
-		return nil
-	}
-	var l []string
-	if err := json.Unmarshal(b, &l); err == nil {
-		*s = l
-		return nil
-	}
-	var one string
-	if err := json.Unmarshal(b, &one); err != nil {
-		return err
-	}
-	*s = strSlice{one}
-	return nil
-}
-
-type healthConfig struct {
-	Test        []string      `json:",omitempty"`
-	Interval    time.Duration `json:",omitempty"`
-	Timeout     time.Duration `json:",omitempty"`
-	StartPeriod time.Duration `json:",omitempty"`
-	Retries     int           `json:",omitempty"`
-}
-
-// containerConfig is Docker 20.10's api/types/container.Config, as JSON.
-type containerConfig struct {
-	Hostname        string
-	Domainname      string
-	User            string
-	AttachStdin     bool
-	AttachStdout    bool
-	AttachStderr    bool
-	ExposedPorts    map[string]struct{} `json:",omitempty"`
-	Tty             bool
-	OpenStdin       bool
-	StdinOnce       bool
-	Env             []string
-	Cmd             strSlice
-	Healthcheck     *healthConfig `json:",omitempty"`
-	ArgsEscaped     bool          `json:",omitempty"`
-	Image           string
-	Volumes         map[string]struct{}
-	WorkingDir      string
-	Entrypoint      strSlice
-	NetworkDisabled bool   `json:",omitempty"`
-	MacAddress      string `json:",omitempty"`
-	OnBuild         []string
-	Labels          map[string]string
-	StopSignal      string   `json:",omitempty"`
-	StopTimeout     *int     `json:",omitempty"`
-	Shell           strSlice `json:",omitempty"`
-}
+// containerConfig is Docker 20.10's api/types/container.Config; imageconfig
+// owns the exact struct (import and commit marshal it too).
+type containerConfig = imageconfig.ContainerConfig
 
 // v1Image is Docker 20.10's image.V1Image.
 type v1Image struct {

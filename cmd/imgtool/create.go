@@ -29,25 +29,18 @@ Example:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.Writer()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			id, err := st.Resolve(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := st.CreateContainer(id, store.CreateOptions{Name: name, Cmd: args[1:]})
-			if err != nil {
-				return err
-			}
-			fmt.Println(c.ID)
-			return nil
+			return g.withWriter(func(st *store.Store) error {
+				id, err := st.Resolve(args[0])
+				if err != nil {
+					return err
+				}
+				c, err := st.CreateContainer(id, store.CreateOptions{Name: name, Cmd: args[1:]})
+				if err != nil {
+					return err
+				}
+				fmt.Println(c.ID)
+				return nil
+			})
 		},
 	})
 }

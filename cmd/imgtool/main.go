@@ -62,6 +62,20 @@ func (g *globals) store() (*store.Store, error) {
 	return g.st, nil
 }
 
+// withWriter runs fn on the store under its writer lock.
+func (g *globals) withWriter(fn func(*store.Store) error) error {
+	st, err := g.store()
+	if err != nil {
+		return err
+	}
+	unlock, err := st.Writer()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(st)
+}
+
 // usageError makes the exit code 2 (docker's convention for bad usage).
 type usageError struct{ msg string }
 

@@ -45,18 +45,11 @@ Example:
 
 // withContainer runs fn on a container under the writer lock.
 func withContainer(g *globals, ref string, fn func(*store.Store, *store.Container) error) error {
-	st, err := g.store()
-	if err != nil {
-		return err
-	}
-	unlock, err := st.Writer()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := st.FindContainer(ref)
-	if err != nil {
-		return err
-	}
-	return fn(st, c)
+	return g.withWriter(func(st *store.Store) error {
+		c, err := st.FindContainer(ref)
+		if err != nil {
+			return err
+		}
+		return fn(st, c)
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -16,28 +18,21 @@ func init() {
   imgtool rm build`,
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.Writer()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			var errs []error
-			for _, a := range args {
-				c, err := st.FindContainer(a)
-				if err == nil {
-					err = st.RemoveContainer(c)
+			return g.withWriter(func(st *store.Store) error {
+				var errs []error
+				for _, a := range args {
+					c, err := st.FindContainer(a)
+					if err == nil {
+						err = st.RemoveContainer(c)
+					}
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					fmt.Println(a)
 				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(a)
-			}
-			return errors.Join(errs...)
+				return errors.Join(errs...)
+			})
 		},
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -25,26 +27,19 @@ Examples:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.Writer()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			var errs []error
-			for _, a := range args {
-				lines, err := st.Remove(a, force)
-				for _, l := range lines {
-					fmt.Println(l)
+			return g.withWriter(func(st *store.Store) error {
+				var errs []error
+				for _, a := range args {
+					lines, err := st.Remove(a, force)
+					for _, l := range lines {
+						fmt.Println(l)
+					}
+					if err != nil {
+						errs = append(errs, err)
+					}
 				}
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}
-			return errors.Join(errs...)
+				return errors.Join(errs...)
+			})
 		},
 	})
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/pflag"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -14,16 +16,9 @@ func init() {
   imgtool tag 3f2a9c1b7d4e app:latest`,
 		minArgs: 2, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.Writer()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			return st.Tag(args[0], args[1])
+			return g.withWriter(func(st *store.Store) error {
+				return st.Tag(args[0], args[1])
+			})
 		},
 	})
 }

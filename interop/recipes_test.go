@@ -18,7 +18,7 @@ func TestReadmeRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	recipes := readmeRecipes(t, filepath.Join(root, "README.md"))
-	if len(recipes) < 4 {
+	if len(recipes) < 6 {
 		t.Fatalf("found %d recipes in README.md", len(recipes))
 	}
 	bin := dockertest.ImgtoolBinary(t)
@@ -27,6 +27,8 @@ func TestReadmeRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rootfs := busyboxRootfs(t)
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
 	for name, script := range recipes {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
@@ -35,6 +37,7 @@ func TestReadmeRecipes(t *testing.T) {
 				"IMGTOOL_ROOT="+newStore(t),
 				"WORK="+t.TempDir(),
 				"ROOTFS="+rootfs,
+				"REGISTRY="+reg.host,
 				"IMGTOOL_PROGRESS=none",
 			)
 			if out, err := cmd.CombinedOutput(); err != nil {

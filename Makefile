@@ -29,6 +29,10 @@ demo: build
 	./$(BIN) export -o /tmp/imgtool-demo-rootfs.tar arch-fix/app:2
 	@echo "saved /tmp/imgtool-demo.tar and /tmp/imgtool-demo-rootfs.tar"
 
+# Each fuzz target briefly (FUZZTIME=1m for longer); crashers land in testdata/fuzz.
+fuzz:
+	FUZZTIME=$${FUZZTIME:-10s} bash reliability/fuzz.sh
+
 install: build
 	install -m 0755 $(BIN) $(PREFIX)/bin/imgtool
 

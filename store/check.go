@@ -569,7 +569,7 @@ func (c *checker) deep() {
 	sort.Slice(chains, func(i, j int) bool { return chains[i].Hex < chains[j].Hex })
 	for _, chain := range chains {
 		l := &storeLayer{s: c.s, info: c.layers[chain]}
-		rc, err := l.Uncompressed()
+		rc, err := l.Verified()
 		if err == nil {
 			_, err = io.Copy(io.Discard, rc)
 			rc.Close()

@@ -175,16 +175,27 @@ func (l *storeLayer) UncompressedSize() (int64, bool) {
 	return n, err == nil
 }
 
-// Uncompressed regenerates the layer tar and checks it against the diff ID
-// as it streams; a mismatch fails the read at its end, naming the layer.
+// Uncompressed regenerates the layer tar from tar-split and the diff dir.
+// Each file is checked against its tar-split crc64 as it streams; the
+// whole stream's diff ID is checked by whoever consumes it (archive
+// writers, push, flatten), so it is hashed once, not twice.
 func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
 	f, err := os.Open(l.s.TarSplitPath(l.info.ChainID))
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 	}
-	rc := tarball.AssembleReader(f, l.s.DiffDir(l.info.CacheID))
+	return closeBoth{tarball.AssembleReader(f, l.s.DiffDir(l.info.CacheID)), f}, nil
+}
+
+// Verified is Uncompressed checked against the diff ID: a mismatch fails
+// the read at the end, naming the layer.
+func (l *storeLayer) Verified() (io.ReadCloser, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return nil, err
+	}
 	want := l.info.DiffID
-	return tarball.VerifyReader(closeBoth{rc, f}, want, func(got v1.Hash) error {
+	return tarball.VerifyReader(rc, want, func(got v1.Hash) error {
 		return fmt.Errorf("could not verify layer data for: %s (regenerated %s); the layer store's files were modified", want, got)
 	}), nil
 }

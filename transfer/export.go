@@ -40,7 +40,7 @@ func ExportImage(w io.Writer, st *store.Store, img *store.Image) error {
 			return err
 		}
 		for _, l := range ls {
-			layers = append(layers, flatten.TarLayer(l.Uncompressed))
+			layers = append(layers, flatten.TarLayer(verifiedUncompressed(l)))
 		}
 	}
 	return flatten.Flatten(w, layers, flatten.Options{})

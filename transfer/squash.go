@@ -89,7 +89,7 @@ func SquashSourceFromStore(st *store.Store, img *store.Image) (*SquashSource, er
 		return nil, err
 	}
 	for _, l := range ls {
-		src.Layers = append(src.Layers, flatten.TarLayer(l.Uncompressed))
+		src.Layers = append(src.Layers, flatten.TarLayer(verifiedUncompressed(l)))
 	}
 	return src, nil
 }

@@ -52,7 +52,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			w := newCountingWriter(out)
+			w := newCountingWriter(out, jsonOut)
 			if c != nil {
 				err = transfer.ExportContainer(w, st, c)
 			} else {

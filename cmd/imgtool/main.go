@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -82,7 +83,28 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(profiled(func() int { return run(os.Args[1:]) }))
+}
+
+// profiled writes a CPU profile to $IMGTOOL_CPUPROFILE when it is set, so
+// benchmarks can look inside a command (go tool pprof imgtool FILE).
+func profiled(fn func() int) int {
+	path := os.Getenv("IMGTOOL_CPUPROFILE")
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "imgtool: IMGTOOL_CPUPROFILE: %v\n", err)
+		return fn()
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "imgtool: IMGTOOL_CPUPROFILE: %v\n", err)
+		return fn()
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
 
 func run(argv []string) int {

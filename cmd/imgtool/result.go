@@ -71,25 +71,37 @@ func resultStream(output string) io.Writer {
 	return os.Stdout
 }
 
-// countingWriter counts and hashes what an archive writer produces.
+// countingWriter counts what an archive writer produces and, for --json
+// only (sha256 is the costliest step of a save), hashes it.
 type countingWriter struct {
 	w io.Writer
 	n int64
 	h hash.Hash
 }
 
-func newCountingWriter(w io.Writer) *countingWriter {
-	return &countingWriter{w: w, h: sha256.New()}
+func newCountingWriter(w io.Writer, hashed bool) *countingWriter {
+	c := &countingWriter{w: w}
+	if hashed {
+		c.h = sha256.New()
+	}
+	return c
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	c.h.Write(p[:n])
+	if c.h != nil {
+		c.h.Write(p[:n])
+	}
 	return n, err
 }
 
-func (c *countingWriter) sum() string { return "sha256:" + hex.EncodeToString(c.h.Sum(nil)) }
+func (c *countingWriter) sum() string {
+	if c.h == nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(c.h.Sum(nil))
+}
 
 // taggedResult describes an image a command writes.
 func taggedResult(t archive.Tagged) imageResult {

@@ -138,7 +138,7 @@ Examples:
 			for i := range imgs {
 				imgs[i].Image = transfer.WithProgress(imgs[i].Image, rep)
 			}
-			cw := newCountingWriter(w)
+			cw := newCountingWriter(w, jsonOut)
 			err = archive.Write(cw, imgs, opts)
 			rep.Close()
 			if err != nil {

@@ -56,7 +56,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			remaining := 0
+			remaining, garbage := 0, 0
 			for _, p := range r.Problems {
 				if quiet && p.Repaired {
 					continue
@@ -64,12 +64,15 @@ Examples:
 				fmt.Fprintln(os.Stdout, oneLine(p.String()))
 				if !p.Repaired && p.Severity != store.Unused {
 					remaining++
+					if p.Severity == store.Garbage {
+						garbage++
+					}
 				}
 			}
 			if r.Failed() {
 				msg := checkPlural(remaining, "problem") + " found"
-				if !repair {
-					msg += " (imgtool check --repair removes leftovers of interrupted writes)"
+				if !repair && garbage > 0 {
+					msg += fmt.Sprintf(" (%d from interrupted writes: imgtool check --repair removes those)", garbage)
 				}
 				return errors.New(msg)
 			}

@@ -3,7 +3,7 @@ GO      ?= go
 PREFIX  ?= /usr/local
 BIN     := bin/imgtool
 
-.PHONY: build test unit interop bench bench-smoke install demo fuzz clean
+.PHONY: build test unit interop bench bench-smoke micro-bench install demo fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/imgtool
@@ -28,6 +28,17 @@ demo: build
 	./$(BIN) save -o /tmp/imgtool-demo.tar arch-fix/app:2
 	./$(BIN) export -o /tmp/imgtool-demo-rootfs.tar arch-fix/app:2
 	@echo "saved /tmp/imgtool-demo.tar and /tmp/imgtool-demo-rootfs.tar"
+
+# Side-by-side numbers against docker, skopeo and crane (root, dockerd; ~30 min),
+# written to docs/benchmarks.md. bench-smoke is a tiny run that keeps the harness working.
+bench:
+	$(GO) run ./bench -runs 5 -out docs/benchmarks.md
+
+bench-smoke:
+	$(GO) run ./bench -smoke
+
+micro-bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./tarball ./archive ./flatten ./store
 
 # Each fuzz target briefly (FUZZTIME=1m for longer); crashers land in testdata/fuzz.
 fuzz:

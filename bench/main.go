@@ -1,0 +1,258 @@
+// Command bench compares imgtool with docker, skopeo and crane on the same
+// images, on this machine, and writes the result as Markdown.
+//
+//	go run ./bench -runs 5 -out docs/benchmarks.md   # make bench
+//	go run ./bench -smoke                            # make bench-smoke (CI)
+//
+// It prepares, once and cached under .bench/, a Debian bookworm minbase
+// rootfs (debootstrap) and deterministic random data; builds, in a private
+// dockerd, image A (rootfs + 50 MiB random layer + small layers with
+// whiteouts, an opaque directory and hardlinks) and image B (one 1 GiB
+// layer); then times each operation for every tool, alternating their order
+// run by run, with the peak RSS of each command (wait4) and of dockerd
+// (VmHWM) and the floor of the machine: one sequential read + sha256 of the
+// same bytes. Needs root, dockerd, docker, skopeo; crane is installed into
+// .bench/bin (pinned) with go install. It reports targets; it never fails
+// on a missed one.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const craneVersion = "v0.22.1"
+
+var verbose = true
+
+func logf2(format string, args ...any) {
+	if verbose {
+		fmt.Fprintf(os.Stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+}
+
+type config struct {
+	runs     int
+	out      string
+	smoke    bool
+	cache    string
+	only     map[string]bool
+	images   map[string]bool
+	noCrane  bool
+	argsLine string
+}
+
+func main() {
+	var c config
+	var only, images string
+	flag.IntVar(&c.runs, "runs", 5, "timed runs per command (smoke: 1)")
+	flag.StringVar(&c.out, "out", "", "Markdown report (default docs/benchmarks.md; smoke: .bench/benchmarks-smoke.md)")
+	flag.BoolVar(&c.smoke, "smoke", false, "tiny images (busybox rootfs, a few MB of random data), 1 run, no debootstrap: keeps the harness working in CI")
+	flag.StringVar(&c.cache, "cache", ".bench", "cache and work directory (gitignored)")
+	flag.StringVar(&only, "ops", "", "comma-separated operations to run (save,load,export,gzip,convert,flatten); default all")
+	flag.StringVar(&images, "images", "A,B", "images to run on (A: debootstrap+layers, B: one 1 GiB layer)")
+	flag.BoolVar(&c.noCrane, "no-crane", false, "skip crane (no go install)")
+	flag.Parse()
+	c.argsLine = "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if c.smoke {
+		c.runs = 1
+		if c.out == "" {
+			c.out = filepath.Join(c.cache, "benchmarks-smoke.md")
+		}
+	}
+	if c.out == "" {
+		c.out = "docs/benchmarks.md"
+	}
+	if only != "" {
+		c.only = map[string]bool{}
+		for _, o := range strings.Split(only, ",") {
+			c.only[strings.TrimSpace(o)] = true
+		}
+	}
+	c.images = map[string]bool{}
+	for _, o := range strings.Split(images, ",") {
+		c.images[strings.ToUpper(strings.TrimSpace(o))] = true
+	}
+	if err := run1(&c); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run1(c *config) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (a private dockerd, overlay2 stores)")
+	}
+	for _, t := range []string{"dockerd", "docker", "skopeo", "go", "gzip", "tar"} {
+		if _, err := exec.LookPath(t); err != nil {
+			return fmt.Errorf("%s not found in PATH", t)
+		}
+	}
+	began := time.Now()
+	cache, err := filepath.Abs(c.cache)
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(cache, "bin")
+	work := filepath.Join(cache, "work")
+	os.RemoveAll(work)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+
+	imgtool := filepath.Join(bin, "imgtool")
+	logf2("go build -o %s ./cmd/imgtool", imgtool)
+	if err := run("", "go", "build", "-trimpath", "-o", imgtool, "./cmd/imgtool"); err != nil {
+		return err
+	}
+	crane := filepath.Join(bin, "crane")
+	if c.noCrane {
+		crane = ""
+	} else if out, err := exec.Command(crane, "version").Output(); err != nil || strings.TrimSpace(string(out)) != craneVersion {
+		logf2("go install crane@%s into %s", craneVersion, bin)
+		cmd := exec.Command("go", "install", "github.com/google/go-containerregistry/cmd/crane@"+craneVersion)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			logf2("crane not available, its rows are skipped: %v\n%s", err, out)
+			crane = ""
+		}
+	}
+
+	src, err := startDaemon("source")
+	if err != nil {
+		return err
+	}
+	dst, err := startDaemon("load")
+	if err != nil {
+		src.close()
+		return err
+	}
+	cleanup := func() { src.close(); dst.close() }
+	defer cleanup()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		logf2("interrupted: stopping the daemons")
+		cleanup()
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
+
+	imgs, err := buildImages(src, cache, work, c.smoke)
+	if err != nil {
+		return err
+	}
+	env := &benchEnv{c: c, imgtool: imgtool, crane: crane, src: src, dst: dst, work: work}
+	env.features()
+	var ops []*op
+	for _, im := range imgs {
+		if !c.images[im.key] {
+			continue
+		}
+		for _, o := range env.ops(im) {
+			if c.only == nil || c.only[o.key] {
+				ops = append(ops, o)
+			}
+		}
+	}
+	logf2("prepared in %v; %d runs of %d operations", time.Since(began).Round(time.Second), c.runs, len(ops))
+
+	loadStart := loadavg()
+	failed := false
+	for r := 0; r < c.runs; r++ {
+		for _, o := range ops {
+			order := activeTools(o)
+			// Alternate: odd runs reverse the order of the tools.
+			if r%2 == 1 {
+				for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+					order[i], order[j] = order[j], order[i]
+				}
+			}
+			var floorSrc string
+			for _, t := range order {
+				if t.err != nil {
+					continue
+				}
+				s, err := measure(t, r)
+				if err != nil {
+					t.err = err
+					logf2("run %d %s %s %s: FAILED: %v", r+1, o.img.key, o.key, t.name, err)
+					if !t.optional {
+						failed = true
+					}
+					continue
+				}
+				t.samples = append(t.samples, s)
+				logf2("run %d %s %-7s %-22s %8.2fs  rss %s", r+1, o.img.key, o.key, t.name, s.wall.Seconds(), kb(s.rssKB))
+				if t.name == "imgtool" && o.floorFile == nil && t.output != nil {
+					floorSrc = t.output(r)
+				}
+			}
+			f := floorSrc
+			if o.floorFile != nil {
+				f = o.floorFile()
+			}
+			if f != "" {
+				if d, err := readSHA256(f); err == nil {
+					o.floor = append(o.floor, d)
+				}
+			}
+			// Remove every output of this run.
+			for _, t := range o.tools {
+				if t.output != nil {
+					os.RemoveAll(t.output(r))
+				}
+			}
+		}
+	}
+	rep := &report{c: c, env: env, imgs: imgs, ops: ops, began: began, took: time.Since(began), loadStart: loadStart}
+	if err := rep.write(c.out); err != nil {
+		return err
+	}
+	logf2("wrote %s in %v", c.out, time.Since(began).Round(time.Second))
+	fmt.Print(rep.summary())
+	if failed {
+		return fmt.Errorf("some commands failed (see above and %s)", c.out)
+	}
+	return nil
+}
+
+func activeTools(o *op) []*tool {
+	var ts []*tool
+	for _, t := range o.tools {
+		if t.skip == "" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func kb(k int64) string {
+	if k == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(k)/1024)
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type report struct {
+	c     *config
+	env   *benchEnv
+	imgs  []*image
+	ops   []*op
+	began time.Time
+	took  time.Duration
+	b     strings.Builder
+
+	loadStart string // /proc/loadavg when the timed runs began
+}
+
+func (r *report) p(format string, args ...any) { fmt.Fprintf(&r.b, format, args...) }
+
+func cmdOut(env []string, name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = env
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "?"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+			var k int64
+			fmt.Sscan(strings.TrimSpace(v), &k)
+			return fmt.Sprintf("%.1f GiB", float64(k)/(1<<20))
+		}
+	}
+	return "?"
+}
+
+func secs(d time.Duration) string {
+	s := d.Seconds()
+	switch {
+	case s >= 10:
+		return fmt.Sprintf("%.1f s", s)
+	case s >= 1:
+		return fmt.Sprintf("%.2f s", s)
+	default:
+		return fmt.Sprintf("%.3f s", s)
+	}
+}
+
+func mbps(n int64, d time.Duration) string {
+	if n <= 0 || d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", float64(n)/1e6/d.Seconds())
+}
+
+func mb(n int64) string {
+	if n <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+// opBytes is the number of bytes an operation streams.
+func opBytes(o *op) int64 {
+	if o.bytes != nil {
+		return o.bytes()
+	}
+	for _, t := range o.tools {
+		if t.name == "imgtool" && len(t.samples) > 0 {
+			return summarize(t.samples).out
+		}
+	}
+	for _, t := range o.tools {
+		if len(t.samples) > 0 {
+			return summarize(t.samples).out
+		}
+	}
+	return 0
+}
+
+func findTool(o *op, name string) *tool {
+	for _, t := range o.tools {
+		if strings.HasPrefix(t.name, name) {
+			return t
+		}
+	}
+	return nil
+}
+
+type check struct {
+	what, image, measured string
+	met                   *bool // nil: not measurable
+}
+
+func boolp(b bool) *bool { return &b }
+
+func (r *report) checks() []check {
+	var cs []check
+	ratio := func(o *op, peer string, limit float64, what string) {
+		it, pt := findTool(o, "imgtool"), findTool(o, peer)
+		if it == nil || pt == nil || len(it.samples) == 0 || len(pt.samples) == 0 {
+			reason := "not measured"
+			if it != nil && it.skip != "" {
+				reason = it.skip
+			} else if it != nil && it.err != nil {
+				reason = "imgtool failed"
+			} else if pt != nil && pt.err != nil {
+				reason = pt.name + " failed"
+			}
+			cs = append(cs, check{what, o.img.key, reason, nil})
+			return
+		}
+		x := summarize(it.samples).med.Seconds() / summarize(pt.samples).med.Seconds()
+		cs = append(cs, check{what, o.img.key, fmt.Sprintf("%.2f×", x), boolp(x <= limit)})
+	}
+	for _, o := range r.ops {
+		switch o.key {
+		case "save":
+			ratio(o, "docker", 0.25, "save ≤ 0.25× docker save")
+		case "load":
+			ratio(o, "docker", 0.33, "load ≤ 0.33× docker load")
+		case "export":
+			ratio(o, "docker", 0.5, "export ≤ 0.5× docker export")
+		case "gzip":
+			ratio(o, "docker", 0.5, "gzip archive ≤ 0.5× docker save | gzip")
+			ratio(o, "skopeo", 1, "gzip archive faster than skopeo")
+		case "convert":
+			ratio(o, "skopeo", 1, "convert faster than skopeo")
+			ratio(o, "crane", 1, "convert faster than crane")
+		}
+		if !o.compressed && len(o.floor) > 0 {
+			if it := findTool(o, "imgtool"); it != nil && len(it.samples) > 0 {
+				x := summarize(it.samples).med.Seconds() / median(o.floor).Seconds()
+				cs = append(cs, check{o.key + " within 2× of read+sha256", o.img.key, fmt.Sprintf("%.1f×", x), boolp(x <= 2)})
+			}
+		}
+	}
+	for _, im := range r.imgs {
+		var worst int64
+		var worstOp string
+		for _, o := range r.ops {
+			if o.img != im {
+				continue
+			}
+			if it := findTool(o, "imgtool"); it != nil && len(it.samples) > 0 {
+				if s := summarize(it.samples); s.rssKB > worst {
+					worst, worstOp = s.rssKB, o.key
+				}
+			}
+		}
+		if worst > 0 {
+			cs = append(cs, check{"peak RSS ≤ 64 MiB (every imgtool command)", im.key, fmt.Sprintf("%s (%s)", kb(worst), worstOp), boolp(worst <= 64<<10)})
+		}
+	}
+	return cs
+}
+
+func mark(m *bool) string {
+	switch {
+	case m == nil:
+		return "n/a"
+	case *m:
+		return "met"
+	default:
+		return "**missed**"
+	}
+}
+
+func (r *report) write(path string) error {
+	c := r.c
+	e := r.env
+	r.p("# Benchmarks\n\n")
+	if c.smoke {
+		r.p("> **Smoke run** (tiny images, 1 run): it only checks that the harness works; the numbers mean nothing.\n\n")
+	}
+	r.p("Generated by `bench/` on %s (%v in all). To reproduce: `make bench`, i.e.\n\n", r.began.UTC().Format("2006-01-02 15:04 UTC"), r.took.Round(time.Second))
+	r.p("```\n%s\n```\n\n", strings.TrimSpace(c.argsLine))
+	r.p("(as root, with dockerd, docker, skopeo and Go; the images are cached under `.bench/`).\n\n")
+
+	r.p("## Machine and versions\n\n")
+	r.p("| | |\n|---|---|\n")
+	r.p("| CPU | %s, %d logical CPUs (GOMAXPROCS %d) |\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	r.p("| memory | %s |\n", memTotal())
+	r.p("| kernel | %s |\n", cmdOut(nil, "uname", "-sr"))
+	fs := cmdOut(nil, "sh", "-c", "df -T "+filepath.Dir(e.work)+" | awk 'NR==2{print $2\" on \"$1}'")
+	r.p("| filesystem of .bench | %s |\n", fs)
+	r.p("| imgtool | %s (`%s`) |\n", cmdOut(nil, "git", "describe", "--always", "--dirty"), cmdOut(nil, "go", "version"))
+	r.p("| docker | CLI %s, dockerd %s (private daemons, overlay2) |\n",
+		cmdOut(e.src.env(), "docker", "version", "-f", "{{.Client.Version}}"), cmdOut(e.src.env(), "docker", "version", "-f", "{{.Server.Version}}"))
+	r.p("| skopeo | %s |\n", cmdOut(nil, "skopeo", "--version"))
+	if e.crane != "" {
+		r.p("| crane | %s |\n", cmdOut(nil, e.crane, "version"))
+	} else {
+		r.p("| crane | not available (rows skipped) |\n")
+	}
+	r.p("| gzip | %s |\n", cmdOut(nil, "gzip", "--version"))
+	r.p("| load average (1/5/15 min) | at start %s; at end %s |\n", r.loadStart, loadavg())
+
+	r.p("\n## Images\n\n| image | content | layers | `docker save` archive |\n|---|---|---|---|\n")
+	for _, im := range r.imgs {
+		r.p("| %s `%s` | %s | %d | %s |\n", im.key, im.ref, im.desc, im.layers, mb(im.archSize))
+	}
+
+	r.p("\n## Method\n\n")
+	r.p("* %d timed run(s) of every command, in one run of the harness; the order of the tools alternates run by run (odd runs reversed). Times are wall-clock; **median** and min–max.\n", c.runs)
+	r.p("* Page cache warm (nothing is dropped); `sync` before every command so that earlier writeback is not charged to it. Outputs are written to `.bench/work` on the same filesystem and deleted after each run.\n")
+	r.p("* imgtool reads the source dockerd's overlay2 data root directly (`imgtool --root DATA_ROOT …`, read-only while the daemon runs); `imgtool load` loads into a fresh empty root, `docker load` into a second private daemon whose only image is removed after each run.\n")
+	r.p("* **Peak RSS**: `ru_maxrss` from wait4 (max over runs; includes waited-for children, e.g. both sides of a pipe). For docker commands the work is done by dockerd: its peak RSS during the command is shown too (VmHWM after `clear_refs`=5; the daemon's baseline included).\n")
+	r.p("* **Floor**: one sequential read of the same bytes with sha256 (Go, one thread) from the page cache: the archive for save/load/gzip/convert, imgtool's output tar for export/flatten. `× floor` = median ÷ floor median; the 2× target applies where nothing is compressed.\n")
+	r.p("* MB/s = the operation's uncompressed bytes (the column *bytes*) ÷ median, 1 MB = 10⁶ bytes. *ratio* = imgtool median ÷ that tool's median (< 1: imgtool is faster).\n")
+
+	for _, im := range r.imgs {
+		r.p("\n## Image %s: %s\n\n", im.key, im.desc)
+		r.p("| operation | tool | median | min–max | MB/s | ratio imgtool/tool | × floor | peak RSS | dockerd peak RSS | output |\n")
+		r.p("|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, o := range r.ops {
+			if o.img != im {
+				continue
+			}
+			n := opBytes(o)
+			var itMed time.Duration
+			if it := findTool(o, "imgtool"); it != nil && len(it.samples) > 0 {
+				itMed = summarize(it.samples).med
+			}
+			for _, t := range o.tools {
+				label := fmt.Sprintf("%s (%s)", o.title, mb(n))
+				if t.skip != "" {
+					r.p("| %s | %s | skipped: %s | | | | | | | |\n", label, esc(t.name), t.skip)
+					continue
+				}
+				if len(t.samples) == 0 {
+					msg := "not run"
+					if t.err != nil {
+						msg = "failed: " + strings.ReplaceAll(oneLineStr(t.err.Error(), 160), "|", "\\|")
+					}
+					r.p("| %s | %s | %s | | | | | | | |\n", label, esc(t.name), msg)
+					continue
+				}
+				s := summarize(t.samples)
+				ratio := "–"
+				if t.name != "imgtool" && itMed > 0 {
+					ratio = fmt.Sprintf("%.2f×", itMed.Seconds()/s.med.Seconds())
+				}
+				fl := "–"
+				if len(o.floor) > 0 {
+					fl = fmt.Sprintf("%.1f×", s.med.Seconds()/median(o.floor).Seconds())
+				}
+				dk := "–"
+				if t.daemon != nil {
+					dk = kb(s.daemonKB)
+				}
+				failed := ""
+				if t.err != nil {
+					failed = " (a later run failed)"
+				}
+				r.p("| %s | %s | %s%s | %s–%s | %s | %s | %s | %s | %s | %s |\n", label, esc(t.name), secs(s.med), failed, secs(s.min), secs(s.max),
+					mbps(n, s.med), ratio, fl, kb(s.rssKB), dk, mb(s.out))
+			}
+			if len(o.floor) > 0 {
+				fm := median(o.floor)
+				r.p("| %s (%s) | *floor: read + sha256* | %s | %s–%s | %s | | 1.0× | | | |\n", o.title, mb(n), secs(fm), secs(minD(o.floor)), secs(maxD(o.floor)), mbps(n, fm))
+			}
+		}
+	}
+
+	r.p("\n## Targets (ratio of medians in this run)\n\n| target | image | measured | |\n|---|---|---|---|\n")
+	for _, ch := range r.checks() {
+		r.p("| %s | %s | %s | %s |\n", esc(ch.what), ch.image, esc(ch.measured), mark(ch.met))
+	}
+
+	var notes []string
+	seen := map[string]bool{}
+	for _, o := range r.ops {
+		for _, n := range o.notes {
+			if !seen[n] {
+				seen[n] = true
+				notes = append(notes, n)
+			}
+		}
+	}
+	r.p("\n## Commands\n\n| operation | tool | command |\n|---|---|---|\n")
+	seenCmd := map[string]bool{}
+	for _, o := range r.ops {
+		for _, t := range o.tools {
+			if seenCmd[o.key+t.name] {
+				continue
+			}
+			seenCmd[o.key+t.name] = true
+			r.p("| %s | %s | `%s` |\n", o.key, esc(t.name), strings.ReplaceAll(t.cmdline, "|", "\\|"))
+		}
+	}
+	if len(notes) > 0 {
+		r.p("\n## Notes\n\n")
+		for _, n := range notes {
+			r.p("* %s\n", n)
+		}
+	}
+	r.p("* `docker save | gzip` uses gzip's default level (6); skopeo and crane compress with Go's gzip at their defaults. Output sizes are in the *output* column.\n")
+	r.p("* `imgtool save -o` fsyncs its output before renaming it into place; `docker save -o` does not.\n")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(r.b.String()), 0o644)
+}
+
+// summary is the targets table for the terminal.
+func (r *report) summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-48s %-5s %-22s %s\n", "target", "image", "measured", "")
+	for _, ch := range r.checks() {
+		fmt.Fprintf(&b, "%-48s %-5s %-22s %s\n", ch.what, ch.image, ch.measured, strings.Trim(mark(ch.met), "*"))
+	}
+	return b.String()
+}
+
+func oneLineStr(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}
+
+func minD(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, x := range d {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxD(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, x := range d {
+		m = max(m, x)
+	}
+	return m
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// loadavg is the first three fields of /proc/loadavg: other work on the
+// machine makes every number noisier.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -2,6 +2,7 @@ package flatten
 
 import (
 	"archive/tar"
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -97,11 +98,16 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 		readers: make([]*layerReader, len(layers))}
 	defer e.cleanup()
 	e.plan(b.root, "")
-	tw := tar.NewWriter(w)
+	// Headers are 512-byte writes; buffer them so each is not a syscall.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tw := tar.NewWriter(bw)
 	if err := e.emit(tw, b.root, ""); err != nil {
 		return fmt.Errorf("flatten: %w", err)
 	}
 	if err := tw.Close(); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("flatten: %w", err)
 	}
 	return nil

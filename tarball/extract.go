@@ -31,6 +31,13 @@ type extractor struct {
 	// also rejects names that differ only before clamping ("../a" and "a"),
 	// which land on the same file and could not be reassembled.
 	seen map[string]struct{}
+	// known holds the directories this extraction made or merged, so a
+	// parent is not looked up again (each os.Root lookup walks the whole
+	// path with openat). fresh says the target started empty: then the only
+	// thing that can already sit at a new entry's name is a known directory.
+	known    map[string]bool
+	fresh    bool
+	symlinks map[string]bool // symlinks this extraction made
 	// dirs get their times after all entries: creating children would
 	// otherwise move the mtime again.
 	dirs []dirTimes
@@ -48,7 +55,21 @@ func newExtractor(root *os.Root, opts ApplyOptions) *extractor {
 		unprivileged: os.Geteuid() != 0,
 		buf:          make([]byte, 256<<10),
 		seen:         map[string]struct{}{},
+		known:        map[string]bool{},
+		symlinks:     map[string]bool{},
+		fresh:        isEmptyDir(root),
 	}
+}
+
+// isEmptyDir reports whether the root directory has no entries.
+func isEmptyDir(root *os.Root) bool {
+	d, err := root.Open(".")
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
 }
 
 // diskMode is the permission bits (with setuid/setgid/sticky) to give the
@@ -109,7 +130,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 // by root when chowning, as Docker's MkdirAllAndChownNew does.
 func (x *extractor) ensureParent(name string) error {
 	dir, _ := splitParent(name)
-	if dir == "." {
+	if dir == "." || x.known[dir] {
 		return nil
 	}
 	if _, err := x.root.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
@@ -126,6 +147,7 @@ func (x *extractor) ensureParent(name string) error {
 		if err := x.root.Mkdir(p, 0o755); err != nil {
 			return err
 		}
+		x.known[p] = true
 		if x.opts.Chown {
 			if err := x.root.Lchown(p, 0, 0); err != nil {
 				return err
@@ -138,6 +160,9 @@ func (x *extractor) ensureParent(name string) error {
 // clear removes what is at name unless both it and the new entry are
 // directories, in which case they merge. It reports that merge case.
 func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err error) {
+	if x.fresh && !x.known[name] && !x.underSymlink(name) {
+		return false, nil // nothing was there before us, nor made by us
+	}
 	fi, err := x.root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -148,13 +173,37 @@ func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err err
 	if fi.IsDir() && newIsDir {
 		return true, nil
 	}
+	x.forget(name)
 	return false, x.root.RemoveAll(name)
+}
+
+// underSymlink reports whether a parent of name is a symlink we made.
+func (x *extractor) underSymlink(name string) bool {
+	if len(x.symlinks) == 0 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' && x.symlinks[name[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// forget drops name and everything below it from the known directories.
+func (x *extractor) forget(name string) {
+	for k := range x.known {
+		if k == name || strings.HasPrefix(k, name+"/") {
+			delete(x.known, k)
+		}
+	}
 }
 
 // create makes the filesystem object for hdr at name (which is free).
 func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDir bool) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
+		x.known[name] = true
 		if existingDir {
 			return nil
 		}
@@ -169,7 +218,9 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 		return x.root.Link(rootRel(clampName(hdr.Linkname)), name)
 	case tar.TypeSymlink:
 		// The target is stored as is; os.Root refuses to follow it outside
-		// the root if a later entry tries to write through it.
+		// the root if a later entry tries to write through it. A later name
+		// below it may reach an existing file: clear looks those up.
+		x.symlinks[name] = true
 		return x.root.Symlink(hdr.Linkname, name)
 	}
 	return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)

@@ -41,6 +41,25 @@ type ConvertOptions struct {
 	Skipped func(platform string, digest v1.Hash)
 }
 
+// openItems opens a source and keeps the item its :REF selects (all items
+// when there is none; the store resolves its own reference).
+func openItems(ctx context.Context, t *Transport, ref Ref, env *Env, src string) (Source, []Item, error) {
+	source, err := t.Source(ctx, ref, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := source.Items()
+	if ref.Name != "" && t.Name != "store" {
+		it, err := SelectItem(items, ref.Name)
+		if err != nil {
+			source.Close()
+			return nil, nil, fmt.Errorf("%s: %w", src, err)
+		}
+		items = []Item{it}
+	}
+	return source, items, nil
+}
+
 // Convert copies SRC to DST (see ParseRef), through v1.Image/v1.ImageIndex:
 // every item of the source, or the one SRC's :REF selects (a tag, ref
 // name, @sha256: digest or 0-based index number). DST's :REF renames a
@@ -68,19 +87,11 @@ func Convert(ctx context.Context, src, dst string, env *Env, opts ConvertOptions
 	if sref.Path != "" && sref.Path == dref.Path && sref.Path != "-" {
 		return nil, fmt.Errorf("%s and %s are the same path", src, dst)
 	}
-	source, err := st.Source(ctx, sref, env)
+	source, items, err := openItems(ctx, st, sref, env, src)
 	if err != nil {
 		return nil, err
 	}
 	defer source.Close()
-	items := source.Items()
-	if sref.Name != "" && st.Name != "store" {
-		it, err := SelectItem(items, sref.Name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
-		}
-		items = []Item{it}
-	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%s: no images", src)
 	}

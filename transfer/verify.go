@@ -49,19 +49,11 @@ func Verify(ctx context.Context, src string, env *Env, w io.Writer) (*VerifyResu
 	if t.Source == nil {
 		return nil, fmt.Errorf("%s: the %s transport cannot be read", src, t.Name)
 	}
-	source, err := t.Source(ctx, ref, env)
+	source, items, err := openItems(ctx, t, ref, env, src)
 	if err != nil {
 		return nil, err
 	}
 	defer source.Close()
-	items := source.Items()
-	if ref.Name != "" && t.Name != "store" {
-		it, err := SelectItem(items, ref.Name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
-		}
-		items = []Item{it}
-	}
 	v := &verifier{w: w, res: &VerifyResult{}, env: env, isStore: t.Name == "store"}
 	for _, it := range items {
 		label := itemLabel(it)

@@ -51,7 +51,8 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	}
 	defer root.Close()
 
-	hr := NewHashingReader(r)
+	hr := NewAsideHasher(r) // sha256 on its own goroutine, beside the writes
+	defer hr.Close()
 	var gz *gzip.Writer
 	sink := io.Discard // the packer still detects duplicate paths
 	if tarSplit != nil {

@@ -1,0 +1,105 @@
+package tarball
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// AsideHasher reads r ahead in chunks and hashes them on its own goroutine
+// while the bytes flow on to the reader, so sha256 (the costliest step of
+// a load on CPUs without SHA extensions) runs beside tar-split and the
+// file writes instead of in line with them. At most asideChunks chunks are
+// in flight, so memory stays bounded.
+type AsideHasher struct {
+	pr   *io.PipeReader
+	done chan struct{}
+	sum  v1.Hash
+	n    int64
+}
+
+const (
+	asideChunk  = 256 << 10
+	asideChunks = 8
+)
+
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+// NewAsideHasher starts reading r.
+func NewAsideHasher(r io.Reader) *AsideHasher {
+	pr, pw := io.Pipe()
+	a := &AsideHasher{pr: pr, done: make(chan struct{})}
+	free := make(chan *chunk, asideChunks)
+	for i := 0; i < asideChunks; i++ {
+		free <- &chunk{buf: make([]byte, asideChunk)}
+	}
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	toHash := make(chan *chunk, asideChunks)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the hasher
+		defer wg.Done()
+		h := sha256.New()
+		for c := range toHash {
+			h.Write(c.buf)
+			release(c)
+		}
+		a.sum = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	}()
+	go func() { // the reader: one read, two consumers
+		var err error
+		for err == nil {
+			c := <-free
+			c.buf = c.buf[:cap(c.buf)]
+			var n int
+			n, err = io.ReadFull(r, c.buf)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			if n == 0 {
+				free <- c
+				continue
+			}
+			c.buf = c.buf[:n]
+			a.n += int64(n)
+			c.refs.Store(2)
+			toHash <- c
+			_, werr := pw.Write(c.buf)
+			release(c)
+			if werr != nil {
+				err = werr
+			}
+		}
+		close(toHash)
+		wg.Wait()
+		close(a.done)
+		if err == io.EOF {
+			err = nil
+		}
+		pw.CloseWithError(err)
+	}()
+	return a
+}
+
+// Read returns the stream's bytes; its EOF comes after every byte is hashed.
+func (a *AsideHasher) Read(p []byte) (int, error) { return a.pr.Read(p) }
+
+// Close stops reading early (the remaining input is not consumed).
+func (a *AsideHasher) Close() error { return a.pr.Close() }
+
+// Sum waits for the hasher and returns the sha256 of everything read from r.
+func (a *AsideHasher) Sum() v1.Hash { <-a.done; return a.sum }
+
+// N is the number of bytes read from r (valid after Sum).
+func (a *AsideHasher) N() int64 { <-a.done; return a.n }

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
@@ -936,7 +937,8 @@ func Write(w io.Writer, imgs []Tagged, opts Options) error {
 	if err := p.prepare(""); err != nil {
 		return err
 	}
-	t := &tarOut{tw: tar.NewWriter(w), epoch: opts.epoch()}
+	bw := bufio.NewWriterSize(w, 1<<20) // headers and small blobs: not one write(2) each
+	t := &tarOut{tw: tar.NewWriter(bw), epoch: opts.epoch()}
 	switch opts.Format {
 	case Docker, OCIArchive:
 		err = writeOCITar(t, p, opts.Format == Docker)
@@ -948,7 +950,10 @@ func Write(w io.Writer, imgs []Tagged, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return t.tw.Close()
+	if err := t.tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func writeOCITar(t *tarOut, p *plan, docker bool) error {

@@ -2,6 +2,7 @@ package tarball
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +62,8 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	}
 	// tar-split parses its own copy of the stream in a goroutine and hands
 	// us every byte it read, so both see exactly the same input.
-	stream, done, err := asm.NewInputTarStreamWithDone(hr, storage.NewJSONPacker(sink), nil)
+	// tar-split reads headers 512 bytes at a time; serve them from a buffer.
+	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), storage.NewJSONPacker(sink), nil)
 	if err != nil {
 		return ApplyResult{}, err
 	}

@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,14 @@ func AssembleReader(tarSplit io.Reader, dir string) io.ReadCloser {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(Assemble(tarSplit, dir, pw))
+		// tar-split writes every header and segment separately; batch them so
+		// the pipe hands over large chunks, not one goroutine switch each.
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		err := Assemble(tarSplit, dir, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
 	}()
 	return &assembleReader{pr: pr, done: done}
 }

@@ -3,7 +3,7 @@ GO      ?= go
 PREFIX  ?= /usr/local
 BIN     := bin/imgtool
 
-.PHONY: build test unit interop bench bench-smoke micro-bench install demo fuzz clean
+.PHONY: build test unit interop bench bench-smoke bench-deps micro-bench install demo fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/imgtool
@@ -31,11 +31,17 @@ demo: build
 
 # Side-by-side numbers against docker, skopeo and crane (root, dockerd; ~30 min),
 # written to docs/benchmarks.md. bench-smoke is a tiny run that keeps the harness working.
-bench:
+bench: bench-deps
 	$(GO) run ./bench -runs 5 -out docs/benchmarks.md
 
-bench-smoke:
+bench-smoke: bench-deps
 	$(GO) run ./bench -smoke
+
+# The peers the harness measures (crane is installed by the harness itself, pinned).
+bench-deps:
+	@command -v dockerd >/dev/null && command -v skopeo >/dev/null && command -v debootstrap >/dev/null && \
+	  command -v busybox >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends docker.io skopeo debootstrap busybox-static; }
 
 micro-bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./tarball ./archive ./flatten ./store

@@ -186,6 +186,9 @@ func (o Options) jobs() int {
 	if o.Jobs > 0 {
 		return o.Jobs
 	}
+	if o.Compression == tarball.Gzip {
+		return 1 // pgzip already spreads one layer over every core; more layers only add memory
+	}
 	return runtime.GOMAXPROCS(0)
 }
 

@@ -38,18 +38,6 @@ func sha256Hash(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// countingWriter counts bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // digestOf2 finishes a hasher made by newHasher.
 func digestOf2(alg string, h hash.Hash) v1.Hash {
 	if alg != "sha512" {

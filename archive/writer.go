@@ -475,19 +475,30 @@ func (p *plan) prepare(dir string) error {
 	return firstErr
 }
 
+// openSpool makes the layer's temp file (removed with the plan's dir) and
+// opens its uncompressed stream.
+func (l *wLayer) openSpool(dir string) (*os.File, io.ReadCloser, error) {
+	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	if err != nil {
+		return nil, nil, err
+	}
+	l.tmp = f.Name()
+	rc, err := l.src.Uncompressed()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+	}
+	return f, rc, nil
+}
+
 // spoolLayer copies an uncompressed layer of unknown size to a temp file,
 // checking its diff ID.
 func spoolLayer(l *wLayer, dir string) error {
-	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	f, rc, err := l.openSpool(dir)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	l.tmp = f.Name()
-	rc, err := l.src.Uncompressed()
-	if err != nil {
-		return fmt.Errorf("layer %s: %v", l.diffID, err)
-	}
 	defer rc.Close()
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), rc)
@@ -504,19 +515,14 @@ func spoolLayer(l *wLayer, dir string) error {
 // compressLayer makes the compressed blob in one pass: uncompressed →
 // sha256 (diff ID check) → gzip/zstd → sha256 + count → temp file.
 func (p *plan) compressLayer(l *wLayer, dir string) error {
-	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	f, rc, err := l.openSpool(dir)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	l.tmp = f.Name()
-	rc, err := l.src.Uncompressed()
-	if err != nil {
-		return fmt.Errorf("layer %s: %v", l.diffID, err)
-	}
 	defer rc.Close()
 	ch := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(f, ch)}
+	cw := &tarball.CountingWriter{W: io.MultiWriter(f, ch)}
 	var zw io.WriteCloser
 	switch p.opts.Compression {
 	case tarball.Gzip:
@@ -554,7 +560,7 @@ func (p *plan) compressLayer(l *wLayer, dir string) error {
 	if got := sha256Hash(uh); got != l.diffID {
 		return diffMismatch(l.diffID, got)
 	}
-	l.size, l.digest = cw.n, sha256Hash(ch)
+	l.size, l.digest = cw.N, sha256Hash(ch)
 	return f.Close()
 }
 

@@ -12,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/pgzip"
+
+	"github.com/imgtool/imgtool/tarball"
 )
 
 // pgzipBlock is the fixed pgzip block size: the output depends only on the
@@ -61,7 +63,7 @@ func CompressLayer(src v1.Layer, dir string, level int) (*GzipLayer, error) {
 	}
 	defer rc.Close()
 	ch := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, ch)}
+	cw := &tarball.CountingWriter{W: io.MultiWriter(f, ch)}
 	if level == 0 {
 		level = pgzip.DefaultCompression
 	}
@@ -88,23 +90,12 @@ func CompressLayer(src v1.Layer, dir string, level int) (*GzipLayer, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	l.digest, l.size, l.usize = sum(ch), cw.n, n
+	l.digest, l.size, l.usize = sum(ch), cw.N, n
 	return l, nil
 }
 
 func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (l *GzipLayer) Digest() (v1.Hash, error)            { return l.digest, nil }

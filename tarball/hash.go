@@ -65,3 +65,19 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyReader) Close() error { return v.rc.Close() }
+
+// CountingWriter passes writes on to W (io.Discard when nil) and counts them.
+type CountingWriter struct {
+	W io.Writer
+	N int64
+}
+
+func (c *CountingWriter) Write(p []byte) (int, error) {
+	w := c.W
+	if w == nil {
+		w = io.Discard
+	}
+	n, err := w.Write(p)
+	c.N += int64(n)
+	return n, err
+}

@@ -251,7 +251,7 @@ func (v *verifier) layer(l v1.Layer, i, n int, diffID, chain v1.Hash, m *v1.Mani
 	}
 	defer rc.Close()
 	bh := newHash(want.Algorithm)
-	cnt := &byteCounter{}
+	cnt := &tarball.CountingWriter{}
 	tee := io.TeeReader(rc, io.MultiWriter(bh, cnt))
 	uh := sha256.New()
 	var ucount int64
@@ -283,8 +283,8 @@ func (v *verifier) layer(l v1.Layer, i, n int, diffID, chain v1.Hash, m *v1.Mani
 		v.fail("layer %d/%d blob %s: content hashes to %s", i+1, n, want, gotBlob)
 		ok = false
 	}
-	if wantSize >= 0 && cnt.n != wantSize {
-		v.fail("layer %d/%d blob %s: %d bytes, its descriptor says %d", i+1, n, want, cnt.n, wantSize)
+	if wantSize >= 0 && cnt.N != wantSize {
+		v.fail("layer %d/%d blob %s: %d bytes, its descriptor says %d", i+1, n, want, cnt.N, wantSize)
 		ok = false
 	}
 	if _, isTar := layerIsTar(l); isTar {
@@ -295,7 +295,7 @@ func (v *verifier) layer(l v1.Layer, i, n int, diffID, chain v1.Hash, m *v1.Mani
 		}
 	}
 	if ok {
-		fmt.Fprintf(v.w, "  layer %d/%d ok blob %s (%s, %d bytes) diff_id %s (%d bytes) chain %s\n", i+1, n, want, comp, cnt.n, diffID, ucount, chain)
+		fmt.Fprintf(v.w, "  layer %d/%d ok blob %s (%s, %d bytes) diff_id %s (%d bytes) chain %s\n", i+1, n, want, comp, cnt.N, diffID, ucount, chain)
 	}
 }
 
@@ -335,10 +335,6 @@ func (v *verifier) layerdb(img *store.Image, diffIDs, chains []v1.Hash) {
 		fmt.Fprintf(v.w, "  layerdb ok: %d chain dirs match the diff_ids\n", len(ls))
 	}
 }
-
-type byteCounter struct{ n int64 }
-
-func (c *byteCounter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func newHash(alg string) hash.Hash {
 	if alg == "sha512" {

@@ -188,7 +188,7 @@ func ctrStripLsTimes(s string) string {
 	return strings.Join(out, "\n")
 }
 
-// ctrTarNames lists the cleaned entry names of every layer of ref in a
+// ctrLayerNames lists the cleaned entry names of every layer of ref in a
 // docker save archive made by d.
 func ctrLayerNames(t *testing.T, d *dockertest.Daemon, ref string) map[string]bool {
 	t.Helper()
@@ -196,23 +196,9 @@ func ctrLayerNames(t *testing.T, d *dockertest.Daemon, ref string) map[string]bo
 	d.Docker(t, "save", "-o", p, ref)
 	a := readArchive(t, p)
 	names := map[string]bool{}
-	for _, l := range a.manifest[0].Layers {
-		b, ok := a.file(l)
-		if !ok {
-			t.Fatalf("layer %s missing", l)
-		}
-		tr := tar.NewReader(bytes.NewReader(b))
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			names[strings.TrimSuffix(path.Clean(h.Name), "/")] = true
-		}
-	}
+	a.eachLayerEntry(t, func(h *tar.Header) {
+		names[strings.TrimSuffix(path.Clean(h.Name), "/")] = true
+	})
 	return names
 }
 

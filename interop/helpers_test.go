@@ -199,11 +199,10 @@ func (a *archive) file(name string) ([]byte, bool) {
 	return nil, false
 }
 
-// layerFeatures lists what the layer tars of the archive's first image
-// contain: "whiteout", "opaque", "hardlink", "symlink", "longname".
-func (a *archive) layerFeatures(t *testing.T) map[string]bool {
+// eachLayerEntry calls fn for every tar header of every layer of the
+// archive's first image.
+func (a *archive) eachLayerEntry(t *testing.T, fn func(h *tar.Header)) {
 	t.Helper()
-	feat := map[string]bool{}
 	if len(a.manifest) == 0 {
 		t.Fatal("empty manifest")
 	}
@@ -221,22 +220,32 @@ func (a *archive) layerFeatures(t *testing.T) map[string]bool {
 			if err != nil {
 				t.Fatalf("layer %s: %v", l, err)
 			}
-			base := path.Base(h.Name)
-			switch {
-			case base == ".wh..wh..opq":
-				feat["opaque"] = true
-			case strings.HasPrefix(base, ".wh."):
-				feat["whiteout"] = true
-			case h.Typeflag == tar.TypeLink:
-				feat["hardlink"] = true
-			case h.Typeflag == tar.TypeSymlink:
-				feat["symlink"] = true
-			}
-			if len(h.Name) > 100 {
-				feat["longname"] = true
-			}
+			fn(h)
 		}
 	}
+}
+
+// layerFeatures lists what the layer tars of the archive's first image
+// contain: "whiteout", "opaque", "hardlink", "symlink", "longname".
+func (a *archive) layerFeatures(t *testing.T) map[string]bool {
+	t.Helper()
+	feat := map[string]bool{}
+	a.eachLayerEntry(t, func(h *tar.Header) {
+		base := path.Base(h.Name)
+		switch {
+		case base == ".wh..wh..opq":
+			feat["opaque"] = true
+		case strings.HasPrefix(base, ".wh."):
+			feat["whiteout"] = true
+		case h.Typeflag == tar.TypeLink:
+			feat["hardlink"] = true
+		case h.Typeflag == tar.TypeSymlink:
+			feat["symlink"] = true
+		}
+		if len(h.Name) > 100 {
+			feat["longname"] = true
+		}
+	})
 	return feat
 }
 

@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -74,31 +72,18 @@ Example:
 			if len(rows) > 0 {
 				rows[0].ID = id.String()
 			}
-			switch {
-			case format == "json":
-				enc := json.NewEncoder(os.Stdout)
-				for _, r := range rows {
-					enc.Encode(r)
-				}
-			case quiet:
-				for _, r := range rows {
-					fmt.Println(shortIDOrMissing(r.ID, noTrunc))
-				}
-			default:
-				tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-				fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-				for i, r := range rows {
+			return listing[historyRow]{
+				header: "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT",
+				cells: func(r historyRow) string {
 					by := strings.ReplaceAll(r.CreatedBy, "\t", " ")
 					if !noTrunc && len([]rune(by)) > 45 {
 						by = string([]rune(by)[:44]) + "…"
 					}
 					created, _ := time.Parse(time.RFC3339, r.Created)
-					_ = i
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shortIDOrMissing(r.ID, noTrunc), since(created), by, humanSize(r.Size), r.Comment)
-				}
-				return tw.Flush()
-			}
-			return nil
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", shortIDOrMissing(r.ID, noTrunc), since(created), by, humanSize(r.Size), r.Comment)
+				},
+				id: func(r historyRow) string { return shortIDOrMissing(r.ID, noTrunc) },
+			}.print(format, quiet, rows)
 		},
 	})
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -62,32 +59,14 @@ Examples:
 				infos = withoutIntermediate(infos)
 			}
 			rows := imageRows(infos, args)
-			switch {
-			case format == "json":
-				enc := json.NewEncoder(os.Stdout)
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-			case quiet:
-				seen := map[string]bool{}
-				for _, r := range rows {
-					id := shortID(r.ID, noTrunc)
-					if !seen[id] {
-						seen[id] = true
-						fmt.Println(id)
-					}
-				}
-			default:
-				tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-				fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, shortID(r.ID, noTrunc), r.CreatedSince, humanSize(r.Size))
-				}
-				return tw.Flush()
-			}
-			return nil
+			return listing[imageRow]{
+				header: "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE",
+				cells: func(r imageRow) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Repository, r.Tag, shortID(r.ID, noTrunc), r.CreatedSince, humanSize(r.Size))
+				},
+				id:     func(r imageRow) string { return shortID(r.ID, noTrunc) },
+				unique: true,
+			}.print(format, quiet, rows)
 		},
 	})
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -57,26 +54,14 @@ Examples:
 					rows = append(rows, toPSRow(st, c, noTrunc))
 				}
 			}
-			switch {
-			case format == "json":
-				enc := json.NewEncoder(os.Stdout)
-				for _, r := range rows {
-					enc.Encode(r)
-				}
-			case quiet:
-				for _, r := range rows {
-					fmt.Println(r.ID)
-				}
-			default:
-				tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-				for _, r := range rows {
+			return listing[psRow]{
+				header: "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES",
+				cells: func(r psRow) string {
 					created, _ := time.Parse(time.RFC3339Nano, r.Created)
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t%s\n", r.ID, r.Image, r.Command, since(created), r.Status, r.Names)
-				}
-				return tw.Flush()
-			}
-			return nil
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t\t%s", r.ID, r.Image, r.Command, since(created), r.Status, r.Names)
+				},
+				id: func(r psRow) string { return r.ID },
+			}.print(format, quiet, rows)
 		},
 	})
 }

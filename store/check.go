@@ -286,21 +286,22 @@ func validHex(s string) bool {
 // and, when the parent's dir is known, lower.
 func (c *checker) overlayDir(who, id, parentID string) {
 	dir := filepath.Join(c.s.overlayDir(), id)
-	if fi, err := os.Stat(filepath.Join(dir, "diff")); err != nil || !fi.IsDir() {
-		c.add(Corrupt, nil, "%s: overlay2 dir %s has no diff/", who, c.rel(dir))
+	if _, err := c.s.layerDir(id); err != nil {
+		c.add(Corrupt, nil, "%s: overlay2 dir %s has no diff/ directory: %v", who, c.rel(dir), err)
 		return
 	}
 	link, err := c.s.linkOf(id)
-	if err != nil || len(link) != 26 || strings.ContainsAny(link, "/.") {
+	if err != nil {
 		c.add(Corrupt, nil, "%s: overlay2 dir %s has a missing or bad link file", who, c.rel(dir))
 		return
 	}
 	c.links[link] = id
-	target, err := os.Readlink(filepath.Join(c.s.overlayDir(), "l", link))
-	if err != nil {
+	if target, err := c.s.linkTarget(link); errors.Is(err, os.ErrNotExist) {
 		c.add(Corrupt, nil, "%s: overlay2/l/%s (the link of %s) is missing", who, link, c.rel(dir))
-	} else if filepath.Clean(target) != filepath.Join("..", id, "diff") {
-		c.add(Corrupt, nil, "%s: overlay2/l/%s points at %q, not ../%s/diff", who, link, target, id)
+	} else if err != nil {
+		c.add(Corrupt, nil, "%s: %v", who, err)
+	} else if target != id {
+		c.add(Corrupt, nil, "%s: overlay2/l/%s points at %s, not ../%s/diff", who, link, target, id)
 	}
 	if parentID == "" {
 		return
@@ -310,10 +311,12 @@ func (c *checker) overlayDir(who, id, parentID string) {
 		return // reported for the parent
 	}
 	want := "l/" + pl
-	if pLower := c.s.lowerOf(parentID); pLower != "" {
+	if pLower, err := c.s.lowerOf(parentID); err == nil && pLower != "" {
 		want += ":" + pLower
 	}
-	if got := c.s.lowerOf(id); got != want {
+	if got, err := c.s.lowerOf(id); err != nil {
+		c.add(Corrupt, nil, "%s: overlay2 dir %s has lower that is not a chain of l/ links (%v)", who, c.rel(dir), err)
+	} else if got != want {
 		c.add(Corrupt, nil, "%s: overlay2 dir %s has lower %q, want %q", who, c.rel(dir), got, want)
 	}
 }
@@ -521,17 +524,8 @@ func (c *checker) overlay() {
 		}
 		p := filepath.Join(c.s.overlayDir(), e.Name())
 		fix := removeAll(p)
-		if validCacheID(e.Name()) {
-			link, _ := c.s.linkOf(e.Name())
-			fix = func() error {
-				if link != "" && len(link) == 26 && !strings.ContainsAny(link, "/.") {
-					lp := filepath.Join(c.s.overlayDir(), "l", link)
-					if t, err := os.Readlink(lp); err == nil && filepath.Clean(t) == filepath.Join("..", e.Name(), "diff") {
-						os.Remove(lp)
-					}
-				}
-				return os.RemoveAll(p)
-			}
+		if id := e.Name(); validCacheID(id) {
+			fix = func() error { return c.s.removeOverlayDir(id) }
 		}
 		c.add(Garbage, fix, "%s: overlay2 dir that no layer or container references", c.rel(p))
 	}
@@ -542,19 +536,19 @@ func (c *checker) overlay() {
 		if _, ok := c.links[e.Name()]; ok {
 			continue // checked with its dir
 		}
-		target, err := os.Readlink(p)
+		id, err := c.s.linkTarget(e.Name())
 		if err == nil {
 			// A link of an unreferenced dir goes with that dir.
-			rel := strings.TrimPrefix(filepath.Clean(target), "../")
-			if id := strings.TrimSuffix(rel, "/diff"); id != rel && !strings.Contains(id, "/") {
-				if _, err := os.Stat(filepath.Join(c.s.overlayDir(), id, "diff")); err == nil && !c.refDirs[id] {
+			if _, err := c.s.layerDir(id); err == nil {
+				if !c.refDirs[id] {
 					continue
 				}
-			}
-			if _, err := os.Stat(filepath.Join(ldir, target)); err == nil {
-				c.add(Garbage, removeAll(p), "%s: link that no overlay2 dir's link file names (-> %s)", c.rel(p), target)
+				c.add(Garbage, removeAll(p), "%s: link that no overlay2 dir's link file names (-> %s)", c.rel(p), id)
 				continue
 			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			c.add(Garbage, removeAll(p), "%s: %v", c.rel(p), err)
+			continue
 		}
 		c.add(Garbage, removeAll(p), "%s: dangling link", c.rel(p))
 	}

@@ -213,7 +213,7 @@ func TestCheckReportsDamage(t *testing.T) {
 		}, "chain ID does not match", false},
 		"missing diff dir": {func(t *testing.T, s *Store, a, b v1.Hash) error {
 			l, _ := s.Layer(ckTop(t, s, a))
-			return os.RemoveAll(s.DiffDir(l.CacheID))
+			return os.RemoveAll(s.diffPath(l.CacheID))
 		}, "has no diff/", false},
 		"missing l/ link": {func(t *testing.T, s *Store, a, b v1.Hash) error {
 			l, _ := s.Layer(ckTop(t, s, a))
@@ -226,7 +226,7 @@ func TestCheckReportsDamage(t *testing.T) {
 		}, "has lower", false},
 		"modified file": {func(t *testing.T, s *Store, a, b v1.Hash) error {
 			l, _ := s.Layer(ckTop(t, s, a))
-			return os.WriteFile(filepath.Join(s.DiffDir(l.CacheID), "a"), []byte("A\n"), 0o644)
+			return os.WriteFile(filepath.Join(s.diffPath(l.CacheID), "a"), []byte("A\n"), 0o644)
 		}, "regenerating its tar", true},
 	}
 	for name, c := range cases {

@@ -166,10 +166,7 @@ func (s *Store) FindContainer(ref string) (*Container, error) {
 }
 
 // RWDir is the container's read-write layer (upper) directory.
-func (s *Store) RWDir(c *Container) string { return s.DiffDir(c.MountID) }
-
-// InitDir is the container's init layer directory.
-func (s *Store) InitDir(c *Container) string { return s.DiffDir(c.InitID) }
+func (s *Store) RWDir(c *Container) (string, error) { return s.DiffDir(c.MountID) }
 
 // ContainerLayerDirs lists the diff dirs of the container's merged view,
 // bottom first: the image's layers, the init layer, the read-write layer.
@@ -180,12 +177,20 @@ func (s *Store) ContainerLayerDirs(c *Container) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
-		for _, l := range chain {
-			dirs = append(dirs, s.DiffDir(l.CacheID))
+		if dirs, err = s.LayerDiffDirs(chain); err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
 	}
+	ids := []string{c.MountID}
 	if c.InitID != "" {
-		dirs = append(dirs, s.InitDir(c))
+		ids = []string{c.InitID, c.MountID}
 	}
-	return append(dirs, s.RWDir(c)), nil
+	for _, id := range ids {
+		d, err := s.DiffDir(id)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
 }

@@ -104,7 +104,11 @@ func (s *Store) createOverlayDir(id, parent string) error {
 		return err
 	}
 	lower := "l/" + pl
-	if pLower := s.lowerOf(parent); pLower != "" {
+	pLower, err := s.lowerOf(parent)
+	if err != nil {
+		return err
+	}
+	if pLower != "" {
 		lower += ":" + pLower
 	}
 	if err := os.WriteFile(filepath.Join(dir, "lower"), []byte(lower), 0o644); err != nil {
@@ -120,15 +124,19 @@ func (s *Store) createOverlayDir(id, parent string) error {
 // init layer's diff dir. Directories the image already has (/etc, /dev)
 // are copied up with the image's metadata, as overlayfs would.
 func (s *Store) setupInitLayer(c *Container) error {
-	diff := s.InitDir(c)
+	diff := s.diffPath(c.InitID)
 	var lowers []string
 	if c.Parent != (v1.Hash{}) {
 		chain, err := s.Chain(c.Parent)
 		if err != nil {
 			return err
 		}
-		for i := len(chain) - 1; i >= 0; i-- {
-			lowers = append(lowers, s.DiffDir(chain[i].CacheID))
+		dirs, err := s.LayerDiffDirs(chain)
+		if err != nil {
+			return err
+		}
+		for i := len(dirs) - 1; i >= 0; i-- {
+			lowers = append(lowers, dirs[i])
 		}
 	}
 	for _, d := range []string{"dev", "etc"} {
@@ -319,11 +327,7 @@ func (s *Store) RemoveContainer(c *Container) error {
 		if id == "" {
 			continue
 		}
-		if link, err := s.linkOf(id); err == nil && link != "" {
-			os.Remove(filepath.Join(s.overlayDir(), "l", link))
-		}
-		unix.Unmount(filepath.Join(s.overlayDir(), id, "merged"), unix.MNT_DETACH)
-		if err := os.RemoveAll(filepath.Join(s.overlayDir(), id)); err != nil {
+		if err := s.removeOverlayDir(id); err != nil {
 			return err
 		}
 	}

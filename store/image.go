@@ -184,7 +184,12 @@ func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 	}
-	return closeBoth{tarball.AssembleReader(f, l.s.DiffDir(l.info.CacheID)), f}, nil
+	dir, err := l.s.DiffDir(l.info.CacheID)
+	if err != nil {
+		f.Close()
+		return nil, err // the caller names the layer
+	}
+	return closeBoth{tarball.AssembleReader(f, dir), f}, nil
 }
 
 // Verified is Uncompressed checked against the diff ID: a mismatch fails

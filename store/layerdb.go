@@ -66,55 +66,34 @@ func (s *Store) Layer(chain v1.Hash) (*Layer, error) {
 	return l, nil
 }
 
-// validCacheID guards path joins: Docker's IDs are 64 hex, optionally "-init".
-func validCacheID(id string) bool {
-	id = strings.TrimSuffix(id, "-init")
-	if len(id) != 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // TarSplitPath is the layer's tar-split.json.gz.
 func (s *Store) TarSplitPath(chain v1.Hash) string {
 	return filepath.Join(s.layerPath(chain.Hex), "tar-split.json.gz")
 }
 
-// DiffDir is an overlay2 layer's content directory.
-func (s *Store) DiffDir(cacheID string) string {
+// diffPath is an overlay2 layer's content directory, unchecked: for dirs
+// this process has just created. Everything else uses DiffDir.
+func (s *Store) diffPath(cacheID string) string {
 	return filepath.Join(s.overlayDir(), cacheID, "diff")
-}
-
-// linkOf reads an overlay2 dir's 26-char link name.
-func (s *Store) linkOf(cacheID string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.overlayDir(), cacheID, "link"))
-	return strings.TrimSpace(string(b)), err
-}
-
-// lowerOf reads an overlay2 dir's lower chain ("" for a base layer).
-func (s *Store) lowerOf(cacheID string) string {
-	b, _ := os.ReadFile(filepath.Join(s.overlayDir(), cacheID, "lower"))
-	return strings.TrimSpace(string(b))
 }
 
 // LowerDirs lists the diff dirs below and including cacheID, top first,
 // as GraphDriver.Data shows them.
 func (s *Store) LowerDirs(cacheID string) []string {
+	lower, err := s.lowerOf(cacheID)
+	if err != nil {
+		return nil
+	}
 	var out []string
-	for _, l := range strings.Split(s.lowerOf(cacheID), ":") {
+	for _, l := range strings.Split(lower, ":") {
 		if l == "" {
 			continue
 		}
-		target, err := os.Readlink(filepath.Join(s.overlayDir(), l))
+		id, err := s.linkTarget(strings.TrimPrefix(l, "l/"))
 		if err != nil {
 			continue
 		}
-		out = append(out, filepath.Clean(filepath.Join(s.overlayDir(), "l", target)))
+		out = append(out, s.diffPath(id))
 	}
 	return out
 }

@@ -25,7 +25,10 @@ func (s *Store) Mount(c *Container) (string, error) {
 	if err := os.MkdirAll(merged, 0o700); err != nil {
 		return "", err
 	}
-	lower := s.lowerOf(c.MountID)
+	lower, err := s.lowerOf(c.MountID)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", c.ID[:12], err)
+	}
 	if lower == "" {
 		return "", fmt.Errorf("container %s: read-write layer has no lower layers", c.ID[:12])
 	}

@@ -199,7 +199,9 @@ func (tx *Tx) prepare(st *staged) error {
 			if parentLink, err = s.linkOf(pl.CacheID); err != nil {
 				return fmt.Errorf("layer %s: link: %w", st.parent, err)
 			}
-			parentLower = s.lowerOf(pl.CacheID)
+			if parentLower, err = s.lowerOf(pl.CacheID); err != nil {
+				return fmt.Errorf("layer %s: %w", st.parent, err)
+			}
 		}
 		st.lower = "l/" + parentLink
 		if parentLower != "" {
@@ -260,7 +262,7 @@ func (tx *Tx) applyStream(st *staged, r io.Reader) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	res, err := tarball.Apply(r, tx.s.DiffDir(st.cacheID), ts, tx.opts)
+	res, err := tarball.Apply(r, tx.s.diffPath(st.cacheID), ts, tx.opts)
 	if cerr := ts.Close(); err == nil {
 		err = cerr
 	}

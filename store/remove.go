@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
@@ -188,11 +190,28 @@ func (s *Store) removeLayer(chain v1.Hash) error {
 	if err := os.Rename(s.layerPath(chain.Hex), removing); err != nil {
 		return err
 	}
-	if link, err := s.linkOf(l.CacheID); err == nil && link != "" && !strings.ContainsAny(link, "/.") {
-		os.Remove(filepath.Join(s.overlayDir(), "l", link))
-	}
-	if err := os.RemoveAll(filepath.Join(s.overlayDir(), l.CacheID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.removeOverlayDir(l.CacheID); err != nil {
 		return err
 	}
 	return os.RemoveAll(removing)
+}
+
+// removeOverlayDir deletes overlay2/<cacheID> and its l/ symlink. The link
+// goes only when it points back at this dir, so a bad link file can neither
+// name a path outside l/ nor take another layer's link with it.
+func (s *Store) removeOverlayDir(cacheID string) error {
+	if !validCacheID(cacheID) {
+		return fmt.Errorf("%w: cache-id %q", errBadMetadata, cacheID)
+	}
+	if link, err := s.linkOf(cacheID); err == nil {
+		if target, err := s.linkTarget(link); err == nil && target == cacheID {
+			os.Remove(filepath.Join(s.overlayDir(), "l", link))
+		}
+	}
+	dir := filepath.Join(s.overlayDir(), cacheID)
+	unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

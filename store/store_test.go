@@ -197,7 +197,7 @@ func TestLoadLayout(t *testing.T) {
 	mustNotExist(t, filepath.Join(od, l0.CacheID, "work"))
 	mustNotExist(t, filepath.Join(od, l1.CacheID, "committed"))
 	link0, _ := s.linkOf(l0.CacheID)
-	if lower := s.lowerOf(l1.CacheID); lower != "l/"+link0 {
+	if lower, _ := s.lowerOf(l1.CacheID); lower != "l/"+link0 {
 		t.Fatalf("lower = %q", lower)
 	}
 	target, err := os.Readlink(filepath.Join(od, "l", link0))

@@ -310,13 +310,32 @@ func (x *extractor) setMetadata(hdr *tar.Header, name string) error {
 
 const xattrPAXPrefix = "SCHILY.xattr."
 
-// setXattrs applies every SCHILY.xattr.* record, in key order. Filesystems
-// or privileges that refuse an xattr (ENOTSUP, EPERM) are not fatal, as in
-// Docker: user.* on a symlink or security.* when unprivileged just drop.
+// keepXattr reports whether an xattr a layer carries may be set on disk.
+// Overlay metadata (trusted.overlay.opaque, redirect, metacopy, origin) must
+// come only from the layer's whiteouts, never from an archive's xattrs, or an
+// archive could hide or redirect the files of the layers below it; other
+// trusted.* and security.* names (selinux labels, IMA/EVM) are host policy,
+// not image content, and system.nfs4_acl is host-specific. Only
+// security.capability is image content among them (umoci drops the same set).
+func keepXattr(name string) bool {
+	switch {
+	case name == "security.capability":
+		return true
+	case strings.HasPrefix(name, "trusted."), strings.HasPrefix(name, "security."), name == "system.nfs4_acl":
+		return false
+	}
+	return true
+}
+
+// setXattrs applies the SCHILY.xattr.* records that keepXattr allows, in
+// key order. Filesystems or privileges that refuse an xattr (ENOTSUP, EPERM)
+// are not fatal, as in Docker: user.* on a symlink or security.* when
+// unprivileged just drop. The dropped ones stay in tar-split, so the layer
+// still reassembles byte for byte.
 func setXattrs(dirfd int, base string, recs map[string]string) error {
 	var keys []string
 	for k := range recs {
-		if strings.HasPrefix(k, xattrPAXPrefix) {
+		if attr, ok := strings.CutPrefix(k, xattrPAXPrefix); ok && keepXattr(attr) {
 			keys = append(keys, k)
 		}
 	}

@@ -188,7 +188,11 @@ func Commit(st *store.Store, c *store.Container, opts CommitOptions) (*Imported,
 	}
 	tx := st.Begin()
 	defer tx.Abort()
-	diffID, err := stageRW(tx, st.RWDir(c), c.Parent)
+	rw, err := st.RWDir(c)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
+	}
+	diffID, err := stageRW(tx, rw, c.Parent)
 	if err != nil {
 		return nil, err
 	}

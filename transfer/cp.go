@@ -28,6 +28,7 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 	if err != nil {
 		return err
 	}
+	rw := dirs[len(dirs)-1] // the read-write layer, checked with the rest
 	wantDir := strings.HasSuffix(dest, "/")
 	dest = strings.TrimPrefix(path.Clean("/"+dest), "/")
 	_, dfi, destExists := store.LookupMerged(dirs, dest)
@@ -51,11 +52,11 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 		}
 		target = dest
 	}
-	if err := copyUp(dirs, st.RWDir(c), path.Dir(target)); err != nil {
+	if err := copyUp(dirs, rw, path.Dir(target)); err != nil {
 		return err
 	}
 	if destIsDir && src == "-" {
-		if err := copyUp(dirs, st.RWDir(c), target); err != nil {
+		if err := copyUp(dirs, rw, target); err != nil {
 			return err
 		}
 	}
@@ -70,7 +71,7 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 		pw.CloseWithError(err)
 	}()
 	opts := tarball.DefaultApplyOptions()
-	_, err = tarball.Apply(pr, st.RWDir(c), nil, opts)
+	_, err = tarball.Apply(pr, rw, nil, opts)
 	pr.CloseWithError(err)
 	return err
 }

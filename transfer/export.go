@@ -31,8 +31,12 @@ func ExportContainer(w io.Writer, st *store.Store, c *store.Container) error {
 func ExportImage(w io.Writer, st *store.Store, img *store.Image) error {
 	var layers []flatten.Layer
 	if os.Geteuid() == 0 {
-		for _, l := range img.StoreLayers() {
-			layers = append(layers, flatten.DirLayer(st.DiffDir(l.CacheID)))
+		dirs, err := st.LayerDiffDirs(img.StoreLayers())
+		if err != nil {
+			return err
+		}
+		for _, d := range dirs {
+			layers = append(layers, flatten.DirLayer(d))
 		}
 	} else {
 		ls, err := img.Layers()

@@ -79,8 +79,12 @@ func SquashSourceFromStore(st *store.Store, img *store.Image) (*SquashSource, er
 	}
 	src := &SquashSource{ID: img.ID(), Config: raw}
 	if os.Geteuid() == 0 {
-		for _, l := range img.StoreLayers() {
-			src.Layers = append(src.Layers, flatten.DirLayer(st.DiffDir(l.CacheID)))
+		dirs, err := st.LayerDiffDirs(img.StoreLayers())
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dirs {
+			src.Layers = append(src.Layers, flatten.DirLayer(d))
 		}
 		return src, nil
 	}

@@ -143,7 +143,11 @@ func graphData(st *store.Store, layers []*store.Layer) map[string]string {
 		return map[string]string{}
 	}
 	top := layers[len(layers)-1]
-	dir := filepath.Dir(st.DiffDir(top.CacheID))
+	diff, err := st.DiffDir(top.CacheID)
+	if err != nil {
+		return map[string]string{}
+	}
+	dir := filepath.Dir(diff)
 	data := map[string]string{
 		"MergedDir": filepath.Join(dir, "merged"),
 		"UpperDir":  filepath.Join(dir, "diff"),

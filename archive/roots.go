@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/platform"
 )
 
 // Root is one top-level item of an archive: an image, or (in OCI forms) a
@@ -242,18 +243,6 @@ func IsAttestation(d v1.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
-// PlatformString is os/arch[/variant] of p ("unknown platform" for nil).
-func PlatformString(p *v1.Platform) string {
-	if p == nil {
-		return "unknown platform"
-	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
 // FilterIndex returns idx with only the image descriptors keep accepts
 // (keep is given the index the descriptor is in, and may fail). Nested indexes are filtered recursively and dropped
 // when nothing of them is left. When every descriptor is kept, idx itself
@@ -404,7 +393,7 @@ func IndexImages(idx v1.ImageIndex) ([]PlatformImage, error) {
 		default:
 			img, err := idx.Image(d.Digest)
 			if err != nil {
-				return nil, fmt.Errorf("platform %s (%s): %w", PlatformString(d.Platform), d.Digest, err)
+				return nil, fmt.Errorf("platform %s (%s): %w", platform.String(d.Platform), d.Digest, err)
 			}
 			p := d.Platform
 			if p == nil {

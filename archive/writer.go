@@ -24,6 +24,7 @@ import (
 	"github.com/klauspost/pgzip"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -216,14 +217,7 @@ func newPlan(imgs []Tagged, opts Options) (*plan, error) {
 			if len(pis) == 0 {
 				return nil, fmt.Errorf("item %d: the index holds no runnable image", n)
 			}
-			first := 0
-			host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-			for i, pi := range pis {
-				if pi.Platform != nil && pi.Platform.OS == host.OS && pi.Platform.Architecture == host.Architecture {
-					first = i
-					break
-				}
-			}
+			first := hostFirst(pis)
 			for i, pi := range pis {
 				var tags []name.Tag
 				if i == first {
@@ -231,7 +225,7 @@ func newPlan(imgs []Tagged, opts Options) (*plan, error) {
 				}
 				wi, err := p.addImage(pi.Image)
 				if err != nil {
-					return nil, fmt.Errorf("platform %s: %w", PlatformString(pi.Platform), err)
+					return nil, fmt.Errorf("platform %s: %w", platform.String(pi.Platform), err)
 				}
 				p.addRoot(&wRoot{img: wi, tags: tags})
 			}
@@ -347,7 +341,7 @@ func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
 			}
 			continue
 		}
-		what := "platform " + PlatformString(d.Platform)
+		what := "platform " + platform.String(d.Platform)
 		if IsAttestation(d) {
 			what = "attestation"
 		}
@@ -1216,4 +1210,19 @@ func writeFileAtomic(dst string, b []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), dst)
+}
+
+// hostFirst is the index of the image a docker-save tags for a
+// multi-platform index: the best one the host runs, else the first.
+func hostFirst(pis []PlatformImage) int {
+	best := -1
+	for i, pi := range pis {
+		if pi.Platform == nil || !platform.RunsOnHost(*pi.Platform) {
+			continue
+		}
+		if best < 0 || platform.HostLess(*pi.Platform, *pis[best].Platform) {
+			best = i
+		}
+	}
+	return max(best, 0)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -129,37 +129,6 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 	return out, nil
 }
 
-// HostPlatform is linux/GOARCH (with the variant Docker assumes for arm).
-func HostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm64":
-		p.Variant = "v8"
-	case "arm":
-		p.Variant = "v7"
-	}
-	return p
-}
-
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-func platformMatches(have *v1.Platform, want v1.Platform) bool {
-	if have == nil || have.OS != want.OS || have.Architecture != want.Architecture {
-		return false
-	}
-	if want.Variant == "" || have.Variant == want.Variant {
-		return true
-	}
-	// arm64 images often leave the variant out.
-	return have.Variant == "" && want.Architecture == "arm64" && want.Variant == "v8"
-}
-
 // choosePlatforms picks, for every wanted platform in order, the first
 // image of the index that matches it.
 func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, error) {
@@ -180,14 +149,14 @@ func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, erro
 	}
 	wanted := opts.Platforms
 	if len(wanted) == 0 {
-		wanted = []v1.Platform{HostPlatform()}
+		wanted = []v1.Platform{platform.Host()}
 	}
 	var out []v1.Descriptor
 	seen := map[v1.Hash]bool{}
 	for _, w := range wanted {
 		found := false
 		for _, d := range images {
-			if platformMatches(d.Platform, w) {
+			if d.Platform != nil && platform.Matches(*d.Platform, []v1.Platform{w}) {
 				if !seen[d.Digest] {
 					seen[d.Digest] = true
 					out = append(out, d)
@@ -200,10 +169,10 @@ func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, erro
 			var have []string
 			for _, d := range images {
 				if d.Platform != nil {
-					have = append(have, platformString(*d.Platform))
+					have = append(have, platform.String(d.Platform))
 				}
 			}
-			return nil, fmt.Errorf("no matching manifest for %s in the manifest list entries (available: %s)", platformString(w), strings.Join(have, ", "))
+			return nil, fmt.Errorf("no matching manifest for %s in the manifest list entries (available: %s)", platform.String(&w), strings.Join(have, ", "))
 		}
 	}
 	return out, nil

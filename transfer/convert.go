@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -242,7 +243,7 @@ func platformImagesLenient(idx v1.ImageIndex) ([]archive.PlatformImage, error) {
 func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]Item, error) {
 	wanted := opts.Platforms
 	if len(wanted) == 0 && singlePlatform && !opts.AllPlatforms {
-		wanted = []v1.Platform{HostPlatform()}
+		wanted = []v1.Platform{platform.Host()}
 	}
 	var out []Item
 	for _, it := range items {
@@ -268,12 +269,8 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 					}
 					p = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 				}
-				seen = append(seen, archive.PlatformString(p))
-				match := false
-				for _, w := range wanted {
-					match = match || platformMatches(*p, w)
-				}
-				if !match {
+				seen = append(seen, platform.String(p))
+				if !platform.Matches(*p, wanted) {
 					return false, nil
 				}
 			}
@@ -285,7 +282,7 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 				if !errors.Is(err, archive.ErrMissing) {
 					return false, err
 				}
-				what := "platform " + archive.PlatformString(d.Platform)
+				what := "platform " + platform.String(d.Platform)
 				if archive.IsAttestation(d) {
 					what = "attestation manifest"
 				}
@@ -305,11 +302,7 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 		}
 		if n == 0 {
 			if len(wanted) > 0 {
-				var ws []string
-				for _, w := range wanted {
-					ws = append(ws, platformString(w))
-				}
-				return nil, fmt.Errorf("no image for platform %s in the index (it has: %s)", strings.Join(ws, ", "), strings.Join(seen, ", "))
+				return nil, fmt.Errorf("no image for platform %s in the index (it has: %s)", platform.Join(wanted), strings.Join(seen, ", "))
 			}
 			return nil, errors.New("no platform of the index has its blobs in the source")
 		}

@@ -6,12 +6,12 @@ package transfer
 import (
 	"context"
 	"fmt"
-	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 )
@@ -33,16 +33,11 @@ type LoadOptions struct {
 	Progress progress.Reporter
 }
 
-// HostPlatform is linux/GOARCH.
-func HostPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-}
-
 // SelectPlatforms drops entries of other platforms than wanted (host when
 // empty). Entries without a platform (plain images) are always kept.
 func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.Entry, error) {
 	if len(wanted) == 0 {
-		wanted = []v1.Platform{HostPlatform()}
+		wanted = []v1.Platform{platform.Host()}
 	}
 	var out []archive.Entry
 	sawPlatform := false
@@ -52,32 +47,14 @@ func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.E
 			continue
 		}
 		sawPlatform = true
-		for _, w := range wanted {
-			if platformMatches(*e.Platform, w) {
-				out = append(out, e)
-				break
-			}
+		if platform.Matches(*e.Platform, wanted) {
+			out = append(out, e)
 		}
 	}
 	if len(out) == 0 && sawPlatform {
-		return nil, fmt.Errorf("archive has no image for platform %s", platformString(wanted[0]))
+		return nil, fmt.Errorf("archive has no image for platform %s", platform.String(&wanted[0]))
 	}
 	return out, nil
-}
-
-func platformMatches(have, want v1.Platform) bool {
-	if have.OS != want.OS || have.Architecture != want.Architecture {
-		return false
-	}
-	return want.Variant == "" || have.Variant == want.Variant
-}
-
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }
 
 // Load registers every image of entries in one transaction: all of them

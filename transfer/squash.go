@@ -20,6 +20,7 @@ import (
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -449,8 +450,8 @@ func pickSquashImage(items []Item, ref Ref, arg string) (*SquashInput, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(pis) == 0 {
-		return nil, fmt.Errorf("%s: the index holds no image for %s", arg, platformString(HostPlatform()))
+	if host := platform.Host(); len(pis) == 0 {
+		return nil, fmt.Errorf("%s: the index holds no image for %s", arg, platform.String(&host))
 	}
 	return &SquashInput{Image: pis[0].Image}, nil
 }

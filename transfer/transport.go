@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
@@ -306,13 +307,13 @@ func describe(items []Item) []Written {
 			w.Digest, _ = it.Index.Digest()
 			if pis, err := archive.IndexImages(it.Index); err == nil {
 				for _, pi := range pis {
-					w.Platforms = append(w.Platforms, archive.PlatformString(pi.Platform))
+					w.Platforms = append(w.Platforms, platform.String(pi.Platform))
 				}
 			}
 		} else {
 			w.ID, _ = it.Image.ConfigName()
 			if it.Platform != nil {
-				w.Platforms = []string{archive.PlatformString(it.Platform)}
+				w.Platforms = []string{platform.String(it.Platform)}
 			}
 		}
 		out = append(out, w)
@@ -415,7 +416,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, _ ConvertOptions) ([]
 	for _, l := range loaded {
 		w := Written{Tags: l.Tags, ID: l.ID}
 		if l.Platform != nil {
-			w.Platforms = []string{archive.PlatformString(l.Platform)}
+			w.Platforms = []string{platform.String(l.Platform)}
 		}
 		out = append(out, w)
 	}

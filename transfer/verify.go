@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
@@ -124,7 +125,7 @@ func (v *verifier) index(ctx context.Context, idx v1.ImageIndex, label string, d
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		plat := archive.PlatformString(c.Platform)
+		plat := platform.String(c.Platform)
 		if archive.IsAttestation(c) {
 			plat = "attestation"
 		}

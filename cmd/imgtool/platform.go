@@ -2,17 +2,15 @@ package main
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/platform"
 )
 
-// parsePlatforms parses --platform values: os/arch[/variant].
+// parsePlatforms parses --platform values as Docker does (os[/arch[/variant]]).
 func parsePlatforms(values []string) ([]v1.Platform, error) {
-	var out []v1.Platform
-	for _, v := range values {
-		p, err := v1.ParsePlatform(v)
-		if err != nil {
-			return nil, usageError{"invalid --platform " + v + ": " + err.Error()}
-		}
-		out = append(out, *p)
+	ps, err := platform.ParseAll(values)
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
-	return out, nil
+	return ps, nil
 }

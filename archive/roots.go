@@ -5,29 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 )
 
 // Root is one top-level item of an archive: an image, or (in OCI forms) a
 // whole image index, with the names the archive gives it.
-type Root struct {
-	Image v1.Image      // nil when Index is set
-	Index v1.ImageIndex // a multi-platform index; nil for an image
-	Tags  []name.Tag
-	// RefNames are org.opencontainers.image.ref.name annotations that do
-	// not come with a tag (bare names such as "latest" in skopeo's
-	// layouts). A tagged descriptor's ref name is its tag's TagStr().
-	RefNames []string
-	// Digest is the manifest or index digest; zero when the archive has no
-	// manifest for the image (legacy and pre-25 docker saves).
-	Digest   v1.Hash
-	Platform *v1.Platform // images only
-}
+type Root = item.Item
 
 // Roots returns the archive's top-level items in archive order. An OCI
 // index.json descriptor pointing to an image index gives one Root holding
@@ -360,11 +348,7 @@ func (m *memIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 }
 
 // PlatformImage is one runnable image of an index.
-type PlatformImage struct {
-	Image    v1.Image
-	Platform *v1.Platform
-	Digest   v1.Hash // manifest digest
-}
+type PlatformImage = item.Item
 
 // IndexImages lists the runnable images of idx, depth first, skipping
 // attestation manifests. A platform whose manifest or blobs are absent is

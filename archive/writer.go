@@ -24,6 +24,7 @@ import (
 	"github.com/klauspost/pgzip"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
@@ -91,12 +92,7 @@ type Options struct {
 // manifest is written unchanged. The Docker forms cannot hold an index:
 // each runnable platform image is written as its own image, and the tags
 // go to the host platform's image (else the first).
-type Tagged struct {
-	Image    v1.Image
-	Index    v1.ImageIndex
-	Tags     []name.Tag
-	RefNames []string
-}
+type Tagged = item.Item
 
 // uncompressedSizer is implemented by layers that know the size of their
 // uncompressed tar without reading it (store layers, uncompressed archive

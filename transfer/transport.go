@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
@@ -42,14 +43,7 @@ func (r Ref) String() string {
 
 // Item is one top-level thing a source holds and a sink writes: an image,
 // or a whole image index, with its names.
-type Item struct {
-	Image    v1.Image      // nil when Index is set
-	Index    v1.ImageIndex // a multi-platform index
-	Tags     []name.Tag
-	RefNames []string // bare org.opencontainers.image.ref.name values
-	Digest   v1.Hash  // manifest or index digest; zero if the source has none
-	Platform *v1.Platform
-}
+type Item = item.Item
 
 // Source is an opened source: its items, valid until Close.
 type Source interface {

@@ -52,7 +52,7 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("%q: err %v", tc.in, err)
 			continue
 		}
-		if !tc.err && got != tc.want {
+		if !tc.err && !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q: got %+v, want %+v", tc.in, got, tc.want)
 		}
 	}
@@ -70,7 +70,7 @@ func TestRegisterTransport(t *testing.T) {
 		transportsMu.Unlock()
 	}()
 	r, err := ParseRef("test-docker://reg.example/app:1")
-	if err != nil || r != (Ref{Transport: "test-docker", Name: "reg.example/app:1"}) {
+	if err != nil || !reflect.DeepEqual(r, Ref{Transport: "test-docker", Name: "reg.example/app:1"}) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	_, err = Convert(context.Background(), "test-docker://x", "oci:/nonexistent", &Env{}, ConvertOptions{})

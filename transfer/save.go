@@ -59,15 +59,36 @@ func Selected(st *store.Store, args []string) ([]archive.Tagged, error) {
 		if err != nil {
 			return nil, err
 		}
-		var tag *name.Tag
-		if t, err := reference.ParseTag(arg); err == nil && !looksLikeID(arg) {
-			tag = &t
+		tag, err := tagOf(st, id, arg)
+		if err != nil {
+			return nil, err
 		}
 		if err := add(id, tag); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// tagOf is the tag arg names when it resolved to id as a tag the store
+// holds; nil when it resolved as an ID or ID prefix (an "ee301c92" that
+// parses as a name but is no tag of the image), as docker save decides.
+func tagOf(st *store.Store, id v1.Hash, arg string) (*name.Tag, error) {
+	if looksLikeID(arg) {
+		return nil, nil
+	}
+	t, err := reference.ParseTag(arg)
+	if err != nil {
+		return nil, nil
+	}
+	tags, err := st.TagsOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if !containsStr(tags, reference.Familiar(t)) {
+		return nil, nil
+	}
+	return &t, nil
 }
 
 // repoOnly reports a name given without tag or digest ("bb", "user/app").

@@ -406,15 +406,11 @@ func ResolveSquashInput(ctx context.Context, st *store.Store, arg string, env *E
 		}
 		return &SquashInput{Store: img}, nil
 	}
-	t, _ := LookupTransport(ref.Transport)
-	if t.Source == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be read", arg, t.Name)
-	}
-	src, err := t.Source(ctx, ref, env)
+	src, items, err := Open(ctx, ref, env, ConvertOptions{}, true)
 	if err != nil {
 		return nil, err
 	}
-	in, err := pickSquashImage(src.Items(), ref, arg)
+	in, err := pickSquashImage(items, arg)
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -423,24 +419,11 @@ func ResolveSquashInput(ctx context.Context, st *store.Store, arg string, env *E
 	return in, nil
 }
 
-func pickSquashImage(items []Item, ref Ref, arg string) (*SquashInput, error) {
-	if ref.Name != "" {
-		it, err := SelectItem(items, ref.Name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", arg, err)
-		}
-		items = []Item{it}
-	}
-	switch len(items) {
-	case 0:
-		return nil, fmt.Errorf("%s: no images", arg)
-	case 1:
-	default:
+// pickSquashImage takes the one image Select left: a plain image, or the
+// host's platform of an index.
+func pickSquashImage(items []Item, arg string) (*SquashInput, error) {
+	if len(items) != 1 {
 		return nil, fmt.Errorf("%s holds %d images: pick one with %s:REF", arg, len(items), arg)
-	}
-	items, err := FilterPlatforms(items, ConvertOptions{}, true)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
 	}
 	it := items[0]
 	if it.Image != nil {

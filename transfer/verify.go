@@ -46,16 +46,12 @@ func Verify(ctx context.Context, src string, env *Env, w io.Writer) (*VerifyResu
 	if err != nil {
 		return nil, err
 	}
-	t, _ := LookupTransport(ref.Transport)
-	if t.Source == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be read", src, t.Name)
-	}
-	source, items, err := openItems(ctx, t, ref, env, src)
+	source, items, err := OpenNamed(ctx, ref, env)
 	if err != nil {
 		return nil, err
 	}
 	defer source.Close()
-	v := &verifier{w: w, res: &VerifyResult{}, env: env, isStore: t.Name == "store"}
+	v := &verifier{w: w, res: &VerifyResult{}, env: env, isStore: ref.Transport == "store"}
 	for _, it := range items {
 		label := itemLabel(it)
 		if it.Index != nil {

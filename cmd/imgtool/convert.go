@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/tarball"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -129,11 +129,19 @@ Examples:
 					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
 				},
 			}
-			env := &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
-			written, err := transfer.Convert(context.Background(), args[0], args[1], env, opts)
+			src, err := transfer.ParseRef(args[0])
 			if err != nil {
 				return err
 			}
+			dst, err := transfer.ParseRef(args[1])
+			if err != nil {
+				return err
+			}
+			res, err := g.run(src, dst, registry.Options{UserAgent: "imgtool"}, opts)
+			if err != nil {
+				return err
+			}
+			written := res.Written
 			out := os.Stdout
 			if r, _ := transfer.ParseRef(args[1]); r.Path == "-" {
 				out = os.Stderr

@@ -64,6 +64,21 @@ func (g *globals) store() (*store.Store, error) {
 	return g.st, nil
 }
 
+// storeWritable reports whether imgtool may write the store (no dockerd
+// uses it).
+func (g *globals) storeWritable() bool {
+	st, err := g.store()
+	if err != nil {
+		return false
+	}
+	unlock, err := st.Writer()
+	if err != nil {
+		return false
+	}
+	unlock()
+	return true
+}
+
 // withWriter runs fn on the store under its writer lock.
 func (g *globals) withWriter(fn func(*store.Store) error) error {
 	st, err := g.store()

@@ -38,6 +38,9 @@ func inputRef(input string) (transfer.Ref, error) {
 	if ref, ok := strings.CutPrefix(input, "docker://"); ok {
 		return transfer.Ref{Transport: "docker", Path: ref}, nil
 	}
+	if r, err := transfer.ParseRef(input); err == nil && r.Transport != "store" && r.Path != "" {
+		return r, nil // dir:PATH, oci:DIR, oci-archive:PATH, …
+	}
 	path, err := archiveInput(input)
 	if err != nil {
 		return transfer.Ref{}, err

@@ -70,7 +70,7 @@ type archiveSink struct {
 	format archive.Format
 }
 
-func (s *archiveSink) Put(_ context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
+func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
 	format := s.format
 	if format == archive.Docker && opts.Legacy {
 		format = archive.DockerLegacy
@@ -85,11 +85,12 @@ func (s *archiveSink) Put(_ context.Context, items []Item, opts ConvertOptions) 
 	tagged := make([]archive.Tagged, len(items))
 	for i, it := range items {
 		tagged[i] = archive.Tagged{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames}
-		if it.Image != nil && opts.Progress != nil {
-			tagged[i].Image = WithProgress(it.Image, opts.Progress)
+		if it.Image != nil {
+			tagged[i].Image = wrapImage(it.Image, ctx, opts.Progress)
 		}
 	}
 	write := func(w io.Writer) error {
+		w = ctxWriter{ctx, w}
 		if opts.Output != nil {
 			w = opts.Output(w)
 		}

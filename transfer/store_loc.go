@@ -74,6 +74,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 	var images []Item
 	for _, it := range items {
 		if it.Index == nil {
+			it.Image = wrapImage(it.Image, ctx, nil)
 			images = append(images, it)
 			continue
 		}
@@ -85,6 +86,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 			if i == 0 {
 				pi.Tags = it.Tags
 			}
+			pi.Image = wrapImage(pi.Image, ctx, nil)
 			images = append(images, pi)
 		}
 	}

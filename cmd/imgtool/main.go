@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -39,6 +40,7 @@ type globals struct {
 	root     string
 	progress string
 	st       *store.Store
+	ctx      context.Context // cancelled by SIGINT/SIGTERM (signals.go)
 }
 
 // reporter is the progress display a command uses; quiet silences it.
@@ -188,7 +190,14 @@ func runCommand(g *globals, c *command, args []string) int {
 		fmt.Fprintf(os.Stderr, "imgtool %s: wrong number of arguments\nUsage: imgtool %s %s\nSee 'imgtool %s --help'.\n", c.name, c.name, c.usage, c.name)
 		return 2
 	}
+	ctx, stop := withSignals()
+	defer stop()
+	g.ctx = ctx
 	if err := c.run(g, fs, fs.Args()); err != nil {
+		if msg, code, ok := interruptedError(ctx, err); ok {
+			fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, msg)
+			return code
+		}
 		var ue usageError
 		fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, oneLine(err.Error()))
 		if errors.As(err, &ue) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +29,7 @@ func (g *globals) run(src, dst transfer.Ref, ropts registry.Options, opts transf
 			fmt.Fprintf(os.Stderr, "imgtool: warning: "+format+"\n", args...)
 		}
 	}
-	return transfer.Run(context.Background(), src, dst, g.env(), opts)
+	return transfer.Run(g.ctx, src, dst, g.env(), opts)
 }
 
 // inputRef is where load and pull read: -i FILE, stdin, or docker://REF.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,7 +20,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	if parent != (v1.Hash{}) {
 		st.newParent = tx.byChain[parent]
 		if st.newParent == nil && !tx.s.HasLayer(parent) {
-			return v1.Hash{}, v1.Hash{}, fmt.Errorf("parent layer %s does not exist", parent)
+			return v1.Hash{}, v1.Hash{}, Errorf(ErrNotFound, "parent layer %s does not exist", parent)
 		}
 	}
 	if err := tx.prepare(st); err != nil {
@@ -57,7 +56,7 @@ func (tx *Tx) AddConfig(config []byte, parent v1.Hash) (v1.Hash, error) {
 	}
 	for _, c := range imageid.ChainIDs(diffIDs) {
 		if !tx.s.HasLayer(c) && tx.byChain[c] == nil {
-			return v1.Hash{}, fmt.Errorf("config names layer %s, which does not exist", c)
+			return v1.Hash{}, Errorf(ErrNotFound, "config names layer %s, which does not exist", c)
 		}
 	}
 	tx.images = append(tx.images, txImage{config: config, parent: parent})

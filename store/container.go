@@ -158,11 +158,11 @@ func (s *Store) FindContainer(ref string) (*Container, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, fmt.Errorf("No such container: %s", ref)
+		return nil, Errorf(ErrNotFound, "No such container: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
+	return nil, Errorf(ErrAmbiguous, "multiple IDs found with provided prefix: %s", ref)
 }
 
 // RWDir is the container's read-write layer (upper) directory.

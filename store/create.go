@@ -279,7 +279,7 @@ func (s *Store) containerName(want string) (string, error) {
 			return "", fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", want)
 		}
 		if id, ok := taken["/"+want]; ok {
-			return "", fmt.Errorf(`Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, want, id)
+			return "", Errorf(ErrConflict, `Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, want, id)
 		}
 		return want, nil
 	}
@@ -316,7 +316,7 @@ func validName(n string) bool {
 // read-write layers; the image stays.
 func (s *Store) RemoveContainer(c *Container) error {
 	if c.Running {
-		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal", c.ID)
+		return Errorf(ErrInUse, "You cannot remove a running container %s. Stop the container before attempting removal", c.ID)
 	}
 	dir := filepath.Join(s.containersDir(), c.ID)
 	// config.v2.json goes first: once it is gone, the container is.

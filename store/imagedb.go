@@ -23,7 +23,7 @@ func (s *Store) RawConfig(id v1.Hash) ([]byte, error) {
 	b, err := os.ReadFile(s.contentPath(id.Hex))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no such image: %s", id)
+			return nil, Errorf(ErrNotFound, "no such image: %s", id)
 		}
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func (s *Store) Layer(chain v1.Hash) (*Layer, error) {
 	diff, err := read("diff")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("layer %s does not exist", chain)
+			return nil, Errorf(ErrNotFound, "layer %s does not exist", chain)
 		}
 		return nil, err
 	}

@@ -43,19 +43,19 @@ func (s *Store) Remove(arg string, force bool) ([]string, error) {
 		}
 	}
 	if !byRef && len(tags) > 1 && !force {
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
+		return nil, Errorf(ErrConflict, "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
 	}
 	if children := s.children(id); len(children) > 0 {
 		if byRef {
 			return out, nil
 		}
-		return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
+		return nil, Errorf(ErrConflict, "conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
 	}
 	if c := s.containerUsing(id); c != "" {
 		if byRef {
 			return out, nil
 		}
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
+		return nil, Errorf(ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
 	}
 	if !byRef {
 		for _, t := range tags {

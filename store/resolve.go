@@ -33,7 +33,7 @@ func (s *Store) Resolve(ref string) (v1.Hash, error) {
 	if hexPrefix.MatchString(ref) {
 		return s.searchID(ref, ref)
 	}
-	return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+	return v1.Hash{}, Errorf(ErrNotFound, "No such image: %s", ref)
 }
 
 func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
@@ -62,11 +62,11 @@ func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
 	}
 	switch len(found) {
 	case 0:
-		return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+		return v1.Hash{}, Errorf(ErrNotFound, "No such image: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return v1.Hash{}, fmt.Errorf("ambiguous image ID prefix %q matches %d images", ref, len(found))
+	return v1.Hash{}, Errorf(ErrAmbiguous, "ambiguous image ID prefix %q matches %d images", ref, len(found))
 }
 
 // Tag points ref at the image src names (docker tag).

@@ -1,10 +1,10 @@
 package transfer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/store"
@@ -57,7 +57,7 @@ func ExportTarget(st *store.Store, arg string) (*store.Container, *store.Image, 
 	if cerr == nil {
 		return c, nil, nil
 	}
-	if strings.HasPrefix(cerr.Error(), "multiple IDs") {
+	if errors.Is(cerr, store.ErrAmbiguous) {
 		return nil, nil, cerr
 	}
 	id, err := st.Resolve(arg)

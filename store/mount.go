@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,18 +55,11 @@ func (s *Store) Unmount(c *Container) error {
 	return os.Remove(merged)
 }
 
+// mounted reports whether path is a mount point (moby's mountinfo reads
+// /proc/self/mountinfo, unescaping paths with spaces correctly).
 func mounted(path string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == path {
-			return true
-		}
-	}
-	return false
+	m, err := mountinfo.Mounted(path)
+	return err == nil && m
 }
 
 // withDir runs fn with the working directory set to dir (mount(2) resolves

@@ -4,20 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// lockName is imgtool's lock file, beside repositories.json. Docker ignores
-// unknown files there; its own daemon is detected separately (daemon.go).
-const lockName = "imgtool.lock"
-
-// lock takes the store lock: exclusive for writers, shared for readers, so
-// that rmi never deletes a layer while save streams it.
-func (s *Store) lock(exclusive bool) (unlock func(), err error) {
-	path := filepath.Join(s.imageDir(), lockName)
+// Lock takes a backend's lock file (its place is the backend's; Docker
+// ignores unknown files there, and its own daemon is detected separately,
+// by DaemonUsing): exclusive for writers, shared for readers, so that rmi
+// never deletes a layer while save streams it.
+func Lock(path string, exclusive bool) (unlock func(), err error) {
 	f, err := openLock(path, exclusive)
 	if err != nil {
 		if !exclusive && cannotLock(err) {

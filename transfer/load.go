@@ -59,7 +59,7 @@ func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.E
 
 // Load registers every image of entries in one transaction: all of them
 // land, or the store is left as it was.
-func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts LoadOptions) ([]Loaded, error) {
+func Load(ctx context.Context, st store.Store, entries []archive.Entry, opts LoadOptions) ([]Loaded, error) {
 	unlock, err := st.Writer()
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 		for j, t := range e.Tags {
 			refs[j] = t
 		}
-		res, err := st.SetTags(out[i].ID, refs, false)
+		res, err := st.Refs().Set(out[i].ID, refs, false)
 		if err != nil {
 			return out, err
 		}

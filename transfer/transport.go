@@ -67,7 +67,7 @@ type Written struct {
 // Env is what transports may use.
 type Env struct {
 	// Store opens the image store (lazily; only store transports call it).
-	Store  func() (*store.Store, error)
+	Store  func() (store.Store, error)
 	Stdin  io.Reader
 	Stdout io.Writer
 }
@@ -352,12 +352,12 @@ func openStoreSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := st.Resolve(r.Name)
+	id, err := st.Refs().Resolve(r.Name)
 	if err != nil {
 		unlock()
 		return nil, err
 	}
-	img, err := st.Image(id)
+	img, err := st.Images().Get(id)
 	if err != nil {
 		unlock()
 		return nil, err

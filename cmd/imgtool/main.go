@@ -16,6 +16,7 @@ import (
 
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
+	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 )
 
 // command is one subcommand: its flags, its help and its action.
@@ -38,7 +39,7 @@ func register(c *command) { commands[c.name] = c }
 type globals struct {
 	root     string
 	progress string
-	st       *store.Store
+	st       store.Store
 }
 
 // reporter is the progress display a command uses; quiet silences it.
@@ -53,7 +54,7 @@ func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
 	return progress.New(m, os.Stderr, verb), nil
 }
 
-func (g *globals) store() (*store.Store, error) {
+func (g *globals) store() (store.Store, error) {
 	if g.st == nil {
 		st, err := store.Open(g.root)
 		if err != nil {
@@ -65,7 +66,7 @@ func (g *globals) store() (*store.Store, error) {
 }
 
 // withWriter runs fn on the store under its writer lock.
-func (g *globals) withWriter(fn func(*store.Store) error) error {
+func (g *globals) withWriter(fn func(store.Store) error) error {
 	st, err := g.store()
 	if err != nil {
 		return err

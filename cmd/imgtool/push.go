@@ -136,11 +136,11 @@ func pushSource(ctx context.Context, g *globals, src, ref string, explicitRef bo
 		return nil, err
 	}
 	defer unlock()
-	id, err := st.Resolve(src)
+	id, err := st.Refs().Resolve(src)
 	if err != nil {
 		return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
 	}
-	img, err := st.Image(id)
+	img, err := st.Images().Get(id)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 // This file is the one place where names read from the store's own
@@ -155,7 +157,7 @@ func (s *Store) DiffDir(cacheID string) (string, error) {
 }
 
 // LayerDiffDirs returns the diff dirs of layers, in their order.
-func (s *Store) LayerDiffDirs(layers []*Layer) ([]string, error) {
+func (s *Store) LayerDiffDirs(layers []*store.Layer) ([]string, error) {
 	dirs := make([]string, len(layers))
 	for i, l := range layers {
 		d, err := s.DiffDir(l.CacheID)

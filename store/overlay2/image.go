@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -37,7 +38,7 @@ func (s *Store) Image(id v1.Hash) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", id, err)
 	}
@@ -56,8 +57,8 @@ func (s *Store) Image(id v1.Hash) (*Image, error) {
 func (img *Image) ID() v1.Hash { return img.id }
 
 // StoreLayers are the image's layer records, base first.
-func (img *Image) StoreLayers() []*Layer {
-	out := make([]*Layer, len(img.layers))
+func (img *Image) StoreLayers() []*store.Layer {
+	out := make([]*store.Layer, len(img.layers))
 	for i, l := range img.layers {
 		out[i] = l.info
 	}
@@ -141,7 +142,7 @@ func (img *Image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 // storeLayer is a registered layer as a v1.Layer.
 type storeLayer struct {
 	s    *Store
-	info *Layer
+	info *store.Layer
 
 	once sync.Once
 	size int64

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // nowRFC3339Nano is Docker's lastUpdated format: local time, RFC3339Nano.
@@ -23,7 +24,7 @@ func (s *Store) RawConfig(id v1.Hash) ([]byte, error) {
 	b, err := os.ReadFile(s.contentPath(id.Hex))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, Errorf(ErrNotFound, "no such image: %s", id)
+			return nil, store.Errorf(store.ErrNotFound, "no such image: %s", id)
 		}
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 )
 
 var hexPrefix = regexp.MustCompile(`^[a-f0-9]{1,64}$`)
@@ -33,7 +34,7 @@ func (s *Store) Resolve(ref string) (v1.Hash, error) {
 	if hexPrefix.MatchString(ref) {
 		return s.searchID(ref, ref)
 	}
-	return v1.Hash{}, Errorf(ErrNotFound, "No such image: %s", ref)
+	return v1.Hash{}, store.Errorf(store.ErrNotFound, "No such image: %s", ref)
 }
 
 func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
@@ -62,11 +63,11 @@ func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
 	}
 	switch len(found) {
 	case 0:
-		return v1.Hash{}, Errorf(ErrNotFound, "No such image: %s", ref)
+		return v1.Hash{}, store.Errorf(store.ErrNotFound, "No such image: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return v1.Hash{}, Errorf(ErrAmbiguous, "ambiguous image ID prefix %q matches %d images", ref, len(found))
+	return v1.Hash{}, store.Errorf(store.ErrAmbiguous, "ambiguous image ID prefix %q matches %d images", ref, len(found))
 }
 
 // Tag points ref at the image src names (docker tag).
@@ -85,6 +86,6 @@ func (s *Store) Tag(src, ref string) error {
 
 // SetTags records tags for an image written by load, import or commit.
 // lastUpdated is written for tag operations (import, commit), not for load.
-func (s *Store) SetTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
+func (s *Store) SetTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
 	return s.setTags(id, refs, lastUpdated)
 }

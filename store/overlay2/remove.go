@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 )
 
 // Remove is docker rmi for one argument: untag a reference, and delete the
@@ -43,19 +44,19 @@ func (s *Store) Remove(arg string, force bool) ([]string, error) {
 		}
 	}
 	if !byRef && len(tags) > 1 && !force {
-		return nil, Errorf(ErrConflict, "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
+		return nil, store.Errorf(store.ErrConflict, "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
 	}
 	if children := s.children(id); len(children) > 0 {
 		if byRef {
 			return out, nil
 		}
-		return nil, Errorf(ErrConflict, "conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
+		return nil, store.Errorf(store.ErrConflict, "conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
 	}
 	if c := s.containerUsing(id); c != "" {
 		if byRef {
 			return out, nil
 		}
-		return nil, Errorf(ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
+		return nil, store.Errorf(store.ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
 	}
 	if !byRef {
 		for _, t := range tags {
@@ -113,7 +114,7 @@ func (s *Store) deleteImage(id v1.Hash) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
 		if err != nil {
 			continue
 		}
-		diffIDs, err := ParseConfig(b)
+		diffIDs, err := store.ParseConfig(b)
 		if err != nil {
 			continue
 		}

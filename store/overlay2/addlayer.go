@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"io"
@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // AddLayer stages a layer whose diff ID is not known in advance (import,
@@ -20,7 +21,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	if parent != (v1.Hash{}) {
 		st.newParent = tx.byChain[parent]
 		if st.newParent == nil && !tx.s.HasLayer(parent) {
-			return v1.Hash{}, v1.Hash{}, Errorf(ErrNotFound, "parent layer %s does not exist", parent)
+			return v1.Hash{}, v1.Hash{}, store.Errorf(store.ErrNotFound, "parent layer %s does not exist", parent)
 		}
 	}
 	if err := tx.prepare(st); err != nil {
@@ -50,13 +51,13 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 // AddConfig stages an image config built by the caller (import, commit)
 // over layers already registered or staged.
 func (tx *Tx) AddConfig(config []byte, parent v1.Hash) (v1.Hash, error) {
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return v1.Hash{}, err
 	}
 	for _, c := range imageid.ChainIDs(diffIDs) {
 		if !tx.s.HasLayer(c) && tx.byChain[c] == nil {
-			return v1.Hash{}, Errorf(ErrNotFound, "config names layer %s, which does not exist", c)
+			return v1.Hash{}, store.Errorf(store.ErrNotFound, "config names layer %s, which does not exist", c)
 		}
 	}
 	tx.images = append(tx.images, txImage{config: config, parent: parent})

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imgtool/imgtool/store"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +14,7 @@ import (
 // Mount mounts the container's merged view (overlayfs: image layers and
 // init layer below, the read-write layer as upper) at overlay2/<mount-id>/merged
 // and returns that path. Root only, like overlay2's Get.
-func (s *Store) Mount(c *Container) (string, error) {
+func (s *Store) Mount(c *store.Container) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", errors.New("mount needs root (an overlay mount of the container's layers)")
 	}
@@ -44,7 +45,7 @@ func (s *Store) Mount(c *Container) (string, error) {
 }
 
 // Unmount undoes Mount.
-func (s *Store) Unmount(c *Container) error {
+func (s *Store) Unmount(c *store.Container) error {
 	merged := filepath.Join(s.overlayDir(), c.MountID, "merged")
 	if !mounted(merged) {
 		return fmt.Errorf("container %s is not mounted", c.ID[:12])

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"archive/tar"
@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // memImage is a minimal v1.Image over in-memory layer tars.
@@ -315,7 +316,7 @@ func TestParseConfigErrors(t *testing.T) {
 		`not json`: "invalid image JSON",
 	}
 	for in, want := range cases {
-		_, err := ParseConfig([]byte(in))
+		_, err := store.ParseConfig([]byte(in))
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("ParseConfig(%s) = %v, want %q", in, err, want)
 		}

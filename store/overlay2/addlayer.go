@@ -20,7 +20,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	st := &staged{parent: parent, source: nil}
 	if parent != (v1.Hash{}) {
 		st.newParent = tx.byChain[parent]
-		if st.newParent == nil && !tx.s.HasLayer(parent) {
+		if st.newParent == nil && !tx.s.hasLayer(parent) {
 			return v1.Hash{}, v1.Hash{}, store.Errorf(store.ErrNotFound, "parent layer %s does not exist", parent)
 		}
 	}
@@ -35,7 +35,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	}
 	st.diffID = res
 	st.chain = imageid.ChainID(parent, st.diffID)
-	if tx.s.HasLayer(st.chain) || tx.byChain[st.chain] != nil {
+	if tx.s.hasLayer(st.chain) || tx.byChain[st.chain] != nil {
 		tx.drop(st)
 		return st.diffID, st.chain, nil
 	}
@@ -56,7 +56,7 @@ func (tx *Tx) AddConfig(config []byte, parent v1.Hash) (v1.Hash, error) {
 		return v1.Hash{}, err
 	}
 	for _, c := range imageid.ChainIDs(diffIDs) {
-		if !tx.s.HasLayer(c) && tx.byChain[c] == nil {
+		if !tx.s.hasLayer(c) && tx.byChain[c] == nil {
 			return v1.Hash{}, store.Errorf(store.ErrNotFound, "config names layer %s, which does not exist", c)
 		}
 	}

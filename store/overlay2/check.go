@@ -127,12 +127,12 @@ func (c *checker) layerDB() error {
 			continue
 		}
 		chain := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
-		l, err := c.s.Layer(chain)
+		l, err := c.s.layer(chain)
 		if err != nil {
 			c.add(store.Corrupt, nil, "%s: incomplete layer: %v", c.rel(p), err)
 			continue
 		}
-		if _, err := os.Stat(c.s.TarSplitPath(chain)); err != nil {
+		if _, err := os.Stat(c.s.tarSplitPath(chain)); err != nil {
 			c.add(store.Corrupt, nil, "%s: incomplete layer: no tar-split.json.gz", c.rel(p))
 			continue
 		}
@@ -408,7 +408,7 @@ func (c *checker) unused() {
 		var fix func() error
 		if !c.unsure {
 			fix = func() error {
-				if !c.s.HasLayer(chain) {
+				if !c.s.hasLayer(chain) {
 					return nil
 				}
 				return c.s.removeLayer(chain)

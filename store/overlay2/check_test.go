@@ -71,7 +71,7 @@ func ckLoad(t *testing.T, s *Store, tag string, layers ...[]byte) v1.Hash {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Tag(id.String(), tag); err != nil {
+	if err := s.tag(id.String(), tag); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -179,13 +179,13 @@ func TestCheckRepairsLeftovers(t *testing.T) {
 	if r := ckRun(t, s, store.CheckOptions{Deep: true}); len(r.Problems) != 0 {
 		t.Fatalf("store not clean after repair")
 	}
-	if s.HasLayer(imageid.FromBytes(unused)) {
+	if s.hasLayer(imageid.FromBytes(unused)) {
 		t.Error("unused layer survived repair")
 	}
-	if _, err := s.Image(idA); err != nil {
+	if _, err := s.image(idA); err != nil {
 		t.Errorf("repair damaged a:1: %v", err)
 	}
-	if id, err := s.Resolve("b:1"); err != nil {
+	if id, err := s.resolve("b:1"); err != nil {
 		t.Errorf("repair lost b:1: %v (%v)", err, id)
 	}
 }
@@ -207,26 +207,26 @@ func TestCheckReportsDamage(t *testing.T) {
 			return os.Remove(filepath.Join(s.layerPath(ckTop(t, s, a).Hex), "cache-id"))
 		}, "incomplete layer", false},
 		"no tar-split": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			return os.Remove(s.TarSplitPath(ckTop(t, s, a)))
+			return os.Remove(s.tarSplitPath(ckTop(t, s, a)))
 		}, "tar-split", false},
 		"wrong parent": {func(t *testing.T, s *Store, a, b v1.Hash) error {
 			return os.WriteFile(filepath.Join(s.layerPath(ckTop(t, s, a).Hex), "parent"), []byte(ckTop(t, s, b).String()), 0o644)
 		}, "chain ID does not match", false},
 		"missing diff dir": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.RemoveAll(s.diffPath(l.CacheID))
 		}, "has no diff/", false},
 		"missing l/ link": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			link, _ := s.linkOf(l.CacheID)
 			return os.Remove(filepath.Join(s.overlayDir(), "l", link))
 		}, "is missing", false},
 		"wrong lower": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.WriteFile(filepath.Join(s.overlayDir(), l.CacheID, "lower"), []byte("l/NOPE"), 0o644)
 		}, "has lower", false},
 		"modified file": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.WriteFile(filepath.Join(s.diffPath(l.CacheID), "a"), []byte("A\n"), 0o644)
 		}, "regenerating its tar", true},
 	}
@@ -246,7 +246,7 @@ func TestCheckReportsDamage(t *testing.T) {
 				t.Error("repair hid damage")
 			}
 			// The other image is never touched by repair.
-			if _, err := s.Image(b); err != nil && name != "missing diff dir" {
+			if _, err := s.image(b); err != nil && name != "missing diff dir" {
 				t.Errorf("repair damaged b:1: %v", err)
 			}
 		})
@@ -257,7 +257,7 @@ func TestCheckReportsDamage(t *testing.T) {
 // and survive repair; an interrupted create is garbage.
 func TestCheckContainers(t *testing.T) {
 	s, a, _ := ckStore(t)
-	c, err := s.CreateContainer(a, store.CreateOptions{Name: "c1"})
+	c, err := s.createContainer(a, store.CreateOptions{Name: "c1"})
 	if err != nil {
 		t.Fatal(err)
 	}

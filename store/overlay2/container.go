@@ -112,9 +112,9 @@ func status(cf containerFile) string {
 	return fmt.Sprintf("Exited (%d)", cf.State.ExitCode)
 }
 
-// FindContainer looks a container up as Docker does: full ID, then name
+// findContainer looks a container up as Docker does: full ID, then name
 // (with or without its leading "/"), then a unique ID prefix.
-func (s *Store) FindContainer(ref string) (*store.Container, error) {
+func (s *Store) findContainer(ref string) (*store.Container, error) {
 	if ref == "" {
 		return nil, errors.New("no container named")
 	}
@@ -147,19 +147,19 @@ func (s *Store) FindContainer(ref string) (*store.Container, error) {
 	return nil, store.Errorf(store.ErrAmbiguous, "multiple IDs found with provided prefix: %s", ref)
 }
 
-// RWDir is the container's read-write layer (upper) directory.
-func (s *Store) RWDir(c *store.Container) (string, error) { return s.DiffDir(c.MountID) }
+// rwDir is the container's read-write layer (upper) directory.
+func (s *Store) rwDir(c *store.Container) (string, error) { return s.diffDir(c.MountID) }
 
-// ContainerLayerDirs lists the diff dirs of the container's merged view,
+// containerLayerDirs lists the diff dirs of the container's merged view,
 // bottom first: the image's layers, the init layer, the read-write layer.
-func (s *Store) ContainerLayerDirs(c *store.Container) ([]string, error) {
+func (s *Store) containerLayerDirs(c *store.Container) ([]string, error) {
 	var dirs []string
 	if c.Parent != (v1.Hash{}) {
-		chain, err := s.Chain(c.Parent)
+		chain, err := s.chain(c.Parent)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
-		if dirs, err = s.LayerDiffDirs(chain); err != nil {
+		if dirs, err = s.layerDiffDirs(chain); err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
 	}
@@ -168,7 +168,7 @@ func (s *Store) ContainerLayerDirs(c *store.Container) ([]string, error) {
 		ids = []string{c.InitID, c.MountID}
 	}
 	for _, id := range ids {
-		d, err := s.DiffDir(id)
+		d, err := s.diffDir(id)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}

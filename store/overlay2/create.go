@@ -16,13 +16,13 @@ import (
 	"github.com/imgtool/imgtool/store"
 )
 
-// CreateContainer lays out a container from image id the way dockerd's
+// createContainer lays out a container from image id the way dockerd's
 // create does: the init layer on the image's top layer, the read-write
 // layer on the init layer, layerdb/mounts/<id> and containers/<id>.
 // Nothing runs. Writes happen under the caller's writer lock; the
 // config.v2.json rename comes last, so a crash leaves no visible container.
-func (s *Store) CreateContainer(id v1.Hash, opts store.CreateOptions) (*store.Container, error) {
-	config, err := s.RawConfig(id)
+func (s *Store) createContainer(id v1.Hash, opts store.CreateOptions) (*store.Container, error) {
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (s *Store) CreateContainer(id v1.Hash, opts store.CreateOptions) (*store.Co
 	var parentCache string
 	if len(diffIDs) > 0 {
 		c.Parent = imageid.ChainIDs(diffIDs)[len(diffIDs)-1]
-		top, err := s.Layer(c.Parent)
+		top, err := s.layer(c.Parent)
 		if err != nil {
 			return nil, err
 		}
@@ -121,11 +121,11 @@ func (s *Store) setupInitLayer(c *store.Container) error {
 	diff := s.diffPath(c.InitID)
 	var lowers []string
 	if c.Parent != (v1.Hash{}) {
-		chain, err := s.Chain(c.Parent)
+		chain, err := s.chain(c.Parent)
 		if err != nil {
 			return err
 		}
-		dirs, err := s.LayerDiffDirs(chain)
+		dirs, err := s.layerDiffDirs(chain)
 		if err != nil {
 			return err
 		}
@@ -307,9 +307,9 @@ func validName(n string) bool {
 	return n != ""
 }
 
-// RemoveContainer deletes a container's metadata and its init and
+// removeContainer deletes a container's metadata and its init and
 // read-write layers; the image stays.
-func (s *Store) RemoveContainer(c *store.Container) error {
+func (s *Store) removeContainer(c *store.Container) error {
 	if c.Running {
 		return store.Errorf(store.ErrInUse, "You cannot remove a running container %s. Stop the container before attempting removal", c.ID)
 	}

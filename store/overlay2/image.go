@@ -32,9 +32,9 @@ type Image struct {
 
 var _ v1.Image = (*Image)(nil)
 
-// Image opens an image by ID.
-func (s *Store) Image(id v1.Hash) (*Image, error) {
-	config, err := s.RawConfig(id)
+// image opens an image by ID.
+func (s *Store) image(id v1.Hash) (*Image, error) {
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (s *Store) Image(id v1.Hash) (*Image, error) {
 	}
 	img := &Image{s: s, id: id, config: config}
 	for _, chain := range imageid.ChainIDs(diffIDs) {
-		l, err := s.Layer(chain)
+		l, err := s.layer(chain)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", id, err)
 		}
@@ -159,7 +159,7 @@ func (l *storeLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompresse
 // Size is the exact tar length, summed from tar-split without reading content.
 func (l *storeLayer) Size() (int64, error) {
 	l.once.Do(func() {
-		f, err := os.Open(l.s.TarSplitPath(l.info.ChainID))
+		f, err := os.Open(l.s.tarSplitPath(l.info.ChainID))
 		if err != nil {
 			l.err = fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 			return
@@ -181,11 +181,11 @@ func (l *storeLayer) UncompressedSize() (int64, bool) {
 // whole stream's diff ID is checked by whoever consumes it (archive
 // writers, push, flatten), so it is hashed once, not twice.
 func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.s.TarSplitPath(l.info.ChainID))
+	f, err := os.Open(l.s.tarSplitPath(l.info.ChainID))
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 	}
-	dir, err := l.s.DiffDir(l.info.CacheID)
+	dir, err := l.s.diffDir(l.info.CacheID)
 	if err != nil {
 		f.Close()
 		return nil, err // the caller names the layer

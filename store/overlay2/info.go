@@ -10,9 +10,9 @@ import (
 	"github.com/imgtool/imgtool/store"
 )
 
-// Info gathers an image's listing facts.
-func (s *Store) Info(id v1.Hash) (*store.Info, error) {
-	config, err := s.RawConfig(id)
+// info gathers an image's listing facts.
+func (s *Store) info(id v1.Hash) (*store.Info, error) {
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
@@ -20,7 +20,7 @@ func (s *Store) Info(id v1.Hash) (*store.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &store.Info{ID: id, Config: config, Parent: s.Metadata(id, "parent"), LastTagTime: s.Metadata(id, "lastUpdated")}
+	info := &store.Info{ID: id, Config: config, Parent: s.metadata(id, "parent"), LastTagTime: s.metadata(id, "lastUpdated")}
 	var created struct {
 		Created time.Time `json:"created"`
 	}
@@ -28,34 +28,34 @@ func (s *Store) Info(id v1.Hash) (*store.Info, error) {
 	info.Created = created.Created
 	chains := imageid.ChainIDs(diffIDs)
 	for _, c := range chains {
-		l, err := s.Layer(c)
+		l, err := s.layer(c)
 		if err != nil {
 			return nil, err
 		}
 		info.Layers = append(info.Layers, l)
 		info.Size += l.Size
 	}
-	if info.Tags, err = s.TagsOf(id); err != nil {
+	if info.Tags, err = s.tagsOf(id); err != nil {
 		return nil, err
 	}
 	return info, nil
 }
 
-// List returns every image whose layers are all present (Docker drops
+// list returns every image whose layers are all present (Docker drops
 // the others at startup), newest first.
-func (s *Store) List() ([]*store.Info, error) {
+func (s *Store) list() ([]*store.Info, error) {
 	unlock, err := s.Reader()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	ids, err := s.ImageIDs()
+	ids, err := s.imageIDs()
 	if err != nil {
 		return nil, err
 	}
 	var out []*store.Info
 	for _, id := range ids {
-		info, err := s.Info(id)
+		info, err := s.info(id)
 		if err != nil {
 			continue
 		}

@@ -12,14 +12,14 @@ import (
 	"github.com/imgtool/imgtool/store"
 )
 
-// HasLayer reports whether a chain ID is registered.
-func (s *Store) HasLayer(chain v1.Hash) bool {
+// hasLayer reports whether a chain ID is registered.
+func (s *Store) hasLayer(chain v1.Hash) bool {
 	_, err := os.Stat(filepath.Join(s.layerPath(chain.Hex), "diff"))
 	return err == nil
 }
 
-// Layer reads a layerdb entry.
-func (s *Store) Layer(chain v1.Hash) (*store.Layer, error) {
+// layer reads a layerdb entry.
+func (s *Store) layer(chain v1.Hash) (*store.Layer, error) {
 	dir := s.layerPath(chain.Hex)
 	read := func(key string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, key))
@@ -54,8 +54,8 @@ func (s *Store) Layer(chain v1.Hash) (*store.Layer, error) {
 	return l, nil
 }
 
-// TarSplitPath is the layer's tar-split.json.gz.
-func (s *Store) TarSplitPath(chain v1.Hash) string {
+// tarSplitPath is the layer's tar-split.json.gz.
+func (s *Store) tarSplitPath(chain v1.Hash) string {
 	return filepath.Join(s.layerPath(chain.Hex), "tar-split.json.gz")
 }
 
@@ -65,9 +65,9 @@ func (s *Store) diffPath(cacheID string) string {
 	return filepath.Join(s.overlayDir(), cacheID, "diff")
 }
 
-// LowerDirs lists the diff dirs below and including cacheID, top first,
+// lowerDirs lists the diff dirs below and including cacheID, top first,
 // as GraphDriver.Data shows them.
-func (s *Store) LowerDirs(cacheID string) []string {
+func (s *Store) lowerDirs(cacheID string) []string {
 	lower, err := s.lowerOf(cacheID)
 	if err != nil {
 		return nil
@@ -86,11 +86,11 @@ func (s *Store) LowerDirs(cacheID string) []string {
 	return out
 }
 
-// Chain returns the layers of a chain, base first.
-func (s *Store) Chain(top v1.Hash) ([]*store.Layer, error) {
+// chain returns the layers of a chain, base first.
+func (s *Store) chain(top v1.Hash) ([]*store.Layer, error) {
 	var out []*store.Layer
 	for c := top; c != (v1.Hash{}); {
-		l, err := s.Layer(c)
+		l, err := s.layer(c)
 		if err != nil {
 			return nil, err
 		}

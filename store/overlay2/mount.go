@@ -11,10 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Mount mounts the container's merged view (overlayfs: image layers and
+// mount mounts the container's merged view (overlayfs: image layers and
 // init layer below, the read-write layer as upper) at overlay2/<mount-id>/merged
 // and returns that path. Root only, like overlay2's Get.
-func (s *Store) Mount(c *store.Container) (string, error) {
+func (s *Store) mount(c *store.Container) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", errors.New("mount needs root (an overlay mount of the container's layers)")
 	}
@@ -44,8 +44,8 @@ func (s *Store) Mount(c *store.Container) (string, error) {
 	return merged, nil
 }
 
-// Unmount undoes Mount.
-func (s *Store) Unmount(c *store.Container) error {
+// unmount undoes Mount.
+func (s *Store) unmount(c *store.Container) error {
 	merged := filepath.Join(s.overlayDir(), c.MountID, "merged")
 	if !mounted(merged) {
 		return fmt.Errorf("container %s is not mounted", c.ID[:12])

@@ -74,7 +74,7 @@ func (tx *Tx) AddImage(img v1.Image, parent v1.Hash) (v1.Hash, error) {
 	}
 	chains := imageid.ChainIDs(diffIDs)
 	for i, chain := range chains {
-		if tx.s.HasLayer(chain) || tx.byChain[chain] != nil {
+		if tx.s.hasLayer(chain) || tx.byChain[chain] != nil {
 			continue
 		}
 		st := &staged{chain: chain, diffID: diffIDs[i], source: layers[i], index: i}
@@ -145,7 +145,7 @@ func (tx *Tx) prepare(st *staged) error {
 		if st.newParent != nil {
 			st.parentCacheID, parentLink, parentLower = st.newParent.cacheID, st.newParent.link, st.newParent.lower
 		} else {
-			pl, err := s.Layer(st.parent)
+			pl, err := s.layer(st.parent)
 			if err != nil {
 				return err
 			}

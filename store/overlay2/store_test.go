@@ -125,7 +125,7 @@ func load(t *testing.T, s *Store, img v1.Image, tags ...string) (v1.Hash, error)
 		r, _ := name.NewTag(tg)
 		refs = append(refs, r)
 	}
-	_, err = s.SetTags(id, refs, false)
+	_, err = s.setTags(id, refs, false)
 	return id, err
 }
 
@@ -176,11 +176,11 @@ func TestLoadLayout(t *testing.T) {
 		t.Fatalf("repositories.json = %s, want %s", repos, want)
 	}
 	chains := imageid.ChainIDs([]v1.Hash{imageid.FromBytes(b), imageid.FromBytes(tp)})
-	l0, err := s.Layer(chains[0])
+	l0, err := s.layer(chains[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	l1, err := s.Layer(chains[1])
+	l1, err := s.layer(chains[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestLoadLayout(t *testing.T) {
 		}
 	}
 	// the layers regenerate byte-exactly.
-	si, err := s.Image(id)
+	si, err := s.image(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestLoadLayout(t *testing.T) {
 			t.Fatalf("layer %d size %d, want %d", i, n, len(want))
 		}
 	}
-	infos, _ := s.List()
+	infos, _ := s.list()
 	if len(infos) != 1 || infos[0].Size != 16 || infos[0].Tags[0] != "bb:2" {
 		t.Fatalf("List: %+v", infos[0])
 	}
@@ -258,7 +258,7 @@ func TestLoadReusesLayersAndRemoveKeepsShared(t *testing.T) {
 		t.Fatalf("%d layerdb entries, want 2 (base shared)", len(dirs))
 	}
 	unlock, _ := s.Writer()
-	lines, err := s.Remove("bb:2", false)
+	lines, err := s.remove("bb:2", false)
 	unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -275,10 +275,10 @@ func TestLoadReusesLayersAndRemoveKeepsShared(t *testing.T) {
 	if len(ov) != 2 || len(links) != 1 { // l/ and the base cache dir
 		t.Fatalf("overlay2 has %d entries, l/ %d", len(ov), len(links))
 	}
-	if _, err := s.Resolve(id1.Hex[:5]); err != nil {
+	if _, err := s.resolve(id1.Hex[:5]); err != nil {
 		t.Fatalf("prefix lookup: %v", err)
 	}
-	if _, err := s.Resolve("bb:2"); err == nil || err.Error() != "No such image: bb:2" {
+	if _, err := s.resolve("bb:2"); err == nil || err.Error() != "No such image: bb:2" {
 		t.Fatalf("removed tag resolves: %v", err)
 	}
 }

@@ -49,8 +49,8 @@ func (s *Store) writeTags(tf *tagFile) error {
 	return writeFileAtomic(s.tagsPath(), b, 0o600)
 }
 
-// Tags lists every reference, sorted.
-func (s *Store) Tags() ([]store.Tag, error) {
+// tags lists every reference, sorted.
+func (s *Store) tags() ([]store.Tag, error) {
 	tf, err := s.readTags()
 	if err != nil {
 		return nil, err
@@ -69,9 +69,9 @@ func (s *Store) Tags() ([]store.Tag, error) {
 	return out, nil
 }
 
-// TagsOf lists the references that name image id.
-func (s *Store) TagsOf(id v1.Hash) ([]string, error) {
-	all, err := s.Tags()
+// tagsOf lists the references that name image id.
+func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
+	all, err := s.tags()
 	if err != nil {
 		return nil, err
 	}

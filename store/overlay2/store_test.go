@@ -21,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
-	"github.com/imgtool/imgtool/store"
 )
 
 // memImage is a minimal v1.Image over in-memory layer tars.
@@ -304,36 +303,6 @@ func TestBadLayerLeavesStoreUnchanged(t *testing.T) {
 	}
 	if after := listing(t, s.Root()); after != before {
 		t.Fatalf("store changed after garbage:\n%s\n---\n%s", before, after)
-	}
-}
-
-func TestParseConfigErrors(t *testing.T) {
-	cases := map[string]string{
-		`{"os":"linux"}`: "invalid image JSON, no RootFS key",
-		`{"os":"windows","rootfs":{"type":"layers","diff_ids":[]}}`:                 "cannot load windows image on linux",
-		`{"rootfs":{"type":"layers","diff_ids":[]},"history":[{"created_by":"x"}]}`: "too many non-empty layers in History section",
-		`{"rootfs":{"type":"layers","diff_ids":["nope"]}}`:                          "config rootfs.diff_ids[0]",
-		`not json`: "invalid image JSON",
-	}
-	for in, want := range cases {
-		_, err := store.ParseConfig([]byte(in))
-		if err == nil || !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("ParseConfig(%s) = %v, want %q", in, err, want)
-		}
-	}
-}
-
-func TestContainerdStoreRefused(t *testing.T) {
-	root := t.TempDir()
-	os.Mkdir(filepath.Join(root, "containerd"), 0o700)
-	_, err := Open(root)
-	if err == nil || !strings.Contains(err.Error(), "containerd image store") {
-		t.Fatalf("err = %v", err)
-	}
-	root2 := t.TempDir()
-	os.MkdirAll(filepath.Join(root2, "image", "vfs"), 0o700)
-	if _, err := Open(root2); err == nil || !strings.Contains(err.Error(), `"vfs" storage driver`) {
-		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/store"
+	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -469,7 +470,7 @@ func newStore(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Store: func() (*store.Store, error) { return st, nil }}
+	return &Env{Store: func() (store.Store, error) { return st, nil }}
 }
 
 func TestConvertStore(t *testing.T) {

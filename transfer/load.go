@@ -31,7 +31,7 @@ type LoadOptions struct {
 
 // Load registers every image of entries in one transaction: all of them
 // land, or the store is left as it was.
-func Load(ctx context.Context, st *store.Store, entries []Item, opts LoadOptions) ([]Loaded, error) {
+func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions) ([]Loaded, error) {
 	unlock, err := st.Writer()
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func Load(ctx context.Context, st *store.Store, entries []Item, opts LoadOptions
 		for j, t := range e.Tags {
 			refs[j] = t
 		}
-		res, err := st.SetTags(out[i].ID, refs, false)
+		res, err := st.Refs().Set(out[i].ID, refs, false)
 		if err != nil {
 			return out, err
 		}

@@ -86,7 +86,7 @@ type Written struct {
 // Env is what transports may use.
 type Env struct {
 	// Store opens the image store (lazily; only store transports call it).
-	Store  func() (*store.Store, error)
+	Store  func() (store.Store, error)
 	Stdin  io.Reader
 	Stdout io.Writer
 }

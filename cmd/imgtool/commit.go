@@ -39,7 +39,7 @@ Examples:
 				return err
 			}
 			var res *transfer.Imported
-			err = withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
+			err = withContainer(g, args[0], func(st store.Store, c *store.Container) error {
 				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag})
 				return err
 			})

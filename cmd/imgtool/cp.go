@@ -36,7 +36,7 @@ Examples:
 			case !sIn && !dIn:
 				return usageError{"must specify at least one container source"}
 			case dIn:
-				return withContainer(g, dc, func(st *store.Store, c *store.Container) error {
+				return withContainer(g, dc, func(st store.Store, c *store.Container) error {
 					return transfer.CopyIn(st, c, src, dp, os.Stdin)
 				})
 			}
@@ -52,7 +52,7 @@ Examples:
 				return err
 			}
 			defer unlock()
-			c, err := st.FindContainer(sc)
+			c, err := st.Containers().Find(sc)
 			if err != nil {
 				return err
 			}

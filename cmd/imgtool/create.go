@@ -29,12 +29,12 @@ Example:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
-				id, err := st.Resolve(args[0])
+			return g.withWriter(func(st store.Store) error {
+				id, err := st.Refs().Resolve(args[0])
 				if err != nil {
 					return err
 				}
-				c, err := st.CreateContainer(id, store.CreateOptions{Name: name, Cmd: args[1:]})
+				c, err := st.Containers().Create(id, store.CreateOptions{Name: name, Cmd: args[1:]})
 				if err != nil {
 					return err
 				}

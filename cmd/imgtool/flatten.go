@@ -92,7 +92,7 @@ Examples:
 				return err
 			}
 			defer unlock()
-			env := &transfer.Env{Store: func() (*store.Store, error) { return st, nil }}
+			env := &transfer.Env{Store: func() (store.Store, error) { return st, nil }}
 			in, err := transfer.ResolveSquashInput(context.Background(), st, args[0], env)
 			if err != nil {
 				return err

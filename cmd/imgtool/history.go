@@ -40,11 +40,11 @@ Example:
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(args[0])
+			id, err := st.Refs().Resolve(args[0])
 			if err != nil {
 				return err
 			}
-			info, err := st.Info(id)
+			info, err := st.Images().Info(id)
 			if err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			infos, err := st.List()
+			infos, err := st.Images().List()
 			if err != nil {
 				return err
 			}

@@ -78,11 +78,11 @@ func init() {
 			}
 			out := []inspectImage{}
 			for _, a := range args {
-				id, err := st.Resolve(a)
+				id, err := st.Refs().Resolve(a)
 				if err != nil {
 					return err
 				}
-				info, err := st.Info(id)
+				info, err := st.Images().Info(id)
 				if err != nil {
 					return err
 				}
@@ -98,7 +98,7 @@ func init() {
 	})
 }
 
-func toInspect(st *store.Store, info *store.Info) inspectImage {
+func toInspect(st store.Store, info *store.Info) inspectImage {
 	var c configFields
 	_ = json.Unmarshal(info.Config, &c)
 	orNull := func(m json.RawMessage) json.RawMessage {
@@ -138,12 +138,12 @@ func lastTagTime(s string) string {
 }
 
 // graphData is overlay2's GraphDriver.Data for the image's top layer.
-func graphData(st *store.Store, layers []*store.Layer) map[string]string {
+func graphData(st store.Store, layers []*store.Layer) map[string]string {
 	if len(layers) == 0 {
 		return map[string]string{}
 	}
 	top := layers[len(layers)-1]
-	diff, err := st.DiffDir(top.CacheID)
+	diff, err := st.Layers().DiffDir(top.CacheID)
 	if err != nil {
 		return map[string]string{}
 	}
@@ -153,7 +153,7 @@ func graphData(st *store.Store, layers []*store.Layer) map[string]string {
 		"UpperDir":  filepath.Join(dir, "diff"),
 		"WorkDir":   filepath.Join(dir, "work"),
 	}
-	if lowers := st.LowerDirs(top.CacheID); len(lowers) > 0 {
+	if lowers := st.Layers().LowerDirs(top.CacheID); len(lowers) > 0 {
 		data["LowerDir"] = strings.Join(lowers, ":")
 	}
 	return data

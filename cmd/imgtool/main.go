@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
+	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 )
 
 // command is one subcommand: its flags, its help and its action.
@@ -39,7 +40,7 @@ func register(c *command) { commands[c.name] = c }
 type globals struct {
 	root     string
 	progress string
-	st       *store.Store
+	st       store.Store
 	ctx      context.Context // cancelled by SIGINT/SIGTERM (signals.go)
 }
 
@@ -55,7 +56,7 @@ func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
 	return progress.New(m, os.Stderr, verb), nil
 }
 
-func (g *globals) store() (*store.Store, error) {
+func (g *globals) store() (store.Store, error) {
 	if g.st == nil {
 		st, err := store.Open(g.root)
 		if err != nil {
@@ -82,7 +83,7 @@ func (g *globals) storeWritable() bool {
 }
 
 // withWriter runs fn on the store under its writer lock.
-func (g *globals) withWriter(fn func(*store.Store) error) error {
+func (g *globals) withWriter(fn func(store.Store) error) error {
 	st, err := g.store()
 	if err != nil {
 		return err

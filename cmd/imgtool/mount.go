@@ -21,8 +21,8 @@ Example:
   dir=$(imgtool mount build) && cp -a ./site "$dir/srv/" && imgtool unmount build`,
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
-				p, err := st.Mount(c)
+			return withContainer(g, args[0], func(st store.Store, c *store.Container) error {
+				p, err := st.Containers().Mount(c)
 				if err == nil {
 					fmt.Println(p)
 				}
@@ -36,17 +36,17 @@ Example:
 		short:   "Unmount a container mounted with imgtool mount",
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
-				return st.Unmount(c)
+			return withContainer(g, args[0], func(st store.Store, c *store.Container) error {
+				return st.Containers().Unmount(c)
 			})
 		},
 	})
 }
 
 // withContainer runs fn on a container under the writer lock.
-func withContainer(g *globals, ref string, fn func(*store.Store, *store.Container) error) error {
-	return g.withWriter(func(st *store.Store) error {
-		c, err := st.FindContainer(ref)
+func withContainer(g *globals, ref string, fn func(store.Store, *store.Container) error) error {
+	return g.withWriter(func(st store.Store) error {
+		c, err := st.Containers().Find(ref)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			cs, err := st.Containers()
+			cs, err := st.Containers().List()
 			if err != nil {
 				return err
 			}
@@ -66,9 +66,9 @@ Examples:
 	})
 }
 
-func toPSRow(st *store.Store, c *store.Container, noTrunc bool) psRow {
+func toPSRow(st store.Store, c *store.Container, noTrunc bool) psRow {
 	image := shortID(c.Image.String(), false)
-	if tags, _ := st.TagsOf(c.Image); len(tags) > 0 {
+	if tags, _ := st.Refs().TagsOf(c.Image); len(tags) > 0 {
 		image = tags[0]
 	}
 	cmd := strings.TrimSpace(c.Path + " " + strings.Join(c.Args, " "))

@@ -18,12 +18,12 @@ func init() {
   imgtool rm build`,
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
+			return g.withWriter(func(st store.Store) error {
 				var errs []error
 				for _, a := range args {
-					c, err := st.FindContainer(a)
+					c, err := st.Containers().Find(a)
 					if err == nil {
-						err = st.RemoveContainer(c)
+						err = st.Containers().Remove(c)
 					}
 					if err != nil {
 						errs = append(errs, err)

@@ -27,10 +27,10 @@ Examples:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
+			return g.withWriter(func(st store.Store) error {
 				var errs []error
 				for _, a := range args {
-					lines, err := st.Remove(a, force)
+					lines, err := st.Images().Remove(a, force)
 					for _, l := range lines {
 						fmt.Println(l)
 					}

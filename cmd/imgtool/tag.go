@@ -16,8 +16,8 @@ func init() {
   imgtool tag 3f2a9c1b7d4e app:latest`,
 		minArgs: 2, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
-				return st.Tag(args[0], args[1])
+			return g.withWriter(func(st store.Store) error {
+				return st.Refs().Tag(args[0], args[1])
 			})
 		},
 	})

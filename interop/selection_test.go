@@ -180,3 +180,34 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A bad --platform gets Docker's own words (containerd's parser's), not a
+// silent linux/amd64.
+func TestPlatformStringsAsDocker(t *testing.T) {
+	d := dockertest.Shared(t)
+	tarf := filepath.Join(t.TempDir(), "rootfs.tar")
+	if err := os.WriteFile(tarf, layerTar(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// "   " is refused by both, in other words: Docker 20.10's containerd
+	// platforms parser predates the OS(version) syntax that current Docker
+	// (and imgtool, on containerd/platforms v0.2) report it against.
+	r := dockertest.Imgtool(t, "--root", newStore(t), "import", "--platform", "   ", tarf, "platprobe:1")
+	oneLine(t, "import --platform blank", r)
+	if !strings.Contains(r.Stderr, "is an invalid OS component of") {
+		t.Errorf("--platform blank: %s", r.Stderr)
+	}
+	for _, p := range []string{"linux/", "foo", "linux/arm64/v8/x"} {
+		_, derr, err := d.DockerErr("import", "--platform", p, tarf, "platprobe:1")
+		if err == nil {
+			t.Fatalf("docker import --platform %q succeeded", p)
+		}
+		want := strings.TrimPrefix(strings.TrimSpace(derr), "Error response from daemon: ")
+		r := dockertest.Imgtool(t, "--root", newStore(t), "import", "--platform", p, tarf, "platprobe:1")
+		oneLine(t, "import --platform "+p, r)
+		got := strings.TrimPrefix(strings.TrimSpace(r.Stderr), "imgtool import: ")
+		if strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(want), " ") {
+			t.Errorf("--platform %q: imgtool says %q, docker %q", p, got, want)
+		}
+	}
+}

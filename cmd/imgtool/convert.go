@@ -65,20 +65,27 @@ func init() {
   docker-archive:PATH[:REF]   docker save archive (Docker 25+ form; --legacy for <=24)
   oci-archive:PATH[:REF]      tar of an OCI image layout
   oci:DIR[:REF]               OCI image layout directory
+  dir:DIR                     containers/image's directory layout (skopeo's dir:)
+  docker://REF                a registry
   store:REF, or a bare REF    the image store (--root)
-PATH may be - for stdin/stdout with the two archive transports. Reading, every
+PATH may be - for stdin/stdout with the two archive transports. A prefix that is
+not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. Reading, every
 archive form is auto-detected (docker saves of any version, OCI tars, containerd
 saves, compressed as a whole or per layer).
 
 A source holding several images converts them all (shared blobs written once),
 or the one SRC's :REF picks: a tag (app:1), an OCI ref name (latest), a digest
 (@sha256:... : manifest, index, image ID, or one platform of an index) or its
-number (0, 1, ...). DST's :REF renames the single image written.
+number (0, 1, ... or @0, @1, ... as skopeo's docker-archive:PATH:@N). DST's :REF
+renames the single image written.
 
-A multi-platform index travels whole to oci and oci-archive, bytes and digests
-unchanged unless layers are recompressed or platforms dropped. --platform
-(repeatable) keeps a subset; a docker-archive gets one image per platform; the
-store takes the host's platform unless --platform or --all-platforms. A kept
+Platforms (the same rule for load, save, pull, push and flatten): plain images are
+taken whatever their platform, as docker load takes every image of a docker save;
+--platform (repeatable) keeps only those platforms. A multi-platform index travels
+whole to oci, oci-archive, dir and docker://, bytes and digests unchanged unless
+layers are recompressed or platforms dropped; a docker-archive gets one image per
+platform; the store (and flatten) take the host's platform from an index unless
+--platform or --all-platforms. A kept
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
 
 Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd

@@ -15,6 +15,16 @@ import (
 	"github.com/imgtool/imgtool/tarball"
 )
 
+// Compression is the layer compression an OCI sink writes.
+type Compression = tarball.Compression
+
+// The compressions --compress names.
+const (
+	NoCompression = tarball.None
+	Gzip          = tarball.Gzip
+	Zstd          = tarball.Zstd
+)
+
 // ConvertOptions control a convert.
 type ConvertOptions struct {
 	// Platforms keeps only these platforms (see Select). Empty: every

@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/registry"
-	"github.com/imgtool/imgtool/tarball"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -28,25 +27,25 @@ func (c *compressFlags) add(fs *pflag.FlagSet, dflt string) {
 
 // parse returns the compression; keep when --compress was not given and
 // dflt is "" (layers copied as stored).
-func (c *compressFlags) parse(fs *pflag.FlagSet) (comp tarball.Compression, keep bool, err error) {
+func (c *compressFlags) parse(fs *pflag.FlagSet) (comp transfer.Compression, keep bool, err error) {
 	switch c.compress {
 	case "":
-		return tarball.None, true, nil
+		return transfer.NoCompression, true, nil
 	case "none":
-		comp = tarball.None
+		comp = transfer.NoCompression
 	case "gzip":
-		comp = tarball.Gzip
+		comp = transfer.Gzip
 	case "zstd":
-		comp = tarball.Zstd
+		comp = transfer.Zstd
 	default:
 		return 0, false, usageError{fmt.Sprintf("unknown --compress %q (none, gzip, zstd)", c.compress)}
 	}
 	if fs.Changed("compress-level") && c.level != 0 {
 		lo, hi := 1, 9
-		if comp == tarball.Zstd {
+		if comp == transfer.Zstd {
 			hi = 22
 		}
-		if comp == tarball.None || c.level < lo || c.level > hi {
+		if comp == transfer.NoCompression || c.level < lo || c.level > hi {
 			return 0, false, usageError{fmt.Sprintf("--compress-level %d is out of range for %s", c.level, c.compress)}
 		}
 	}

@@ -16,8 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/progress"
-	"github.com/imgtool/imgtool/store"
-	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
+	"github.com/imgtool/imgtool/transfer"
 )
 
 // command is one subcommand: its flags, its help and its action.
@@ -40,7 +39,7 @@ func register(c *command) { commands[c.name] = c }
 type globals struct {
 	root     string
 	progress string
-	st       store.Store
+	st       transfer.Store
 	ctx      context.Context // cancelled by SIGINT/SIGTERM (signals.go)
 }
 
@@ -56,9 +55,9 @@ func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
 	return progress.New(m, os.Stderr, verb), nil
 }
 
-func (g *globals) store() (store.Store, error) {
+func (g *globals) store() (transfer.Store, error) {
 	if g.st == nil {
-		st, err := store.Open(g.root)
+		st, err := transfer.OpenStore(g.root)
 		if err != nil {
 			return nil, err
 		}
@@ -82,17 +81,12 @@ func (g *globals) storeWritable() bool {
 	return true
 }
 
-// withWriter runs fn on the store under its writer lock.
-func (g *globals) withWriter(fn func(store.Store) error) error {
+// withStore runs fn on the opened store; fn takes the locks it needs.
+func (g *globals) withStore(fn func(transfer.Store) error) error {
 	st, err := g.store()
 	if err != nil {
 		return err
 	}
-	unlock, err := st.Writer()
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	return fn(st)
 }
 
@@ -135,7 +129,7 @@ func run(argv []string) int {
 	g := &globals{}
 	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
-	fs.StringVar(&g.root, "root", store.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
+	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
 	fs.StringVar(&g.progress, "progress", "", "progress on stderr: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/registry"
-	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -116,7 +115,7 @@ func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Opt
 	}
 	res, err := g.run(sref, transfer.Ref{Transport: "docker", Path: ref}, opts, transfer.ConvertOptions{Jobs: opts.Jobs})
 	if err != nil {
-		if sref.Transport == "store" && errors.Is(err, store.ErrNotFound) {
+		if sref.Transport == "store" && errors.Is(err, transfer.ErrNotFound) {
 			return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
 		}
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/registry"
-	"github.com/imgtool/imgtool/tarball"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -69,7 +68,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if comp != tarball.None && sf.transport == "docker-archive" {
+			if comp != transfer.NoCompression && sf.transport == "docker-archive" {
 				return usageError{fmt.Sprintf("--format %s holds uncompressed layers; --compress is for oci and oci-archive", format)}
 			}
 			if sf.transport == "oci" && (output == "" || output == "-") {

@@ -116,6 +116,7 @@ func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Opt
 	res, err := g.run(sref, transfer.Ref{Transport: "docker", Path: ref}, opts, transfer.ConvertOptions{Jobs: opts.Jobs})
 	if err != nil {
 		if sref.Transport == "store" && errors.Is(err, transfer.ErrNotFound) {
+			//lint:ignore ST1005 docker push's own words, which scripts match
 			return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
 		}
 		return nil, err

@@ -3,16 +3,30 @@ GO      ?= go
 PREFIX  ?= /usr/local
 BIN     := bin/imgtool
 
-.PHONY: build test unit interop bench bench-smoke bench-deps micro-bench install demo fuzz clean
+.PHONY: build test test-deps unit interop bench bench-smoke bench-deps micro-bench install demo fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/imgtool
 
 # The whole suite: unit tests and the interop suite (which skips peers that
 # are missing, unless IMGTOOL_REQUIRE_PEERS=1).
-test:
+test: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
+
+# The interop suite's peers (Debian packages). Installed when missing and
+# running as root; otherwise the interop tests skip them (and say so),
+# unless IMGTOOL_REQUIRE_PEERS=1.
+TEST_PKGS := docker.io skopeo umoci busybox-static docker-registry apache2-utils debootstrap xz-utils bzip2 zstd
+TEST_CMDS := dockerd docker skopeo umoci busybox docker-registry htpasswd debootstrap xz bzip2 zstd
+test-deps:
+	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing the interop suite's peers (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
+	  else echo "not root: the interop tests will skip peers that are missing:$$missing"; fi; \
+	fi
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /interop)

@@ -41,7 +41,9 @@ demo: build
 	./$(BIN) images
 	./$(BIN) save -o /tmp/imgtool-demo.tar arch-fix/app:2
 	./$(BIN) export -o /tmp/imgtool-demo-rootfs.tar arch-fix/app:2
-	@echo "saved /tmp/imgtool-demo.tar and /tmp/imgtool-demo-rootfs.tar"
+	@echo "wrote /tmp/imgtool-demo.tar and /tmp/imgtool-demo-rootfs.tar (rm them when done)"
+	@echo "loaded into the default store: $${IMGTOOL_ROOT:-/var/lib/imgtool as root, else $${XDG_DATA_HOME:-$$HOME/.local/share}/imgtool}"
+	@echo "remove the demo images with: ./$(BIN) rmi arch-fix/app:2 reg.example:5000/ns/app:latest arch-fix/base:1"
 
 # Side-by-side numbers against docker, skopeo and crane (root, dockerd; ~30 min),
 # written to docs/benchmarks.md. bench-smoke is a tiny run that keeps the harness working.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // CreateOptions say what container to create.
@@ -162,15 +163,19 @@ func (s *Store) setupInitLayer(c *Container) error {
 }
 
 // copyUpDir creates dir in upper with the metadata of its topmost lower
-// copy (lowers are top first), or 0755 root when no layer has it.
+// copy (lowers are top first), or 0755 root when no layer has it. dir is
+// one component, so only the layer roots can be opaque above it.
 func copyUpDir(lowers []string, upper, dir string) error {
 	dst := filepath.Join(upper, dir)
 	for _, l := range lowers {
 		var st unix.Stat_t
 		if err := unix.Lstat(filepath.Join(l, dir), &st); err != nil {
+			if overlay.IsOpaquePath(l) {
+				break // an opaque layer root hides the layers below
+			}
 			continue
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		if overlay.IsWhiteoutStat(&st) {
 			break // whiteout: deleted in that layer
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {

@@ -66,7 +66,8 @@
 // content by seeking, so this pass costs little I/O; for plain streams
 // (e.g. a decompressor) the content bytes are read and discarded.
 //
-// Directory layers (DirLayer) are walked with lstat/lgetxattr only in pass 1,
+// Directory layers (DirLayer) are walked (overlay.Walk: fstatat/fgetxattr on
+// directory fds, so any depth) only in pass 1,
 // and in pass 2 their regular files are read by path (random access, no
 // copies, no spill).
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // NamePolicy says how Uname/Gname are written.
@@ -35,6 +38,12 @@ type Options struct {
 	// TempDir is where spill files are created when a tar layer's entries are
 	// out of output order (see the package comment); "" means os.TempDir().
 	TempDir string
+	// Subtree, if set, limits the output to the entry at this path (clamped
+	// as overlay.Clean does) and what is below it, still named from the
+	// root. Hard links are resolved within it, so the first of an inode's
+	// names inside the subtree carries the content, as docker cp's archive
+	// of one path does (a link to a name outside would copy nothing).
+	Subtree string
 }
 
 // meta is the metadata of a directory or an inode.
@@ -94,14 +103,21 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 			return fmt.Errorf("flatten: layer %d: %w", i, err)
 		}
 	}
+	root := b.root
+	if opts.Subtree != "" {
+		var err error
+		if root, err = b.subtree(overlay.Clean(opts.Subtree)); err != nil {
+			return fmt.Errorf("flatten: %s: %w", opts.Subtree, err)
+		}
+	}
 	e := &emitter{layers: layers, opts: opts, needed: make([]map[int]*source, len(layers)),
 		readers: make([]*layerReader, len(layers))}
 	defer e.cleanup()
-	e.plan(b.root, "")
+	e.plan(root, "")
 	// Headers are 512-byte writes; buffer them so each is not a syscall.
 	bw := bufio.NewWriterSize(w, 1<<20)
 	tw := tar.NewWriter(bw)
-	if err := e.emit(tw, b.root, ""); err != nil {
+	if err := e.emit(tw, root, ""); err != nil {
 		return fmt.Errorf("flatten: %w", err)
 	}
 	if err := tw.Close(); err != nil {
@@ -113,13 +129,30 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 	return nil
 }
 
-func newDir(name string) *node {
-	return &node{name: name, children: map[string]*node{}}
+// subtree returns a root holding only the path p ("" = everything): copies
+// of the directories on the way, each with the one child that leads to p.
+func (b *builder) subtree(p string) (*node, error) {
+	if n, err := b.lookup(p); err != nil || n == nil {
+		if err == nil {
+			err = fs.ErrNotExist
+		}
+		return nil, err
+	}
+	return prune(b.root, p), nil
 }
 
-// cleanName returns the root-relative, cleaned form of a tar name ("" = root).
-func cleanName(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+name), "/")
+func prune(n *node, p string) *node {
+	if p == "" {
+		return n
+	}
+	first, rest, _ := strings.Cut(p, "/")
+	c := *n
+	c.children = map[string]*node{first: prune(n.children[first], rest)}
+	return &c
+}
+
+func newDir(name string) *node {
+	return &node{name: name, children: map[string]*node{}}
 }
 
 func (b *builder) readLayer(l Layer) error {
@@ -238,7 +271,7 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 	case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
 		return nil
 	}
-	name := cleanName(hdr.Name)
+	name := overlay.Clean(hdr.Name)
 	if name == "" {
 		return nil // root entry: docker export emits none
 	}
@@ -246,24 +279,8 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 	if dir == "." {
 		dir = ""
 	}
-	if isWhiteout(base) {
-		parent, err := b.lookup(dir)
-		if err == nil && parent == nil {
-			parent, err = b.parentDir(dir) // Docker's unpacker creates a whiteout's missing parents
-		}
-		if err != nil || parent == nil || !parent.isDir() {
-			return nil // nothing to delete there
-		}
-		b.touch(dir)
-		switch {
-		case base == whOpaque:
-			b.opaque(parent)
-		case strings.HasPrefix(base, whMetaPfx), base == whPrefix:
-			// other AUFS metadata: ignored
-		default:
-			delete(parent.children, base[len(whPrefix):])
-		}
-		return nil
+	if kind, orig := overlay.ParseWhiteout(base); kind != overlay.NotWhiteout {
+		return b.whiteout(dir, kind, orig)
 	}
 	parent, err := b.parentDir(dir)
 	if err != nil {
@@ -281,7 +298,7 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		n.dir, n.layer = b.metaOf(hdr), b.layer
 		parent.children[base] = n
 	case tar.TypeLink:
-		target, err := b.lookup(cleanName(hdr.Linkname))
+		target, err := b.lookup(overlay.Clean(hdr.Linkname))
 		if err != nil {
 			return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
 		}
@@ -316,6 +333,27 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", string(rune(hdr.Typeflag)))
+	}
+	return nil
+}
+
+// whiteout applies a whiteout entry in dir: kind Whiteout deletes orig,
+// Opaque hides the lower layers' content of dir (all of them at the root);
+// Meta and Invalid names only touch dir, as Docker ignores them.
+func (b *builder) whiteout(dir string, kind overlay.Kind, orig string) error {
+	parent, err := b.lookup(dir)
+	if err == nil && parent == nil {
+		parent, err = b.parentDir(dir) // Docker's unpacker creates a whiteout's missing parents
+	}
+	if err != nil || parent == nil || !parent.isDir() {
+		return nil // nothing to delete there
+	}
+	b.touch(dir)
+	switch kind {
+	case overlay.Opaque:
+		b.opaque(parent)
+	case overlay.Whiteout:
+		delete(parent.children, orig)
 	}
 	return nil
 }
@@ -499,13 +537,13 @@ func (e *emitter) copyContent(w io.Writer, s *source) error {
 		}
 		lr.ord++
 		if lr.ord == s.ord {
-			if cleanName(hdr.Name) != s.name || hdr.Size != s.size {
+			if overlay.Clean(hdr.Name) != s.name || hdr.Size != s.size {
 				return errChanged
 			}
 			return copyExact(w, lr.tr, s.size)
 		}
 		if o := e.needed[s.layer][lr.ord]; o != nil && !o.done && o.spill == "" {
-			if cleanName(hdr.Name) != o.name || hdr.Size != o.size {
+			if overlay.Clean(hdr.Name) != o.name || hdr.Size != o.size {
 				return errChanged
 			}
 			if err := e.spill(o, lr.tr); err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgtool/imgtool/flatten"
+	"github.com/imgtool/imgtool/overlay"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -30,8 +31,8 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 	}
 	rw := dirs[len(dirs)-1] // the read-write layer, checked with the rest
 	wantDir := strings.HasSuffix(dest, "/")
-	dest = strings.TrimPrefix(path.Clean("/"+dest), "/")
-	_, dfi, destExists := store.LookupMerged(dirs, dest)
+	dest = overlay.Clean(dest)
+	_, dfi, destExists := overlay.Lookup(dirs, dest)
 	destIsDir := destExists && dfi.IsDir()
 	if wantDir && !destIsDir {
 		return fmt.Errorf("no such directory: /%s", dest)
@@ -47,7 +48,7 @@ func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Read
 		target = path.Join(dest, filepath.Base(filepath.Clean(src)))
 	default:
 		parent := path.Dir(dest)
-		if _, pfi, ok := store.LookupMerged(dirs, parent); !ok || !pfi.IsDir() {
+		if _, pfi, ok := overlay.Lookup(dirs, parent); !ok || !pfi.IsDir() {
 			return fmt.Errorf("no such directory: %s", "/"+parent)
 		}
 		target = dest
@@ -89,7 +90,7 @@ func copyUp(dirs []string, rw, dir string) error {
 		if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
 			continue
 		}
-		layer, fi, ok := store.LookupMerged(dirs, rel)
+		layer, fi, ok := overlay.Lookup(dirs, rel)
 		if !ok || !fi.IsDir() {
 			return fmt.Errorf("no such directory: /%s", rel)
 		}
@@ -212,12 +213,12 @@ func renameTarInto(r io.Reader, tw *tar.Writer, rename func(string) string) erro
 			return err
 		}
 		isDir := strings.HasSuffix(hdr.Name, "/")
-		hdr.Name = rename(strings.TrimPrefix(path.Clean("/"+hdr.Name), "/"))
+		hdr.Name = rename(overlay.Clean(hdr.Name))
 		if isDir {
 			hdr.Name += "/"
 		}
 		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = rename(strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/"))
+			hdr.Linkname = rename(overlay.Clean(hdr.Linkname))
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -235,8 +236,8 @@ func CopyOut(st *store.Store, c *store.Container, src, dest string, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	src = strings.TrimPrefix(path.Clean("/"+src), "/")
-	if _, _, ok := store.LookupMerged(dirs, src); !ok {
+	src = overlay.Clean(src)
+	if _, _, ok := overlay.Lookup(dirs, src); !ok {
 		return fmt.Errorf("Could not find the file /%s in container %s", src, strings.TrimPrefix(c.Name, "/"))
 	}
 	newBase := path.Base("/" + src)
@@ -251,12 +252,11 @@ func CopyOut(st *store.Store, c *store.Container, src, dest string, stdout io.Wr
 			}
 		}
 	}
-	layers := make([]flatten.Layer, len(dirs))
-	for i, d := range dirs {
-		layers[i] = flatten.DirLayer(d)
-	}
+	layers := flatten.DirLayers(dirs)
 	merged, mw := io.Pipe()
-	go func() { mw.CloseWithError(flatten.Flatten(mw, layers, flatten.Options{})) }()
+	// Only src's subtree is merged and written, so a hard link's names are
+	// resolved within it: copying a second name copies the content.
+	go func() { mw.CloseWithError(flatten.Flatten(mw, layers, flatten.Options{Subtree: src})) }()
 	defer merged.Close()
 	out, ow := io.Pipe()
 	go func() { ow.CloseWithError(subtree(merged, ow, src, newBase)) }()
@@ -301,7 +301,7 @@ func subtree(r io.Reader, w io.Writer, src, newBase string) error {
 		if hdr.Typeflag == tar.TypeLink {
 			target, inside := under(hdr.Linkname)
 			if !inside {
-				continue // its target lies outside what is copied
+				continue // cannot happen: Flatten resolved links within src
 			}
 			hdr.Linkname = target
 		}

@@ -326,7 +326,9 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 			ino.size = hdr.Size
 			ino.src = &source{layer: b.layer, ord: ord, name: name, size: hdr.Size}
 		case tar.TypeSymlink:
-			ino.linkname = hdr.Linkname
+			// A symlink's own mode cannot be set on Linux: Docker unpacks it
+			// 0777 whatever the header says, and export reads that back.
+			ino.linkname, ino.mode = hdr.Linkname, 0777
 		case tar.TypeChar, tar.TypeBlock:
 			ino.major, ino.minor = hdr.Devmajor, hdr.Devminor
 		}

@@ -74,10 +74,7 @@ func Describe(r io.Reader) ([]Node, error) {
 			Uid: hdr.Uid, Gid: hdr.Gid, Size: hdr.Size, Linkname: hdr.Linkname,
 			Devmajor: hdr.Devmajor, Devminor: hdr.Devminor,
 		}
-		switch n.Type {
-		case tar.TypeRegA:
-			n.Type = tar.TypeReg
-		case tar.TypeLink:
+		if n.Type == tar.TypeLink { // (tar.Reader already maps TypeRegA to TypeReg)
 			n.Linkname = overlay.Clean(hdr.Linkname)
 		}
 		if n.Type != tar.TypeChar && n.Type != tar.TypeBlock {

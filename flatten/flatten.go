@@ -318,10 +318,12 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		}
 		ino.capability = m.capability // Docker's chown of the link clears the capability
 		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	// archive/tar's Reader turns the old '\x00' (TypeRegA) into TypeReg,
+	// and overlay.Walk never writes it.
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		ino := &inode{meta: b.metaOf(hdr), typ: hdr.Typeflag}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse:
 			ino.typ = tar.TypeReg
 			ino.size = hdr.Size
 			ino.src = &source{layer: b.layer, ord: ord, name: name, size: hdr.Size}

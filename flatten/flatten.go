@@ -342,8 +342,10 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 }
 
 // whiteout applies a whiteout entry in dir: kind Whiteout deletes orig,
-// Opaque hides the lower layers' content of dir (all of them at the root);
-// Meta and Invalid names only touch dir, as Docker ignores them.
+// Opaque hides the lower layers' content of dir; Meta and Invalid names only
+// touch dir, as Docker ignores them. An opaque marker at the root is ignored:
+// overlayfs never reads a layer root's opacity, so docker export shows the
+// lower layers (overlay package comment).
 func (b *builder) whiteout(dir string, kind overlay.Kind, orig string) error {
 	parent, err := b.lookup(dir)
 	if err == nil && parent == nil {
@@ -355,7 +357,9 @@ func (b *builder) whiteout(dir string, kind overlay.Kind, orig string) error {
 	b.touch(dir)
 	switch kind {
 	case overlay.Opaque:
-		b.opaque(parent)
+		if dir != "" {
+			b.opaque(parent)
+		}
 	case overlay.Whiteout:
 		delete(parent.children, orig)
 	}

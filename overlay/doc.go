@@ -15,7 +15,9 @@
 // flatten's, which reads both forms through this package, so export (diff
 // dirs) and flatten (layer tars) give one tree.
 //
-// A root-level opaque marker (".wh..wh..opq" at the layer root) sets the
-// xattr on the diff dir itself; every reader here treats it as hiding all of
-// the lower layers, as Docker's tar-based apply does.
+// A root-level opaque marker (".wh..wh..opq" at the layer root) is stored as
+// Docker stores it, as the xattr on the diff dir itself, and ignored by every
+// reader: overlayfs never consults the opacity of a layer's root, so docker
+// export (overlay2) shows the lower layers' files (interop/onetree_test.go
+// checks this against Docker). Export and flatten therefore agree with it.
 package overlay

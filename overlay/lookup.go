@@ -9,8 +9,8 @@ import (
 // Lookup finds a path in the merged view of diff dirs (bottom first), as
 // the merge of their tars would: the topmost layer that has it wins, a char
 // 0:0 device is a whiteout, a non-directory ancestor ends the search, and an
-// opaque directory (or an opaque diff dir, for every path) hides what is
-// below. It returns the diff dir holding the path, or ok=false when the path
+// opaque directory hides what is below. A diff dir's own opacity is
+// ignored, as overlayfs ignores it (see the package comment). It returns the diff dir holding the path, or ok=false when the path
 // does not exist in the merged view. Symlinks are not followed.
 func Lookup(dirs []string, p string) (layer string, fi os.FileInfo, ok bool) {
 	p = Clean(p)
@@ -20,7 +20,7 @@ func Lookup(dirs []string, p string) (layer string, fi os.FileInfo, ok bool) {
 	}
 	parts := strings.Split(p, "/")
 	for i := len(dirs) - 1; i >= 0; i-- {
-		hidden := IsOpaquePath(dirs[i])
+		hidden := false
 		for j := 1; j < len(parts); j++ {
 			anc := filepath.Join(dirs[i], filepath.Join(parts[:j]...))
 			fi, err := os.Lstat(anc)

@@ -19,10 +19,10 @@ const (
 // Walk reads the overlay diff dir root as a layer tar's headers: fn is called
 // for each entry in lexical order, a directory before its contents, with
 // AUFS-style whiteouts as Docker's overlay ConvertWrite writes them: a char
-// device 0:0 NAME becomes `.wh.NAME` with mode 0600, an opaque directory D is
-// followed right away by `D/.wh..wh..opq`, and an opaque diff dir starts with
-// a root-level `.wh..wh..opq` (so the root hides the lower layers here as it
-// does in the tar the layer came from). Hard links become TypeLink headers
+// device 0:0 NAME becomes `.wh.NAME` with mode 0600 and an opaque directory D
+// is followed right away by `D/.wh..wh..opq`. The diff dir's own opacity (a
+// root-level marker) is not written: overlayfs ignores it, and Docker's
+// ConvertWrite skips the root too. Hard links become TypeLink headers
 // naming their first path. Other overlay xattrs (redirect, metacopy, origin)
 // are ignored; Docker disables redirect_dir and metacopy.
 //
@@ -40,15 +40,6 @@ func Walk(root string, fn func(hdr *tar.Header, open func() (*os.File, error)) e
 	}
 	defer unix.Close(fd)
 	w := &walker{fn: fn, seen: map[[2]uint64]string{}}
-	if IsOpaque(fd) {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return &os.PathError{Op: "stat", Path: root, Err: err}
-		}
-		if err := fn(opaqueHeader("", &st), nil); err != nil {
-			return err
-		}
-	}
 	return w.dir(fd, "")
 }
 

@@ -163,17 +163,13 @@ func (s *Store) setupInitLayer(c *Container) error {
 }
 
 // copyUpDir creates dir in upper with the metadata of its topmost lower
-// copy (lowers are top first), or 0755 root when no layer has it. dir is
-// one component, so only the layer roots can be opaque above it.
+// copy (lowers are top first), or 0755 root when no layer has it.
 func copyUpDir(lowers []string, upper, dir string) error {
 	dst := filepath.Join(upper, dir)
 	for _, l := range lowers {
 		var st unix.Stat_t
 		if err := unix.Lstat(filepath.Join(l, dir), &st); err != nil {
-			if overlay.IsOpaquePath(l) {
-				break // an opaque layer root hides the layers below
-			}
-			continue
+			continue // (a layer root's opacity is ignored, as overlayfs does)
 		}
 		if overlay.IsWhiteoutStat(&st) {
 			break // whiteout: deleted in that layer

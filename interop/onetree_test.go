@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/internal/dockertest"
@@ -41,8 +42,19 @@ var oneTreeDockerCases = []struct {
 			synthTar(t, sEnt{name: "later", body: "l\n"})}
 	}},
 	{"symlink-header-mode", func(t *testing.T) [][]byte {
-		return [][]byte{synthTar(t, sEnt{name: "s/", dir: true}, sEnt{name: "s/t", body: "t\n"},
-			sEnt{name: "s/l", link: "t", mode: 0o644})}
+		var buf bytes.Buffer // synthTar makes every symlink 0777
+		tw := tar.NewWriter(&buf)
+		for _, h := range []*tar.Header{{Name: "s/", Typeflag: tar.TypeDir, Mode: 0o755},
+			{Name: "s/l", Typeflag: tar.TypeSymlink, Linkname: "t", Mode: 0o644}} {
+			h.ModTime, h.Format = time.Unix(1700000000, 0), tar.FormatPAX
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return [][]byte{buf.Bytes()}
 	}},
 }
 

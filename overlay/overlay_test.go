@@ -130,7 +130,7 @@ func TestToOverlayAndWalk(t *testing.T) {
 }
 
 // TestWalkDeeperThanPathMax: a tree load can make (os.Root, one component
-// at a time) is read back whatever its depth.
+// at a time) is read back and looked up whatever its depth.
 func TestWalkDeeperThanPathMax(t *testing.T) {
 	dir := t.TempDir()
 	root, err := os.OpenRoot(dir)
@@ -155,6 +155,9 @@ func TestWalkDeeperThanPathMax(t *testing.T) {
 	lines := walkLines(t, dir)
 	if len(lines) != 22 || lines[20] != p+"/f 0 644 deep" || lines[21] != p+"/s 2 777 -> f" {
 		t.Errorf("%d entries, last %q", len(lines), lines[len(lines)-2:])
+	}
+	if l, fi, ok := Lookup([]string{t.TempDir(), dir}, "/"+p+"/f"); !ok || l != dir || fi.Size() != 4 {
+		t.Errorf("Lookup of the deep file: %q %v %v", l, fi, ok)
 	}
 }
 

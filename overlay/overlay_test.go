@@ -205,3 +205,35 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyUpDir: the merged view's directory metadata, all mode bits kept.
+func TestCopyUpDir(t *testing.T) {
+	needRoot(t)
+	lower, upper := t.TempDir(), t.TempDir()
+	p := filepath.Join(lower, "d")
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 7, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(p, 0o3751); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := CopyUpDir([]string{lower}, upper, "d"); !ok || err != nil {
+		t.Fatalf("CopyUpDir: %v %v", ok, err)
+	}
+	var a, b unix.Stat_t
+	if err := unix.Lstat(p, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lstat(filepath.Join(upper, "d"), &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Mode != b.Mode || a.Uid != b.Uid || a.Gid != b.Gid || a.Mtim != b.Mtim {
+		t.Errorf("copy %o %d:%d %v, want %o %d:%d %v", b.Mode, b.Uid, b.Gid, b.Mtim, a.Mode, a.Uid, a.Gid, a.Mtim)
+	}
+	if ok, err := CopyUpDir([]string{lower}, upper, "missing"); ok || err != nil {
+		t.Errorf("a missing dir: %v %v", ok, err)
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/overlay"
 	"github.com/imgtool/imgtool/store"
@@ -86,41 +84,18 @@ func copyUp(dirs []string, rw, dir string) error {
 	parts := strings.Split(dir, "/")
 	for i := range parts {
 		rel := filepath.Join(parts[:i+1]...)
-		dst := filepath.Join(rw, rel)
-		if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(filepath.Join(rw, rel)); err == nil && fi.IsDir() {
 			continue
 		}
-		layer, fi, ok := overlay.Lookup(dirs, rel)
-		if !ok || !fi.IsDir() {
+		ok, err := overlay.CopyUpDir(dirs, rw, rel)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("no such directory: /%s", rel)
 		}
-		if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
-			return err
-		}
-		src := filepath.Join(layer, rel)
-		var sst unix.Stat_t
-		if err := unix.Lstat(src, &sst); err != nil {
-			return err
-		}
-		os.Chmod(dst, os.FileMode(sst.Mode&0o7777)&os.ModePerm|specialBits(sst.Mode))
-		os.Lchown(dst, int(sst.Uid), int(sst.Gid))
-		unix.UtimesNano(dst, []unix.Timespec{sst.Atim, sst.Mtim})
 	}
 	return nil
-}
-
-func specialBits(mode uint32) os.FileMode {
-	var m os.FileMode
-	if mode&unix.S_ISUID != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&unix.S_ISGID != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&unix.S_ISVTX != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 // tarHostPath writes src (a file, symlink or directory tree) as a tar whose

@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // Node describes one tar entry, independent of header encoding details.
@@ -68,15 +70,12 @@ func Describe(r io.Reader) ([]Node, error) {
 			continue
 		}
 		n := Node{
-			Path: cleanName(hdr.Name), Type: hdr.Typeflag, Mode: hdr.Mode & 07777,
+			Path: overlay.Clean(hdr.Name), Type: hdr.Typeflag, Mode: hdr.Mode & 07777,
 			Uid: hdr.Uid, Gid: hdr.Gid, Size: hdr.Size, Linkname: hdr.Linkname,
 			Devmajor: hdr.Devmajor, Devminor: hdr.Devminor,
 		}
-		switch n.Type {
-		case tar.TypeRegA:
-			n.Type = tar.TypeReg
-		case tar.TypeLink:
-			n.Linkname = cleanName(hdr.Linkname)
+		if n.Type == tar.TypeLink { // (tar.Reader already maps TypeRegA to TypeReg)
+			n.Linkname = overlay.Clean(hdr.Linkname)
 		}
 		if n.Type != tar.TypeChar && n.Type != tar.TypeBlock {
 			n.Devmajor, n.Devminor = 0, 0

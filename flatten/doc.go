@@ -12,7 +12,9 @@
 //   - `.wh..wh..opq` in directory D hides all lower-layer content of D,
 //     recursively (a sub-directory re-stated by the same layer keeps only its
 //     own entries from that layer, as in overlayfs). Entries of the same layer
-//     under D survive whether they come before or after the marker.
+//     under D survive whether they come before or after the marker. At the
+//     layer root the marker hides nothing: overlayfs never reads a layer
+//     root's opacity, so docker export (overlay2) shows the lower layers.
 //   - A non-directory replacing a directory removes the subtree; a directory
 //     replacing a non-directory replaces it; a directory re-stated over a
 //     directory keeps its children and takes the new metadata (mode, owner,
@@ -22,8 +24,10 @@
 //     (Docker creates them with mtime "now"; we pick a deterministic value).
 //     A whiteout creates its missing parents too, as Docker's unpacker does.
 //   - Names are cleaned: leading "/" and "./" are removed and ".." is clamped
-//     at the root (`path.Clean("/"+name)`). Root entries ("." or "./") are
-//     dropped; docker export emits no root entry.
+//     at the root (overlay.Clean). Root entries ("." or "./") are dropped;
+//     docker export emits no root entry. Whiteout names are classified by
+//     overlay.ParseWhiteout, and DirLayer reads diff dirs with overlay.Walk,
+//     so tars and diff dirs give one tree.
 //   - Hard links: a TypeLink entry in layer N joins the inode its target has
 //     in the merged view at that point (the target may come from any lower
 //     layer or earlier in the same layer, so chains across layers work).
@@ -34,7 +38,9 @@
 //     (and mode/mtime unless the inode is a symlink) are applied to the
 //     shared inode. A link to a missing path or to a directory is an error
 //     naming the entry (Docker fails to apply such a layer).
-//   - Symlinks (absolute or relative) are kept verbatim and never followed.
+//   - Symlinks (absolute or relative) are kept verbatim and never followed;
+//     their mode is 0777 whatever the header says (Linux cannot chmod a
+//     symlink, so Docker's unpacked tree and export have 0777).
 //     An entry (or a hard link target) whose parent path in the merged tree
 //     passes through a symlink is an error naming the entry: Docker's unpacker
 //     would resolve the symlink inside the root, which this package does not
@@ -66,7 +72,8 @@
 // content by seeking, so this pass costs little I/O; for plain streams
 // (e.g. a decompressor) the content bytes are read and discarded.
 //
-// Directory layers (DirLayer) are walked with lstat/lgetxattr only in pass 1,
+// Directory layers (DirLayer) are walked (overlay.Walk: fstatat/fgetxattr on
+// directory fds, so any depth) only in pass 1,
 // and in pass 2 their regular files are read by path (random access, no
 // copies, no spill).
 //

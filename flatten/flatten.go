@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // NamePolicy says how Uname/Gname are written.
@@ -35,6 +34,12 @@ type Options struct {
 	// TempDir is where spill files are created when a tar layer's entries are
 	// out of output order (see the package comment); "" means os.TempDir().
 	TempDir string
+	// Subtree, if set, limits the output to the entry at this path (clamped
+	// as overlay.Clean does) and what is below it, still named from the
+	// root. Hard links are resolved within it, so the first of an inode's
+	// names inside the subtree carries the content, as docker cp's archive
+	// of one path does (a link to a name outside would copy nothing).
+	Subtree string
 }
 
 // meta is the metadata of a directory or an inode.
@@ -94,14 +99,21 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 			return fmt.Errorf("flatten: layer %d: %w", i, err)
 		}
 	}
+	root := b.root
+	if opts.Subtree != "" {
+		var err error
+		if root, err = b.subtree(overlay.Clean(opts.Subtree)); err != nil {
+			return fmt.Errorf("flatten: %s: %w", opts.Subtree, err)
+		}
+	}
 	e := &emitter{layers: layers, opts: opts, needed: make([]map[int]*source, len(layers)),
 		readers: make([]*layerReader, len(layers))}
 	defer e.cleanup()
-	e.plan(b.root, "")
+	e.plan(root, "")
 	// Headers are 512-byte writes; buffer them so each is not a syscall.
 	bw := bufio.NewWriterSize(w, 1<<20)
 	tw := tar.NewWriter(bw)
-	if err := e.emit(tw, b.root, ""); err != nil {
+	if err := e.emit(tw, root, ""); err != nil {
 		return fmt.Errorf("flatten: %w", err)
 	}
 	if err := tw.Close(); err != nil {
@@ -113,13 +125,30 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 	return nil
 }
 
-func newDir(name string) *node {
-	return &node{name: name, children: map[string]*node{}}
+// subtree returns a root holding only the path p ("" = everything): copies
+// of the directories on the way, each with the one child that leads to p.
+func (b *builder) subtree(p string) (*node, error) {
+	if n, err := b.lookup(p); err != nil || n == nil {
+		if err == nil {
+			err = fs.ErrNotExist
+		}
+		return nil, err
+	}
+	return prune(b.root, p), nil
 }
 
-// cleanName returns the root-relative, cleaned form of a tar name ("" = root).
-func cleanName(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+name), "/")
+func prune(n *node, p string) *node {
+	if p == "" {
+		return n
+	}
+	first, rest, _ := strings.Cut(p, "/")
+	c := *n
+	c.children = map[string]*node{first: prune(n.children[first], rest)}
+	return &c
+}
+
+func newDir(name string) *node {
+	return &node{name: name, children: map[string]*node{}}
 }
 
 func (b *builder) readLayer(l Layer) error {
@@ -238,7 +267,7 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 	case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
 		return nil
 	}
-	name := cleanName(hdr.Name)
+	name := overlay.Clean(hdr.Name)
 	if name == "" {
 		return nil // root entry: docker export emits none
 	}
@@ -246,24 +275,8 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 	if dir == "." {
 		dir = ""
 	}
-	if isWhiteout(base) {
-		parent, err := b.lookup(dir)
-		if err == nil && parent == nil {
-			parent, err = b.parentDir(dir) // Docker's unpacker creates a whiteout's missing parents
-		}
-		if err != nil || parent == nil || !parent.isDir() {
-			return nil // nothing to delete there
-		}
-		b.touch(dir)
-		switch {
-		case base == whOpaque:
-			b.opaque(parent)
-		case strings.HasPrefix(base, whMetaPfx), base == whPrefix:
-			// other AUFS metadata: ignored
-		default:
-			delete(parent.children, base[len(whPrefix):])
-		}
-		return nil
+	if kind, orig := overlay.ParseWhiteout(base); kind != overlay.NotWhiteout {
+		return b.whiteout(dir, kind, orig)
 	}
 	parent, err := b.parentDir(dir)
 	if err != nil {
@@ -281,7 +294,7 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		n.dir, n.layer = b.metaOf(hdr), b.layer
 		parent.children[base] = n
 	case tar.TypeLink:
-		target, err := b.lookup(cleanName(hdr.Linkname))
+		target, err := b.lookup(overlay.Clean(hdr.Linkname))
 		if err != nil {
 			return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
 		}
@@ -301,21 +314,50 @@ func (b *builder) apply(hdr *tar.Header, ord int) error {
 		}
 		ino.capability = m.capability // Docker's chown of the link clears the capability
 		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	// archive/tar's Reader turns the old '\x00' (TypeRegA) into TypeReg,
+	// and overlay.Walk never writes it.
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		ino := &inode{meta: b.metaOf(hdr), typ: hdr.Typeflag}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse:
 			ino.typ = tar.TypeReg
 			ino.size = hdr.Size
 			ino.src = &source{layer: b.layer, ord: ord, name: name, size: hdr.Size}
 		case tar.TypeSymlink:
-			ino.linkname = hdr.Linkname
+			// A symlink's own mode cannot be set on Linux: Docker unpacks it
+			// 0777 whatever the header says, and export reads that back.
+			ino.linkname, ino.mode = hdr.Linkname, 0777
 		case tar.TypeChar, tar.TypeBlock:
 			ino.major, ino.minor = hdr.Devmajor, hdr.Devminor
 		}
 		parent.children[base] = &node{name: base, ino: ino, layer: b.layer}
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", string(rune(hdr.Typeflag)))
+	}
+	return nil
+}
+
+// whiteout applies a whiteout entry in dir: kind Whiteout deletes orig,
+// Opaque hides the lower layers' content of dir; Meta and Invalid names only
+// touch dir, as Docker ignores them. An opaque marker at the root is ignored:
+// overlayfs never reads a layer root's opacity, so docker export shows the
+// lower layers (overlay package comment).
+func (b *builder) whiteout(dir string, kind overlay.Kind, orig string) error {
+	parent, err := b.lookup(dir)
+	if err == nil && parent == nil {
+		parent, err = b.parentDir(dir) // Docker's unpacker creates a whiteout's missing parents
+	}
+	if err != nil || parent == nil || !parent.isDir() {
+		return nil // nothing to delete there
+	}
+	b.touch(dir)
+	switch kind {
+	case overlay.Opaque:
+		if dir != "" {
+			b.opaque(parent)
+		}
+	case overlay.Whiteout:
+		delete(parent.children, orig)
 	}
 	return nil
 }
@@ -361,213 +403,4 @@ func join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
-}
-
-type layerReader struct {
-	rc  io.ReadCloser
-	tr  *tar.Reader
-	ord int // ordinal of the last header read
-}
-
-type emitter struct {
-	layers   []Layer
-	opts     Options
-	needed   []map[int]*source // per layer: ordinal → content still to write
-	readers  []*layerReader
-	spillDir string
-	nspill   int
-}
-
-// plan walks the tree in output order, assigning each inode its primary
-// (first) path and recording which layer entries supply content.
-func (e *emitter) plan(n *node, p string) {
-	for _, c := range sortedChildren(n) {
-		cp := join(p, c.name)
-		if c.isDir() {
-			e.plan(c, cp)
-			continue
-		}
-		if c.ino.primary == "" {
-			c.ino.primary = cp
-			if s := c.ino.src; s != nil && s.size > 0 {
-				if e.needed[s.layer] == nil {
-					e.needed[s.layer] = map[int]*source{}
-				}
-				e.needed[s.layer][s.ord] = s
-			}
-		}
-	}
-}
-
-func (e *emitter) header(name string, m meta) *tar.Header {
-	h := &tar.Header{
-		Name: name, Mode: m.mode, Uid: m.uid, Gid: m.gid, Uname: m.uname, Gname: m.gname,
-		ModTime: time.Unix(m.mtime, 0), Format: tar.FormatPAX,
-	}
-	if m.capability != "" {
-		h.PAXRecords = map[string]string{xattrPrefix + capXattr: m.capability}
-	}
-	return h
-}
-
-func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
-	for _, c := range sortedChildren(n) {
-		cp := join(p, c.name)
-		if c.isDir() {
-			h := e.header(cp+"/", c.dir)
-			h.Typeflag = tar.TypeDir
-			if err := tw.WriteHeader(h); err != nil {
-				return fmt.Errorf("%q: %w", cp, err)
-			}
-			if err := e.emit(tw, c, cp); err != nil {
-				return err
-			}
-			continue
-		}
-		ino := c.ino
-		h := e.header(cp, ino.meta)
-		if ino.primary != cp {
-			h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
-			if err := tw.WriteHeader(h); err != nil {
-				return fmt.Errorf("%q: %w", cp, err)
-			}
-			continue
-		}
-		h.Typeflag = ino.typ
-		switch ino.typ {
-		case tar.TypeSymlink:
-			h.Linkname = ino.linkname
-		case tar.TypeChar, tar.TypeBlock:
-			h.Devmajor, h.Devminor = ino.major, ino.minor
-		case tar.TypeReg:
-			h.Size = ino.size
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("%q: %w", cp, err)
-		}
-		if ino.src != nil {
-			if err := e.copyContent(tw, ino.src); err != nil {
-				return fmt.Errorf("%q: content from layer %d entry %q: %w", cp, ino.src.layer, ino.src.name, err)
-			}
-		}
-	}
-	return nil
-}
-
-var errChanged = errors.New("layer changed between passes")
-
-func (e *emitter) copyContent(w io.Writer, s *source) error {
-	s.done = true
-	if s.size == 0 && s.spill == "" {
-		return nil
-	}
-	if cl, ok := e.layers[s.layer].(contentLayer); ok {
-		rc, size, err := cl.openContent(s.name)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		if size != s.size {
-			return errChanged
-		}
-		return copyExact(w, rc, s.size)
-	}
-	if s.spill != "" {
-		f, err := os.Open(s.spill)
-		if err != nil {
-			return err
-		}
-		err = copyExact(w, f, s.size)
-		f.Close()
-		os.Remove(s.spill)
-		return err
-	}
-	lr, err := e.reader(s.layer)
-	if err != nil {
-		return err
-	}
-	if s.ord <= lr.ord {
-		return fmt.Errorf("internal error: entry %d already passed", s.ord)
-	}
-	for {
-		hdr, err := lr.tr.Next()
-		if err == io.EOF {
-			return errChanged
-		}
-		if err != nil {
-			return err
-		}
-		lr.ord++
-		if lr.ord == s.ord {
-			if cleanName(hdr.Name) != s.name || hdr.Size != s.size {
-				return errChanged
-			}
-			return copyExact(w, lr.tr, s.size)
-		}
-		if o := e.needed[s.layer][lr.ord]; o != nil && !o.done && o.spill == "" {
-			if cleanName(hdr.Name) != o.name || hdr.Size != o.size {
-				return errChanged
-			}
-			if err := e.spill(o, lr.tr); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (e *emitter) reader(i int) (*layerReader, error) {
-	if lr := e.readers[i]; lr != nil {
-		return lr, nil
-	}
-	rc, err := e.layers[i].Open()
-	if err != nil {
-		return nil, err
-	}
-	lr := &layerReader{rc: rc, tr: tar.NewReader(rc), ord: -1}
-	e.readers[i] = lr
-	return lr, nil
-}
-
-func (e *emitter) spill(s *source, r io.Reader) error {
-	if e.spillDir == "" {
-		d, err := os.MkdirTemp(e.opts.TempDir, "imgtool-flatten-")
-		if err != nil {
-			return err
-		}
-		e.spillDir = d
-	}
-	e.nspill++
-	p := filepath.Join(e.spillDir, strconv.Itoa(e.nspill))
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
-	if err != nil {
-		return err
-	}
-	if err := copyExact(f, r, s.size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	s.spill = p
-	return nil
-}
-
-func (e *emitter) cleanup() {
-	for _, lr := range e.readers {
-		if lr != nil {
-			lr.rc.Close()
-		}
-	}
-	if e.spillDir != "" {
-		os.RemoveAll(e.spillDir)
-	}
-}
-
-func copyExact(w io.Writer, r io.Reader, n int64) error {
-	m, err := io.CopyN(w, r, n)
-	if err == io.EOF && m < n {
-		return errChanged
-	}
-	return err
 }

@@ -95,8 +95,14 @@ func NewAsideHasher(r io.Reader) *AsideHasher {
 // Read returns the stream's bytes; its EOF comes after every byte is hashed.
 func (a *AsideHasher) Read(p []byte) (int, error) { return a.pr.Read(p) }
 
-// Close stops reading early (the remaining input is not consumed).
-func (a *AsideHasher) Close() error { return a.pr.Close() }
+// Close stops reading early (the remaining input is not consumed) and
+// waits until r is no longer read: the caller may close r's decompressor
+// next (a zstd decoder closed under a running Read crashes).
+func (a *AsideHasher) Close() error {
+	err := a.pr.Close()
+	<-a.done
+	return err
+}
 
 // Sum waits for the hasher and returns the sha256 of everything read from r.
 func (a *AsideHasher) Sum() v1.Hash { <-a.done; return a.sum }

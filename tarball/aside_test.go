@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,5 +51,33 @@ func TestAsideHasherErrorsAndEarlyClose(t *testing.T) {
 	case <-b.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("aside hasher still running after Close")
+	}
+}
+
+// watched fails the test if it is read after closed is set.
+type watched struct {
+	r      io.Reader
+	closed atomic.Bool
+	t      *testing.T
+}
+
+func (w *watched) Read(p []byte) (int, error) {
+	time.Sleep(20 * time.Millisecond) // a read in flight when Close is called
+	if w.closed.Load() {
+		w.t.Error("source read after AsideHasher.Close returned")
+	}
+	return w.r.Read(p)
+}
+
+// TestAsideHasherCloseWaits: once Close returns, r is not read any more, so
+// the caller may close it (Apply's error path, then the decompressor).
+func TestAsideHasherCloseWaits(t *testing.T) {
+	for range 3 {
+		w := &watched{r: bytes.NewReader(make([]byte, 50*asideChunk)), t: t}
+		a := NewAsideHasher(w)
+		io.ReadFull(a, make([]byte, asideChunk)) // the reader goes on to the next chunk
+		a.Close()
+		w.closed.Store(true)
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/vbatts/tar-split/tar/asm"
 	"github.com/vbatts/tar-split/tar/storage"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // Assemble writes the exact original layer tar to w, from the gzipped
@@ -72,7 +74,7 @@ type rootFileGetter struct{ root *os.Root }
 // keeps a fifo that a hostile layer put at a file's path (via a replaced
 // parent) from blocking the open.
 func (g rootFileGetter) Get(name string) (io.ReadCloser, error) {
-	f, err := g.root.OpenFile(rootRel(clampName(name)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := g.root.OpenFile(overlay.RootRel(overlay.Clean(name)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("layer entry %q: %w", name, err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/vbatts/tar-split/tar/storage"
 	"golang.org/x/sys/unix"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // extractor writes tar entries into a layer directory with the semantics of
@@ -95,7 +97,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // Docker ignores global PAX headers; tar-split keeps the bytes
 	}
-	name := clampName(hdr.Name)
+	name := overlay.Clean(hdr.Name)
 	if name == "" {
 		// "./" and friends: the layer root already exists; Docker skips it.
 		if hdr.Typeflag == tar.TypeDir {
@@ -112,7 +114,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	if x.opts.Overlay {
-		if done, err := x.whiteout(hdr, name); done {
+		if done, err := overlay.ToOverlay(x.root, name, hdr.Size, hdr.Uid, hdr.Gid); done {
 			return err
 		}
 	}
@@ -129,7 +131,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 // ensureParent creates missing parent directories 0755 (before umask), owned
 // by root when chowning, as Docker's MkdirAllAndChownNew does.
 func (x *extractor) ensureParent(name string) error {
-	dir, _ := splitParent(name)
+	dir, _ := overlay.SplitParent(name)
 	if dir == "." || x.known[dir] {
 		return nil
 	}
@@ -215,7 +217,7 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 	case tar.TypeLink:
 		// Resolved inside the root, like the chroot Docker links in. A target
 		// missing from the layer fails, it is never looked up on the host.
-		return x.root.Link(rootRel(clampName(hdr.Linkname)), name)
+		return x.root.Link(overlay.RootRel(overlay.Clean(hdr.Linkname)), name)
 	case tar.TypeSymlink:
 		// The target is stored as is; os.Root refuses to follow it outside
 		// the root if a later entry tries to write through it. A later name

@@ -2,10 +2,11 @@ package tarball
 
 import (
 	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgtool/imgtool/overlay"
 )
 
 // The operations os.Root lacks (mknod, xattrs, times on a symlink itself)
@@ -14,36 +15,10 @@ import (
 // but base inside a directory already known to be within the layer, so no
 // host path is ever joined.
 
-// inDir opens the root-relative directory dir through root and runs fn with
-// its fd. Parents that are symlinks are followed only inside the root.
-func inDir(root *os.Root, dir string, fn func(dirfd int) error) error {
-	d, err := root.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	sc, err := d.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := sc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
-
 // inParent runs fn on the parent directory of the clamped name.
 func inParent(root *os.Root, clamped string, fn func(dirfd int, base string) error) error {
-	dir, base := splitParent(clamped)
-	return inDir(root, dir, func(dirfd int) error { return fn(dirfd, base) })
-}
-
-// fdPath names base inside an open directory via /proc, for the xattr calls
-// that have no *at form. The magic link pins the directory; base is one
-// component and lsetxattr does not follow it.
-func fdPath(dirfd int, base string) string {
-	return "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + base
+	dir, base := overlay.SplitParent(clamped)
+	return overlay.InDir(root, dir, func(dirfd int) error { return fn(dirfd, base) })
 }
 
 func mknodAt(dirfd int, base string, mode uint32, dev uint64) error {
@@ -54,7 +29,7 @@ func mknodAt(dirfd int, base string, mode uint32, dev uint64) error {
 }
 
 func lsetxattrAt(dirfd int, base, key string, value []byte) error {
-	if err := unix.Lsetxattr(fdPath(dirfd, base), key, value, 0); err != nil {
+	if err := unix.Lsetxattr(overlay.FdPath(dirfd, base), key, value, 0); err != nil {
 		return &os.PathError{Op: "setxattr " + key, Path: base, Err: err}
 	}
 	return nil

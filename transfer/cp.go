@@ -11,9 +11,8 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/imgtool/imgtool/flatten"
+	"github.com/imgtool/imgtool/overlay"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -30,8 +29,8 @@ func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reade
 	}
 	rw := dirs[len(dirs)-1] // the read-write layer, checked with the rest
 	wantDir := strings.HasSuffix(dest, "/")
-	dest = strings.TrimPrefix(path.Clean("/"+dest), "/")
-	_, dfi, destExists := store.LookupMerged(dirs, dest)
+	dest = overlay.Clean(dest)
+	_, dfi, destExists := overlay.Lookup(dirs, dest)
 	destIsDir := destExists && dfi.IsDir()
 	if wantDir && !destIsDir {
 		return fmt.Errorf("no such directory: /%s", dest)
@@ -47,7 +46,7 @@ func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reade
 		target = path.Join(dest, filepath.Base(filepath.Clean(src)))
 	default:
 		parent := path.Dir(dest)
-		if _, pfi, ok := store.LookupMerged(dirs, parent); !ok || !pfi.IsDir() {
+		if _, pfi, ok := overlay.Lookup(dirs, parent); !ok || !pfi.IsDir() {
 			return fmt.Errorf("no such directory: %s", "/"+parent)
 		}
 		target = dest
@@ -85,41 +84,18 @@ func copyUp(dirs []string, rw, dir string) error {
 	parts := strings.Split(dir, "/")
 	for i := range parts {
 		rel := filepath.Join(parts[:i+1]...)
-		dst := filepath.Join(rw, rel)
-		if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(filepath.Join(rw, rel)); err == nil && fi.IsDir() {
 			continue
 		}
-		layer, fi, ok := store.LookupMerged(dirs, rel)
-		if !ok || !fi.IsDir() {
+		ok, err := overlay.CopyUpDir(dirs, rw, rel)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("no such directory: /%s", rel)
 		}
-		if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
-			return err
-		}
-		src := filepath.Join(layer, rel)
-		var sst unix.Stat_t
-		if err := unix.Lstat(src, &sst); err != nil {
-			return err
-		}
-		os.Chmod(dst, os.FileMode(sst.Mode&0o7777)&os.ModePerm|specialBits(sst.Mode))
-		os.Lchown(dst, int(sst.Uid), int(sst.Gid))
-		unix.UtimesNano(dst, []unix.Timespec{sst.Atim, sst.Mtim})
 	}
 	return nil
-}
-
-func specialBits(mode uint32) os.FileMode {
-	var m os.FileMode
-	if mode&unix.S_ISUID != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&unix.S_ISGID != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&unix.S_ISVTX != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 // tarHostPath writes src (a file, symlink or directory tree) as a tar whose
@@ -212,12 +188,12 @@ func renameTarInto(r io.Reader, tw *tar.Writer, rename func(string) string) erro
 			return err
 		}
 		isDir := strings.HasSuffix(hdr.Name, "/")
-		hdr.Name = rename(strings.TrimPrefix(path.Clean("/"+hdr.Name), "/"))
+		hdr.Name = rename(overlay.Clean(hdr.Name))
 		if isDir {
 			hdr.Name += "/"
 		}
 		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = rename(strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/"))
+			hdr.Linkname = rename(overlay.Clean(hdr.Linkname))
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -235,8 +211,8 @@ func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	src = strings.TrimPrefix(path.Clean("/"+src), "/")
-	if _, _, ok := store.LookupMerged(dirs, src); !ok {
+	src = overlay.Clean(src)
+	if _, _, ok := overlay.Lookup(dirs, src); !ok {
 		return fmt.Errorf("Could not find the file /%s in container %s", src, strings.TrimPrefix(c.Name, "/"))
 	}
 	newBase := path.Base("/" + src)
@@ -251,12 +227,11 @@ func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Wri
 			}
 		}
 	}
-	layers := make([]flatten.Layer, len(dirs))
-	for i, d := range dirs {
-		layers[i] = flatten.DirLayer(d)
-	}
+	layers := flatten.DirLayers(dirs)
 	merged, mw := io.Pipe()
-	go func() { mw.CloseWithError(flatten.Flatten(mw, layers, flatten.Options{})) }()
+	// Only src's subtree is merged and written, so a hard link's names are
+	// resolved within it: copying a second name copies the content.
+	go func() { mw.CloseWithError(flatten.Flatten(mw, layers, flatten.Options{Subtree: src})) }()
 	defer merged.Close()
 	out, ow := io.Pipe()
 	go func() { ow.CloseWithError(subtree(merged, ow, src, newBase)) }()
@@ -301,7 +276,7 @@ func subtree(r io.Reader, w io.Writer, src, newBase string) error {
 		if hdr.Typeflag == tar.TypeLink {
 			target, inside := under(hdr.Linkname)
 			if !inside {
-				continue // its target lies outside what is copied
+				continue // cannot happen: Flatten resolved links within src
 			}
 			hdr.Linkname = target
 		}

@@ -18,36 +18,39 @@ func ExportContainer(w io.Writer, st store.Store, c *store.Container) error {
 	if err != nil {
 		return err
 	}
-	layers := make([]flatten.Layer, len(dirs))
-	for i, d := range dirs {
-		layers[i] = flatten.DirLayer(d)
+	return flatten.Flatten(w, flatten.DirLayers(dirs), flatten.Options{})
+}
+
+// ExportImage writes an image's merged rootfs as one tar.
+func ExportImage(w io.Writer, st store.Store, img store.Image) error {
+	layers, err := storeImageLayers(st, img)
+	if err != nil {
+		return err
 	}
 	return flatten.Flatten(w, layers, flatten.Options{})
 }
 
-// ExportImage writes an image's merged rootfs as one tar. Layers unpacked
+// storeImageLayers are a store image's layers for flatten. Layers unpacked
 // in overlay form (a root-owned store, Docker's data root) are read from
 // their diff dirs, each byte once; others are regenerated from tar-split.
-func ExportImage(w io.Writer, st store.Store, img store.Image) error {
-	var layers []flatten.Layer
+// Both read through package overlay, so they give one tree.
+func storeImageLayers(st store.Store, img store.Image) ([]flatten.Layer, error) {
 	if os.Geteuid() == 0 {
 		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, d := range dirs {
-			layers = append(layers, flatten.DirLayer(d))
-		}
-	} else {
-		ls, err := img.Layers()
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			layers = append(layers, flatten.TarLayer(verifiedUncompressed(l)))
-		}
+		return flatten.DirLayers(dirs), nil
 	}
-	return flatten.Flatten(w, layers, flatten.Options{})
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var layers []flatten.Layer
+	for _, l := range ls {
+		layers = append(layers, flatten.TarLayer(verifiedUncompressed(l)))
+	}
+	return layers, nil
 }
 
 // ExportTarget resolves export's argument: a container first (docker

@@ -70,33 +70,18 @@ func verifiedUncompressed(l v1.Layer) func() (io.ReadCloser, error) {
 	}
 }
 
-// SquashSourceFromStore flattens a store image. As root, its layers are read
-// from their overlay2 diff dirs (headers by lstat, each content byte read
-// once); otherwise they are regenerated from tar-split, as ExportImage does.
+// SquashSourceFromStore flattens a store image, its layers read as
+// ExportImage reads them (storeImageLayers).
 func SquashSourceFromStore(st store.Store, img store.Image) (*SquashSource, error) {
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return nil, err
 	}
-	src := &SquashSource{ID: img.ID(), Config: raw}
-	if os.Geteuid() == 0 {
-		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range dirs {
-			src.Layers = append(src.Layers, flatten.DirLayer(d))
-		}
-		return src, nil
-	}
-	ls, err := img.Layers()
+	layers, err := storeImageLayers(st, img)
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range ls {
-		src.Layers = append(src.Layers, flatten.TarLayer(verifiedUncompressed(l)))
-	}
-	return src, nil
+	return &SquashSource{ID: img.ID(), Config: raw, Layers: layers}, nil
 }
 
 // SquashOptions control a flatten.

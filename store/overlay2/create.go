@@ -10,9 +10,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/overlay"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -125,12 +125,8 @@ func (s *Store) setupInitLayer(c *store.Container) error {
 		if err != nil {
 			return err
 		}
-		dirs, err := s.layerDiffDirs(chain)
-		if err != nil {
+		if lowers, err = s.layerDiffDirs(chain); err != nil {
 			return err
-		}
-		for i := len(dirs) - 1; i >= 0; i-- {
-			lowers = append(lowers, dirs[i])
 		}
 	}
 	for _, d := range []string{"dev", "etc"} {
@@ -155,29 +151,15 @@ func (s *Store) setupInitLayer(c *store.Container) error {
 	return os.Symlink("/proc/mounts", filepath.Join(diff, "etc", "mtab"))
 }
 
-// copyUpDir creates dir in upper with the metadata of its topmost lower
-// copy (lowers are top first), or 0755 root when no layer has it.
+// copyUpDir creates dir in upper with the metadata of its copy in the
+// image (lowers, bottom first), or 0755 root when the image has none.
 func copyUpDir(lowers []string, upper, dir string) error {
-	dst := filepath.Join(upper, dir)
-	for _, l := range lowers {
-		var st unix.Stat_t
-		if err := unix.Lstat(filepath.Join(l, dir), &st); err != nil {
-			continue
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
-			break // whiteout: deleted in that layer
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			break
-		}
-		if err := os.Mkdir(dst, os.FileMode(st.Mode&0o777)); err != nil {
+	if len(lowers) > 0 {
+		if ok, err := overlay.CopyUpDir(lowers, upper, dir); ok || err != nil {
 			return err
 		}
-		os.Chmod(dst, os.FileMode(st.Mode&0o777))
-		os.Lchown(dst, int(st.Uid), int(st.Gid))
-		return unix.UtimesNano(dst, []unix.Timespec{st.Atim, st.Mtim})
 	}
-	return os.Mkdir(dst, 0o755)
+	return os.Mkdir(filepath.Join(upper, dir), 0o755)
 }
 
 // writeContainerConfig writes config.v2.json and hostconfig.json with the

@@ -84,16 +84,6 @@ type Options struct {
 	Keep bool
 }
 
-// Tagged is one item to write: an image, or (Index set, Image nil) a
-// whole image index, with the tags to give it. RefNames are extra bare
-// org.opencontainers.image.ref.name values (OCI forms), e.g. "latest".
-//
-// The OCI forms write an index whole, keeping its bytes when every child
-// manifest is written unchanged. The Docker forms cannot hold an index:
-// each runnable platform image is written as its own image, and the tags
-// go to the host platform's image (else the first).
-type Tagged = item.Item
-
 // uncompressedSizer is implemented by layers that know the size of their
 // uncompressed tar without reading it (store layers, uncompressed archive
 // layers).
@@ -189,7 +179,7 @@ func (o Options) jobs() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-func newPlan(imgs []Tagged, opts Options) (*plan, error) {
+func newPlan(imgs []item.Item, opts Options) (*plan, error) {
 	if len(imgs) == 0 {
 		return nil, errors.New("no images to write")
 	}
@@ -327,7 +317,7 @@ func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
 	}
 	wx := &wIndex{src: idx, raw: raw, mt: mt, im: im, kids: make([]wKid, len(im.Manifests))}
 	for i, d := range im.Manifests {
-		if isIndexMT(d.MediaType) {
+		if d.MediaType.IsIndex() {
 			sub, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
@@ -656,7 +646,7 @@ func keptManifest(wi *wImage, descs []descriptor) ([]byte, types.MediaType, bool
 		return nil, "", false
 	}
 	mt, err := wi.img.MediaType()
-	if err != nil || !isManifestMT(mt) {
+	if err != nil || !mt.IsImage() {
 		return nil, "", false
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
@@ -924,7 +914,7 @@ func (t *tarOut) layer(name string, l *wLayer) error {
 // repeats are written once. A layer whose content does not match its
 // diff_id fails the write after its bytes were written; the caller removes
 // the partial output.
-func Write(w io.Writer, imgs []Tagged, opts Options) error {
+func Write(w io.Writer, imgs []item.Item, opts Options) error {
 	if opts.Format == OCILayout {
 		return errors.New("the OCI layout format is a directory: use WriteLayout")
 	}
@@ -1103,7 +1093,7 @@ func writeLegacy(t *tarOut, p *plan) error {
 // blobs/sha256/; an existing blob of the same name is replaced. index.json
 // is rewritten to list exactly imgs (one descriptor per tag, one per
 // untagged image). opts.Format must be OCILayout (or left as the default).
-func WriteLayout(dir string, imgs []Tagged, opts Options) error {
+func WriteLayout(dir string, imgs []item.Item, opts Options) error {
 	if opts.Format != OCILayout && opts.Format != Docker {
 		return fmt.Errorf("WriteLayout writes OCI layouts, not %s", opts.Format)
 	}
@@ -1210,7 +1200,7 @@ func writeFileAtomic(dst string, b []byte) error {
 
 // hostFirst is the index of the image a docker-save tags for a
 // multi-platform index: the best one the host runs, else the first.
-func hostFirst(pis []PlatformImage) int {
+func hostFirst(pis []item.Item) int {
 	best := -1
 	for i, pi := range pis {
 		if pi.Platform == nil || !platform.RunsOnHost(*pi.Platform) {

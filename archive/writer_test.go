@@ -16,13 +16,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/tarball"
 )
 
-func toTagged(es []Entry) []Tagged {
-	var out []Tagged
+func toTagged(es []item.Item) []item.Item {
+	var out []item.Item
 	for _, e := range es {
-		out = append(out, Tagged{Image: e.Image, Tags: e.Tags})
+		out = append(out, item.Item{Image: e.Image, Tags: e.Tags})
 	}
 	return out
 }
@@ -53,7 +54,7 @@ func members(t testing.TB, b []byte) ([]string, map[string]member) {
 	return names, m
 }
 
-func writeBytes(t testing.TB, imgs []Tagged, opts Options) []byte {
+func writeBytes(t testing.TB, imgs []item.Item, opts Options) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := Write(&b, imgs, opts); err != nil {
@@ -172,7 +173,7 @@ func TestWriteDockerForm(t *testing.T) {
 			layers = append(layers, readAllRC(t, l.Uncompressed))
 		}
 		checkImage(t, e.Image, raw, layers)
-		if e.ManifestDigest == (v1.Hash{}) || !reflect.DeepEqual(tagStrings(e), tagStrings(orig)) {
+		if e.Digest == (v1.Hash{}) || !reflect.DeepEqual(tagStrings(e), tagStrings(orig)) {
 			t.Fatalf("image %d: %+v", i, e)
 		}
 	}
@@ -183,7 +184,7 @@ func TestWriteDockerForm(t *testing.T) {
 func TestWriteDockerFromCompressedAndUntagged(t *testing.T) {
 	b, layers, _ := ociLayoutTar(t, true, true, "")
 	a := openBytes(t, b)
-	imgs := []Tagged{{Image: a.Images()[0].Image}}
+	imgs := []item.Item{{Image: a.Images()[0].Image}}
 	ep := time.Unix(1700000000, 500)
 	out := writeBytes(t, imgs, Options{Epoch: ep, Jobs: 2})
 	names, m := members(t, out)
@@ -305,13 +306,13 @@ func TestWriteDiffIDMismatch(t *testing.T) {
 			if c != tarball.None && f != OCIArchive {
 				continue
 			}
-			err := Write(io.Discard, []Tagged{{Image: lyingImage{img, bad}}}, Options{Format: f, Compression: c})
+			err := Write(io.Discard, []item.Item{{Image: lyingImage{img, bad}}}, Options{Format: f, Compression: c})
 			if err == nil || err.Error() != want {
 				t.Fatalf("%v/%v: %v", f, c, err)
 			}
 		}
 	}
-	if err := Write(io.Discard, []Tagged{{Image: img}}, Options{Format: Docker, Compression: tarball.Gzip}); err == nil {
+	if err := Write(io.Discard, []item.Item{{Image: img}}, Options{Format: Docker, Compression: tarball.Gzip}); err == nil {
 		t.Fatal("gzip allowed for Docker form")
 	}
 }
@@ -339,7 +340,7 @@ func TestDockerLoad(t *testing.T) {
 	for _, f := range []Format{Docker, DockerLegacy} {
 		tagName := "imgtool-archive-test/" + strings.ReplaceAll(f.String(), "-", "") + ":1"
 		tg, _ := name.NewTag(tagName)
-		out := writeBytes(t, []Tagged{{Image: a.Images()[0].Image, Tags: []name.Tag{tg}}}, Options{Format: f})
+		out := writeBytes(t, []item.Item{{Image: a.Images()[0].Image, Tags: []name.Tag{tg}}}, Options{Format: f})
 		cmd := exec.Command("docker", "-H", host, "load")
 		cmd.Stdin = bytes.NewReader(out)
 		res, err := cmd.CombinedOutput()

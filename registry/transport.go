@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -37,10 +37,10 @@ func init() {
 
 type remoteSource struct{ rem *Remote }
 
-func (s remoteSource) Items() []transfer.Item {
-	var out []transfer.Item
+func (s remoteSource) Items() []item.Item {
+	var out []item.Item
 	for _, e := range s.rem.Images() {
-		out = append(out, transfer.Item{Image: e.Image, Tags: e.Tags, Platform: e.Platform, Digest: e.ManifestDigest})
+		out = append(out, item.Item{Image: e.Image, Tags: e.Tags, Platform: e.Platform, Digest: e.Digest})
 	}
 	return out
 }
@@ -51,7 +51,7 @@ type registrySink struct{ ref string }
 
 // Put pushes the items under the sink's reference: one image as itself,
 // an index whole, several images as a new index of their platforms.
-func (s registrySink) Put(ctx context.Context, items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Written, error) {
+func (s registrySink) Put(ctx context.Context, items []item.Item, opts transfer.ConvertOptions) ([]transfer.Written, error) {
 	ropts := Options{Jobs: opts.Jobs}
 	var res *PushResult
 	var err error
@@ -59,12 +59,12 @@ func (s registrySink) Put(ctx context.Context, items []transfer.Item, opts trans
 	case len(items) == 1 && items[0].Index != nil:
 		res, err = PushIndex(ctx, s.ref, items[0].Index, ropts)
 	case len(items) >= 1:
-		entries := make([]archive.Entry, 0, len(items))
+		entries := make([]item.Item, 0, len(items))
 		for _, it := range items {
 			if it.Image == nil {
 				return nil, errors.New("docker transport: cannot push an index together with other items")
 			}
-			entries = append(entries, archive.Entry{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
+			entries = append(entries, item.Item{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
 		}
 		res, err = PushEntries(ctx, s.ref, entries, ropts)
 	default:

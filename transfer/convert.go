@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
@@ -44,7 +45,7 @@ type ConvertOptions struct {
 
 // openItems opens a source and keeps the item its :REF selects (all items
 // when there is none; the store resolves its own reference).
-func openItems(ctx context.Context, t *Transport, ref Ref, env *Env, src string) (Source, []Item, error) {
+func openItems(ctx context.Context, t *Transport, ref Ref, env *Env, src string) (Source, []item.Item, error) {
 	source, err := t.Source(ctx, ref, env)
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +57,7 @@ func openItems(ctx context.Context, t *Transport, ref Ref, env *Env, src string)
 			source.Close()
 			return nil, nil, fmt.Errorf("%s: %w", src, err)
 		}
-		items = []Item{it}
+		items = []item.Item{it}
 	}
 	return source, items, nil
 }
@@ -111,7 +112,7 @@ func Convert(ctx context.Context, src, dst string, env *Env, opts ConvertOptions
 		} else {
 			return nil, fmt.Errorf("%s: %v", dst, err)
 		}
-		items = []Item{it}
+		items = []item.Item{it}
 	}
 	items, err = FilterPlatforms(items, opts, dt.SinglePlatform)
 	if err != nil {
@@ -127,11 +128,11 @@ func Convert(ctx context.Context, src, dst string, env *Env, opts ConvertOptions
 // SelectItem picks one item by a 0-based index number, a digest
 // (@sha256:…, sha256:…; a manifest, index, image ID or a platform
 // manifest inside an index), an OCI ref name, or a tag.
-func SelectItem(items []Item, sel string) (Item, error) {
+func SelectItem(items []item.Item, sel string) (item.Item, error) {
 	if d := strings.TrimPrefix(sel, "@"); strings.HasPrefix(d, "sha256:") || strings.HasPrefix(d, "sha512:") {
 		h, err := v1.NewHash(d)
 		if err != nil {
-			return Item{}, fmt.Errorf("invalid digest %q: %v", d, err)
+			return item.Item{}, fmt.Errorf("invalid digest %q: %v", d, err)
 		}
 		for _, it := range items {
 			if it.Digest == h {
@@ -146,12 +147,12 @@ func SelectItem(items []Item, sel string) (Item, error) {
 			if pis, err := platformImagesLenient(it.Index); err == nil {
 				for _, pi := range pis {
 					if pi.Digest == h {
-						return Item{Image: pi.Image, Tags: it.Tags, RefNames: it.RefNames, Digest: h, Platform: pi.Platform}, nil
+						return item.Item{Image: pi.Image, Tags: it.Tags, RefNames: it.RefNames, Digest: h, Platform: pi.Platform}, nil
 					}
 				}
 			}
 		}
-		return Item{}, fmt.Errorf("no image or index with digest %s", h)
+		return item.Item{}, fmt.Errorf("no image or index with digest %s", h)
 	}
 	// OCI ref names first (as skopeo's oci: transport), then full tags
 	var hits []int
@@ -180,11 +181,11 @@ func SelectItem(items []Item, sel string) (Item, error) {
 		return items[hits[0]], nil
 	}
 	if len(hits) > 1 {
-		return Item{}, fmt.Errorf("%q names %d images (%s); pick one by number or digest", sel, len(hits), listItems(items))
+		return item.Item{}, fmt.Errorf("%q names %d images (%s); pick one by number or digest", sel, len(hits), listItems(items))
 	}
 	if n, err := strconv.Atoi(sel); err == nil {
 		if n < 0 || n >= len(items) {
-			return Item{}, fmt.Errorf("no image number %d (the source holds %d, numbered from 0)", n, len(items))
+			return item.Item{}, fmt.Errorf("no image number %d (the source holds %d, numbered from 0)", n, len(items))
 		}
 		return items[n], nil
 	}
@@ -197,10 +198,10 @@ func SelectItem(items []Item, sel string) (Item, error) {
 			}
 		}
 	}
-	return Item{}, fmt.Errorf("no image named %q (the source holds: %s)", sel, listItems(items))
+	return item.Item{}, fmt.Errorf("no image named %q (the source holds: %s)", sel, listItems(items))
 }
 
-func listItems(items []Item) string {
+func listItems(items []item.Item) string {
 	var names []string
 	for i, it := range items {
 		ns := []string{}
@@ -225,7 +226,7 @@ func listItems(items []Item) string {
 }
 
 // platformImagesLenient lists an index's images that are present.
-func platformImagesLenient(idx v1.ImageIndex) ([]archive.PlatformImage, error) {
+func platformImagesLenient(idx v1.ImageIndex) ([]item.Item, error) {
 	f, _, err := archive.FilterIndex(idx, func(parent v1.ImageIndex, d v1.Descriptor) (bool, error) {
 		_, err := parent.Image(d.Digest)
 		return err == nil, nil
@@ -240,12 +241,12 @@ func platformImagesLenient(idx v1.ImageIndex) ([]archive.PlatformImage, error) {
 // keeps the asked platforms (the host's for a single-platform sink when
 // none are asked and not AllPlatforms), and fails on a kept platform
 // whose blobs are absent, naming it, unless SkipMissingPlatforms.
-func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]Item, error) {
+func FilterPlatforms(items []item.Item, opts ConvertOptions, singlePlatform bool) ([]item.Item, error) {
 	wanted := opts.Platforms
 	if len(wanted) == 0 && singlePlatform && !opts.AllPlatforms {
 		wanted = []v1.Platform{platform.Host()}
 	}
-	var out []Item
+	var out []item.Item
 	for _, it := range items {
 		if it.Index == nil {
 			out = append(out, it)

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
@@ -35,11 +35,11 @@ type LoadOptions struct {
 
 // SelectPlatforms drops entries of other platforms than wanted (host when
 // empty). Entries without a platform (plain images) are always kept.
-func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.Entry, error) {
+func SelectPlatforms(entries []item.Item, wanted []v1.Platform) ([]item.Item, error) {
 	if len(wanted) == 0 {
 		wanted = []v1.Platform{platform.Host()}
 	}
-	var out []archive.Entry
+	var out []item.Item
 	sawPlatform := false
 	for _, e := range entries {
 		if e.Platform == nil {
@@ -59,7 +59,7 @@ func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.E
 
 // Load registers every image of entries in one transaction: all of them
 // land, or the store is left as it was.
-func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts LoadOptions) ([]Loaded, error) {
+func Load(ctx context.Context, st *store.Store, entries []item.Item, opts LoadOptions) ([]Loaded, error) {
 	unlock, err := st.Writer()
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 	return out, nil
 }
 
-func imageErr(e archive.Entry, err error) error {
+func imageErr(e item.Item, err error) error {
 	if len(e.Tags) > 0 {
 		return fmt.Errorf("image %s: %w", e.Tags[0].String(), err)
 	}

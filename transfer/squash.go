@@ -20,6 +20,7 @@ import (
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
@@ -270,7 +271,7 @@ func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, aopts arch
 		return nil, err
 	}
 	img := &squashedImage{config: cfg, layer: &squashLayerFile{path: f.Name(), size: cw.n, diffID: diffID}}
-	if err := archive.Write(w, []archive.Tagged{{Image: img, Tags: tags}}, aopts); err != nil {
+	if err := archive.Write(w, []item.Item{{Image: img, Tags: tags}}, aopts); err != nil {
 		return nil, err
 	}
 	return &Squashed{ID: imageid.FromBytes(cfg), DiffID: diffID, Config: cfg}, nil
@@ -423,13 +424,13 @@ func ResolveSquashInput(ctx context.Context, st *store.Store, arg string, env *E
 	return in, nil
 }
 
-func pickSquashImage(items []Item, ref Ref, arg string) (*SquashInput, error) {
+func pickSquashImage(items []item.Item, ref Ref, arg string) (*SquashInput, error) {
 	if ref.Name != "" {
 		it, err := SelectItem(items, ref.Name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", arg, err)
 		}
-		items = []Item{it}
+		items = []item.Item{it}
 	}
 	switch len(items) {
 	case 0:

@@ -41,19 +41,15 @@ func (r Ref) String() string {
 	return r.Transport + ":" + r.Path + ":" + r.Name
 }
 
-// Item is one top-level thing a source holds and a sink writes: an image,
-// or a whole image index, with its names.
-type Item = item.Item
-
 // Source is an opened source: its items, valid until Close.
 type Source interface {
-	Items() []Item
+	Items() []item.Item
 	Close() error
 }
 
 // Sink writes items (called once per convert).
 type Sink interface {
-	Put(ctx context.Context, items []Item, opts ConvertOptions) ([]Written, error)
+	Put(ctx context.Context, items []item.Item, opts ConvertOptions) ([]Written, error)
 }
 
 // Written is one item a sink wrote, for the CLI to report.
@@ -194,11 +190,11 @@ func init() {
 
 type archiveSource struct {
 	a     *archive.Archive
-	items []Item
+	items []item.Item
 }
 
-func (s *archiveSource) Items() []Item { return s.items }
-func (s *archiveSource) Close() error  { return s.a.Close() }
+func (s *archiveSource) Items() []item.Item { return s.items }
+func (s *archiveSource) Close() error       { return s.a.Close() }
 
 func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	var a *archive.Archive
@@ -218,11 +214,7 @@ func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &archiveSource{a: a}
-	for _, rt := range a.Roots() {
-		s.items = append(s.items, Item{Image: rt.Image, Index: rt.Index, Tags: rt.Tags, RefNames: rt.RefNames, Digest: rt.Digest, Platform: rt.Platform})
-	}
-	return s, nil
+	return &archiveSource{a: a, items: a.Items()}, nil
 }
 
 type archiveSink struct {
@@ -231,7 +223,7 @@ type archiveSink struct {
 	format archive.Format
 }
 
-func (s *archiveSink) Put(_ context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
+func (s *archiveSink) Put(_ context.Context, items []item.Item, opts ConvertOptions) ([]Written, error) {
 	format := s.format
 	if format == archive.Docker && opts.Legacy {
 		format = archive.DockerLegacy
@@ -243,9 +235,9 @@ func (s *archiveSink) Put(_ context.Context, items []Item, opts ConvertOptions) 
 		}
 		aopts.Compression, aopts.Keep = 0, false
 	}
-	tagged := make([]archive.Tagged, len(items))
+	tagged := make([]item.Item, len(items))
 	for i, it := range items {
-		tagged[i] = archive.Tagged{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames}
+		tagged[i] = item.Item{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames}
 	}
 	var err error
 	switch {
@@ -289,7 +281,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	return os.Rename(f.Name(), path)
 }
 
-func describe(items []Item) []Written {
+func describe(items []item.Item) []Written {
 	var out []Written
 	for _, it := range items {
 		w := Written{}
@@ -328,10 +320,10 @@ func containsStr(ss []string, s string) bool {
 
 type storeSource struct {
 	unlock func()
-	items  []Item
+	items  []item.Item
 }
 
-func (s *storeSource) Items() []Item { return s.items }
+func (s *storeSource) Items() []item.Item { return s.items }
 func (s *storeSource) Close() error {
 	if s.unlock != nil {
 		s.unlock()
@@ -362,7 +354,7 @@ func openStoreSource(_ context.Context, r Ref, env *Env) (Source, error) {
 		unlock()
 		return nil, err
 	}
-	it := Item{Image: img}
+	it := item.Item{Image: img}
 	if !looksLikeID(r.Name) {
 		if t, err := reference.ParseTag(r.Name); err == nil {
 			it.Tags = []name.Tag{t}
@@ -371,7 +363,7 @@ func openStoreSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	if cf, err := img.ConfigFile(); err == nil && (cf.OS != "" || cf.Architecture != "") {
 		it.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 	}
-	return &storeSource{unlock: unlock, items: []Item{it}}, nil
+	return &storeSource{unlock: unlock, items: []item.Item{it}}, nil
 }
 
 type storeSink struct {
@@ -379,15 +371,15 @@ type storeSink struct {
 	env *Env
 }
 
-func (s *storeSink) Put(ctx context.Context, items []Item, _ ConvertOptions) ([]Written, error) {
+func (s *storeSink) Put(ctx context.Context, items []item.Item, _ ConvertOptions) ([]Written, error) {
 	st, err := s.env.Store()
 	if err != nil {
 		return nil, err
 	}
-	var entries []archive.Entry
+	var entries []item.Item
 	for _, it := range items {
 		if it.Index == nil {
-			entries = append(entries, archive.Entry{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
+			entries = append(entries, item.Item{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
 			continue
 		}
 		pis, err := archive.IndexImages(it.Index)
@@ -395,7 +387,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, _ ConvertOptions) ([]
 			return nil, err
 		}
 		for i, pi := range pis {
-			e := archive.Entry{Image: pi.Image, Platform: pi.Platform}
+			e := item.Item{Image: pi.Image, Platform: pi.Platform}
 			if i == 0 {
 				e.Tags = it.Tags // one image per name: the first platform kept
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -110,7 +111,7 @@ func printLoaded(loaded []transfer.Loaded) {
 }
 
 // loadSource opens -i: an archive file, stdin, or docker://REF.
-func loadSource(input string, platforms []v1.Platform) ([]archive.Entry, func(), error) {
+func loadSource(input string, platforms []v1.Platform) ([]item.Item, func(), error) {
 	if ref, ok := strings.CutPrefix(input, "docker://"); ok {
 		rem, err := registry.Source(context.Background(), ref, registry.Options{Platforms: platforms})
 		if err != nil {

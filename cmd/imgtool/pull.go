@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/transfer"
 
 	"github.com/imgtool/imgtool/registry"
@@ -68,9 +69,9 @@ Examples:
 				if err != nil {
 					return err
 				}
-				tagged := make([]archive.Tagged, len(entries))
+				tagged := make([]item.Item, len(entries))
 				for i, e := range entries {
-					tagged[i] = archive.Tagged{Image: e.Image, Tags: e.Tags}
+					tagged[i] = item.Item{Image: e.Image, Tags: e.Tags}
 				}
 				epoch, err := sourceDateEpoch()
 				if err != nil {
@@ -86,7 +87,7 @@ Examples:
 				}
 				for _, e := range entries {
 					id, _ := e.Image.ConfigName()
-					result.Images = append(result.Images, pulledImage{ID: id.String(), Manifest: e.ManifestDigest.String(), Platform: e.Platform})
+					result.Images = append(result.Images, pulledImage{ID: id.String(), Manifest: e.Digest.String(), Platform: e.Platform})
 				}
 			} else {
 				st, err := g.store()
@@ -106,7 +107,7 @@ Examples:
 					fmt.Fprintf(os.Stderr, "imgtool pull: warning: recording distribution metadata: %v\n", err)
 				}
 				for i, l := range loaded {
-					pi := pulledImage{ID: l.ID.String(), Manifest: entries[i].ManifestDigest.String(), Platform: entries[i].Platform, Tags: l.Tags}
+					pi := pulledImage{ID: l.ID.String(), Manifest: entries[i].Digest.String(), Platform: entries[i].Platform, Tags: l.Tags}
 					for _, d := range l.DiffIDs {
 						pi.DiffIDs = append(pi.DiffIDs, d.String())
 					}

@@ -11,8 +11,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
 )
 
@@ -104,7 +104,7 @@ func (c *countingWriter) sum() string {
 }
 
 // taggedResult describes an image a command writes.
-func taggedResult(t archive.Tagged) imageResult {
+func taggedResult(t item.Item) imageResult {
 	var tags []string
 	for _, tg := range t.Tags {
 		tags = append(tags, reference.Familiar(tg))

@@ -45,6 +45,9 @@ func (a *Archive) loadManifestJSON(top *v1.IndexManifest) error {
 	if len(entries) == 0 {
 		return errors.New("manifest.json: lists no images")
 	}
+	if len(entries) > maxItems {
+		return fmt.Errorf("manifest.json: lists %d images, more than %d", len(entries), maxItems)
+	}
 	byConfig := a.manifestsByConfig(top)
 	for n, me := range entries {
 		it, err := a.manifestJSONItem(n, me, byConfig)

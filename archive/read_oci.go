@@ -32,6 +32,9 @@ func (a *Archive) readTopIndex() (*v1.IndexManifest, error) {
 // demand); descriptors naming the same blob merge their names. Buildx
 // attestation manifests are not items.
 func (a *Archive) walkIndex(top *v1.IndexManifest) ([]item.Item, error) {
+	if len(top.Manifests) > maxItems {
+		return nil, fmt.Errorf("index.json: %d descriptors, more than %d", len(top.Manifests), maxItems)
+	}
 	var out []item.Item
 	byDigest := map[v1.Hash]int{}
 	single := len(top.Manifests) == 1
@@ -144,6 +147,9 @@ func presentImages(idx v1.ImageIndex, depth int) ([]item.Item, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, err
+	}
+	if len(im.Manifests) > maxItems {
+		return nil, fmt.Errorf("an index of %d descriptors, more than %d", len(im.Manifests), maxItems)
 	}
 	var out []item.Item
 	for _, d := range im.Manifests {

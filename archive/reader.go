@@ -236,9 +236,13 @@ func holdsIndex(top *v1.IndexManifest) bool {
 }
 
 // maxJSONTotal bounds the JSON an archive may make the reader hold in all
-// (each file is read once): it keeps a reader within its memory budget
-// whatever the archive names.
-const maxJSONTotal = 64 << 20
+// (each file is read once): it keeps a reader within its 64 MiB memory
+// budget whatever the archive names.
+const maxJSONTotal = 24 << 20
+
+// maxItems caps the images of manifest.json and the descriptors of one
+// index: each costs a few hundred bytes held while the archive is open.
+const maxItems = 10000
 
 // readSmall reads a JSON member, counting it against maxJSONTotal.
 func (a *Archive) readSmall(p string) ([]byte, error) {
@@ -246,7 +250,7 @@ func (a *Archive) readSmall(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.jsonRead.Add(e.size) > maxJSONTotal {
+	if e.size <= maxJSONSize && a.jsonRead.Add(e.size) > maxJSONTotal {
 		return nil, fmt.Errorf("archive entry %q: the archive's JSON files pass %d bytes in all", p, maxJSONTotal)
 	}
 	return a.ix.readSmall(p)

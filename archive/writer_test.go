@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/item"
@@ -317,43 +315,10 @@ func TestWriteDiffIDMismatch(t *testing.T) {
 	}
 }
 
-// Optional: docker load of both Docker forms on a real engine. Set
-// IMGTOOL_TEST_DOCKER_HOST (e.g. unix:///tmp/arch-dk/sock) to run.
-func TestDockerLoad(t *testing.T) {
-	host := os.Getenv("IMGTOOL_TEST_DOCKER_HOST")
-	if host == "" {
-		t.Skip("IMGTOOL_TEST_DOCKER_HOST not set")
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("docker not installed")
-	}
-	// fresh layers, so the engine really registers (and verifies) them
-	uniq := []byte(time.Now().String())
-	layers := [][]byte{
-		mkTar(t, []tf{{name: "u/", typ: tar.TypeDir}, {name: "u/a", body: uniq}}),
-		mkTar(t, []tf{{name: "u/b", body: append(uniq, 'b')}}),
-	}
-	cfg := configFor(t, layers, "linux")
-	mj := mustJSON(t, []map[string]any{{"Config": "c.json", "Layers": []string{"0/layer.tar", "1/layer.tar"}}})
-	a := openBytes(t, mkTar(t, []tf{{name: "c.json", body: cfg}, {name: "0/layer.tar", body: layers[0]},
-		{name: "1/layer.tar", body: layers[1]}, {name: "manifest.json", body: mj}}))
-	for _, f := range []Format{Docker, DockerLegacy} {
-		tagName := "imgtool-archive-test/" + strings.ReplaceAll(f.String(), "-", "") + ":1"
-		tg, _ := name.NewTag(tagName)
-		out := writeBytes(t, []item.Item{{Image: a.Images()[0].Image, Tags: []name.Tag{tg}}}, Options{Format: f})
-		cmd := exec.Command("docker", "-H", host, "load")
-		cmd.Stdin = bytes.NewReader(out)
-		res, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(res), "Loaded image: "+tagName) {
-			t.Fatalf("%v: docker load: %v: %s", f, err, res)
-		}
-		id, err := exec.Command("docker", "-H", host, "inspect", "-f", "{{.Id}}", tagName).Output()
-		if err != nil || strings.TrimSpace(string(id)) != sha(cfg).String() {
-			t.Fatalf("%v: inspect %s %v", f, id, err)
-		}
-		exec.Command("docker", "-H", host, "rmi", tagName).Run()
-	}
-}
+// docker load of both Docker forms on a real engine runs in the interop
+// suite against a private daemon (TestDockerSaveImgtoolRoundTrip and
+// ...Legacy load what imgtool saves; TestDockerSaveLegacyWholeArchive
+// compares whole legacy archives with docker save's).
 
 // checkBlobs verifies a ggcr image's config and layer digests and diff IDs.
 func checkBlobs(t testing.TB, img v1.Image) {

@@ -28,7 +28,9 @@ func Selected(st *store.Store, args []string) ([]item.Item, error) {
 			}
 			i = len(out)
 			index[id] = i
-			out = append(out, item.Item{Image: img})
+			// the store's parent link is what docker save writes as Parent
+			parent, _ := v1.NewHash(st.Metadata(id, "parent"))
+			out = append(out, item.Item{Image: img, Parent: parent})
 		}
 		if tag != nil {
 			for _, t := range out[i].Tags {

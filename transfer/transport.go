@@ -379,7 +379,7 @@ func (s *storeSink) Put(ctx context.Context, items []item.Item, _ ConvertOptions
 	var entries []item.Item
 	for _, it := range items {
 		if it.Index == nil {
-			entries = append(entries, item.Item{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
+			entries = append(entries, item.Item{Image: it.Image, Tags: it.Tags, Platform: it.Platform, Parent: it.Parent})
 			continue
 		}
 		pis, err := archive.IndexImages(it.Index)

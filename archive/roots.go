@@ -236,11 +236,6 @@ func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descrip
 	return &memIndex{base: idx, raw: nraw, mt: mt, subs: subs}, kept, nil
 }
 
-// toDescriptor converts to the writer's field order.
-func toDescriptor(d v1.Descriptor) descriptor {
-	return descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: d.Annotations, Platform: d.Platform}
-}
-
 // memIndex is an index whose bytes were rewritten; children come from base.
 type memIndex struct {
 	base v1.ImageIndex

@@ -14,6 +14,8 @@ import (
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // blob is a file of the output: small ones are in memory, layers are read
@@ -33,18 +35,18 @@ type ociOut struct {
 	repos      []byte // Docker form only; nil if no tags
 }
 
-func layerDescs(p *plan, wi *wImage) []descriptor {
-	out := make([]descriptor, len(wi.diffIDs))
+func layerDescs(p *plan, wi *wImage) []ocispec.Descriptor {
+	out := make([]ocispec.Descriptor, len(wi.diffIDs))
 	for i, d := range wi.diffIDs {
 		l := p.byDiff[d]
-		out[i] = descriptor{MediaType: l.mt, Digest: l.digest, Size: l.size}
+		out[i] = ociDesc(l.mt, l.digest, l.size)
 	}
 	return out
 }
 
 // keptManifest returns the source manifest of wi when the output blobs
 // are exactly the ones it names, so it can be written unchanged.
-func keptManifest(wi *wImage, descs []descriptor) ([]byte, types.MediaType, bool) {
+func keptManifest(wi *wImage, descs []ocispec.Descriptor) ([]byte, types.MediaType, bool) {
 	if fa, ok := wi.img.(interface{ ManifestFromArchive() bool }); ok && !fa.ManifestFromArchive() {
 		return nil, "", false
 	}
@@ -61,7 +63,7 @@ func keptManifest(wi *wImage, descs []descriptor) ([]byte, types.MediaType, bool
 		return nil, "", false
 	}
 	for i, d := range m.Layers {
-		if d.Digest != descs[i].Digest || d.Size != descs[i].Size {
+		if d.Digest.String() != descs[i].Digest.String() || d.Size != descs[i].Size {
 			return nil, "", false
 		}
 	}
@@ -147,7 +149,7 @@ func buildOCI(p *plan, docker bool) (*ociOut, error) {
 		wx.out, wx.outD = b, imageid.FromBytes(b)
 		add(blob{name: blobName(wx.outD), data: b})
 	}
-	idx := ociIndex{SchemaVersion: 2, MediaType: mediaTypeOCIIndex, Manifests: []descriptor{}}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(mediaTypeOCIIndex), Manifests: []ocispec.Descriptor{}}
 	for _, r := range p.roots {
 		idx.Manifests = append(idx.Manifests, rootDescs(r)...)
 	}
@@ -176,12 +178,7 @@ func imageBlobs(p *plan, wi *wImage, docker bool, add func(blob)) error {
 	if raw, mt, ok := keptManifest(wi, descs); ok && !docker {
 		wi.man, wi.manMT = raw, mt
 	} else {
-		m := ociManifest{
-			SchemaVersion: 2,
-			MediaType:     mediaTypeOCIManifest,
-			Config:        descriptor{MediaType: mediaTypeOCIConfig, Digest: wi.id, Size: int64(len(wi.raw))},
-			Layers:        descs,
-		}
+		m := ociManifest(ociDesc(mediaTypeOCIConfig, wi.id, int64(len(wi.raw))), descs)
 		mb, err := json.Marshal(m)
 		if err != nil {
 			return err
@@ -196,14 +193,14 @@ func imageBlobs(p *plan, wi *wImage, docker bool, add func(blob)) error {
 // rootDescs are a root's index.json descriptors: one per tag (containerd
 // and ref.name annotations), one per extra bare ref name, else one
 // without annotations.
-func rootDescs(r *wRoot) []descriptor {
-	var rdesc descriptor
+func rootDescs(r *wRoot) []ocispec.Descriptor {
+	var rdesc ocispec.Descriptor
 	if r.img != nil {
-		rdesc = descriptor{MediaType: r.img.manMT, Digest: r.img.manD, Size: int64(len(r.img.man))}
+		rdesc = ociDesc(r.img.manMT, r.img.manD, int64(len(r.img.man)))
 	} else {
-		rdesc = descriptor{MediaType: r.idx.mt, Digest: r.idx.outD, Size: int64(len(r.idx.out))}
+		rdesc = ociDesc(r.idx.mt, r.idx.outD, int64(len(r.idx.out)))
 	}
-	var out []descriptor
+	var out []ocispec.Descriptor
 	for _, t := range r.tags {
 		d := rdesc
 		d.Annotations = map[string]string{

@@ -148,24 +148,33 @@ func IsAttestation(d v1.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
+// rawIndex is an image index with its descriptors kept as raw JSON: not
+// ocispec.Index, because a rewritten index must keep every untouched
+// descriptor byte for byte (unknown fields and key order included).
+type rawIndex struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     types.MediaType   `json:"mediaType,omitempty"`
+	ArtifactType  string            `json:"artifactType,omitempty"`
+	Manifests     []json.RawMessage `json:"manifests"`
+	Subject       json.RawMessage   `json:"subject,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+// Keep decides whether FilterIndex keeps an image descriptor of parent.
+type Keep func(parent v1.ImageIndex, d v1.Descriptor) (bool, error)
+
 // FilterIndex returns idx with only the image descriptors keep accepts
-// (keep is given the index the descriptor is in, and may fail). Nested indexes are filtered recursively and dropped
-// when nothing of them is left. When every descriptor is kept, idx itself
-// is returned, so its bytes and digest are unchanged; otherwise the new
-// index keeps the accepted descriptors byte for byte.
-func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descriptor) (bool, error)) (v1.ImageIndex, int, error) {
+// (keep is given the index the descriptor is in, and may fail). Nested
+// indexes are filtered recursively and dropped when nothing of them is
+// left. When every descriptor is kept, idx itself is returned, so its
+// bytes and digest are unchanged; otherwise the new index keeps the
+// accepted descriptors byte for byte.
+func FilterIndex(idx v1.ImageIndex, keep Keep) (v1.ImageIndex, int, error) {
 	raw, err := idx.RawManifest()
 	if err != nil {
 		return nil, 0, err
 	}
-	var doc struct {
-		SchemaVersion int               `json:"schemaVersion"`
-		MediaType     types.MediaType   `json:"mediaType,omitempty"`
-		ArtifactType  string            `json:"artifactType,omitempty"`
-		Manifests     []json.RawMessage `json:"manifests"`
-		Subject       json.RawMessage   `json:"subject,omitempty"`
-		Annotations   map[string]string `json:"annotations,omitempty"`
-	}
+	var doc rawIndex
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, 0, fmt.Errorf("invalid index: %v", err)
 	}
@@ -176,56 +185,22 @@ func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descrip
 	if len(im.Manifests) != len(doc.Manifests) {
 		return nil, 0, fmt.Errorf("invalid index: %d descriptors", len(im.Manifests))
 	}
-	changed := false
-	kept := 0
-	var out []json.RawMessage
+	changed, kept := false, 0
+	out := []json.RawMessage{}
 	subs := map[v1.Hash]v1.ImageIndex{}
 	for i, d := range im.Manifests {
-		if d.MediaType.IsIndex() {
-			sub, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, 0, fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			fsub, n, err := FilterIndex(sub, keep)
-			if err != nil {
-				return nil, 0, err
-			}
-			if n == 0 {
-				changed = true
-				continue
-			}
-			kept += n
-			if fsub != sub {
-				changed = true
-				sraw, _ := fsub.RawManifest()
-				d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
-				subs[d.Digest] = fsub
-				b, err := json.Marshal(toDescriptor(d))
-				if err != nil {
-					return nil, 0, err
-				}
-				out = append(out, b)
-				continue
-			}
-			out = append(out, doc.Manifests[i])
-			continue
-		}
-		ok, err := keep(idx, d)
+		b, n, ch, err := filterDesc(idx, d, doc.Manifests[i], keep, subs)
 		if err != nil {
 			return nil, 0, err
 		}
-		if !ok {
-			changed = true
-			continue
+		changed = changed || ch
+		kept += n
+		if b != nil {
+			out = append(out, b)
 		}
-		kept++
-		out = append(out, doc.Manifests[i])
 	}
 	if !changed {
 		return idx, kept, nil
-	}
-	if out == nil {
-		out = []json.RawMessage{}
 	}
 	doc.Manifests = out
 	nraw, err := json.Marshal(doc)
@@ -234,6 +209,35 @@ func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descrip
 	}
 	mt, _ := idx.MediaType()
 	return &memIndex{base: idx, raw: nraw, mt: mt, subs: subs}, kept, nil
+}
+
+// filterDesc filters one descriptor of idx: the bytes to keep (nil to
+// drop it), how many images it keeps, and whether it changed. A nested
+// index that changed is recorded in subs under its new digest.
+func filterDesc(idx v1.ImageIndex, d v1.Descriptor, raw json.RawMessage, keep Keep, subs map[v1.Hash]v1.ImageIndex) (json.RawMessage, int, bool, error) {
+	if !d.MediaType.IsIndex() {
+		ok, err := keep(idx, d)
+		if err != nil || !ok {
+			return nil, 0, true, err
+		}
+		return raw, 1, false, nil
+	}
+	sub, err := idx.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("index %s: %w", d.Digest, err)
+	}
+	fsub, n, err := FilterIndex(sub, keep)
+	if err != nil || n == 0 {
+		return nil, 0, true, err
+	}
+	if fsub == sub {
+		return raw, n, false, nil
+	}
+	sraw, _ := fsub.RawManifest()
+	d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
+	subs[d.Digest] = fsub
+	b, err := json.Marshal(toDescriptor(d))
+	return b, n, true, err
 }
 
 // memIndex is an index whose bytes were rewritten; children come from base.

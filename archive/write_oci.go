@@ -97,14 +97,7 @@ func indexBytes(wx *wIndex) ([]byte, error) {
 	if !changed {
 		return wx.raw, nil
 	}
-	var doc struct {
-		SchemaVersion int               `json:"schemaVersion"`
-		MediaType     types.MediaType   `json:"mediaType,omitempty"`
-		ArtifactType  string            `json:"artifactType,omitempty"`
-		Manifests     []json.RawMessage `json:"manifests"`
-		Subject       json.RawMessage   `json:"subject,omitempty"`
-		Annotations   map[string]string `json:"annotations,omitempty"`
-	}
+	var doc rawIndex
 	if err := json.Unmarshal(wx.raw, &doc); err != nil || len(doc.Manifests) != len(outs) {
 		return nil, fmt.Errorf("invalid index: %v", err)
 	}

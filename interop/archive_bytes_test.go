@@ -68,8 +68,16 @@ func TestDockerSaveLegacyWholeArchive(t *testing.T) {
 	d.Docker(t, "save", "-o", theirsTar, tagA, tagB)
 	store := newStore(t)
 	dockertest.MustImgtool(t, "--root", store, "load", "-i", theirsTar)
+	// Docker 20.10 writes the images in Go map order (moby's save ranges
+	// over a map), and the order decides which v1 dir holds a shared
+	// layer.tar and which symlinks to it; imgtool writes them in argument
+	// order, so it is given Docker's.
+	var order []string
+	for _, it := range readArchive(t, theirsTar).manifest {
+		order = append(order, it.RepoTags...)
+	}
 	oursTar := filepath.Join(dir, "ours.tar")
-	dockertest.MustImgtool(t, "--root", store, "save", "--format", "docker-legacy", "-o", oursTar, tagA, tagB)
+	dockertest.MustImgtool(t, append([]string{"--root", store, "save", "--format", "docker-legacy", "-o", oursTar}, order...)...)
 
 	theirNames, theirs := readMembers(t, theirsTar)
 	ourNames, ours := readMembers(t, oursTar)

@@ -64,6 +64,14 @@ func (t *tarOut) layer(name string, l *wLayer) error {
 // repeats are written once. A layer whose content does not match its
 // diff_id fails the write after its bytes were written; the caller removes
 // the partial output.
+//
+// Each item is an image, or (Index set) a whole index. The OCI forms write
+// an index whole, keeping its bytes when every child manifest is written
+// unchanged. The Docker forms cannot hold an index: each runnable platform
+// image is written as its own image, and the tags go to the host
+// platform's image (else the first). RefNames are extra bare
+// org.opencontainers.image.ref.name values (OCI forms); Parent is written
+// to manifest.json when that image is in the archive too (Docker forms).
 func Write(w io.Writer, imgs []item.Item, opts Options) error {
 	if opts.Format == OCILayout {
 		return errors.New("the OCI layout format is a directory: use WriteLayout")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -93,7 +94,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	imgs := []Tagged{{Image: a.Images()[0].Image, Tags: a.Images()[0].Tags}}
+	imgs := []item.Item{{Image: a.Images()[0].Image, Tags: a.Images()[0].Tags}}
 	for _, c := range []struct {
 		name string
 		opts Options

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
 )
 
@@ -180,7 +181,7 @@ func checkImage(t testing.TB, img v1.Image, config []byte, layers [][]byte) {
 	}
 }
 
-func tagStrings(e Entry) []string {
+func tagStrings(e item.Item) []string {
 	var s []string
 	for _, t := range e.Tags {
 		s = append(s, reference.FullyQualified(t))

@@ -8,6 +8,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imgtool/imgtool/imageid"
 )
@@ -46,16 +49,7 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 		return i.rawManifest, i.manifestMT, nil
 	}
 	i.once.Do(func() {
-		m := ociManifest{
-			SchemaVersion: 2,
-			MediaType:     mediaTypeOCIManifest,
-			Config: descriptor{
-				MediaType: mediaTypeOCIConfig,
-				Digest:    imageid.FromBytes(i.rawConfig),
-				Size:      int64(len(i.rawConfig)),
-			},
-			Layers: []descriptor{},
-		}
+		m := ociManifest(ociDesc(mediaTypeOCIConfig, imageid.FromBytes(i.rawConfig), int64(len(i.rawConfig))), nil)
 		for _, l := range i.layers {
 			d, err := l.Digest()
 			if err != nil {
@@ -67,7 +61,7 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 				i.err = err
 				return
 			}
-			m.Layers = append(m.Layers, descriptor{MediaType: mt, Digest: d, Size: l.ent.size})
+			m.Layers = append(m.Layers, ociDesc(mt, d, l.ent.size))
 		}
 		i.synth, i.err = json.Marshal(m)
 		i.synthMT = mediaTypeOCIManifest
@@ -148,24 +142,31 @@ func (i *image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	return nil, fmt.Errorf("no layer with diff ID %s", h)
 }
 
-// descriptor is an OCI descriptor in the field order of the OCI Go types.
-type descriptor struct {
-	MediaType   types.MediaType   `json:"mediaType"`
-	Digest      v1.Hash           `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *v1.Platform      `json:"platform,omitempty"`
+// The writers marshal OCI image-spec's own Go types (ocispec.Descriptor,
+// Manifest, Index); their field order is the one containerd and Docker 25+
+// write, so the bytes stay theirs.
+
+// ociDesc is a descriptor of a blob.
+func ociDesc(mt types.MediaType, h v1.Hash, size int64) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(h.String()), Size: size}
 }
 
-type ociManifest struct {
-	SchemaVersion int             `json:"schemaVersion"`
-	MediaType     types.MediaType `json:"mediaType"`
-	Config        descriptor      `json:"config"`
-	Layers        []descriptor    `json:"layers"`
+// toDescriptor converts a ggcr descriptor read from an index. The
+// pre-OCI "features" platform field (ggcr only, never written by Docker)
+// has no place in the OCI type and is dropped.
+func toDescriptor(d v1.Descriptor) ocispec.Descriptor {
+	o := ociDesc(d.MediaType, d.Digest, d.Size)
+	o.URLs, o.Annotations, o.Data, o.ArtifactType = d.URLs, d.Annotations, d.Data, d.ArtifactType
+	if p := d.Platform; p != nil {
+		o.Platform = &ocispec.Platform{Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures, Variant: p.Variant}
+	}
+	return o
 }
 
-type ociIndex struct {
-	SchemaVersion int             `json:"schemaVersion"`
-	MediaType     types.MediaType `json:"mediaType"`
-	Manifests     []descriptor    `json:"manifests"`
+// ociManifest is an image manifest over config and layers.
+func ociManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec.Manifest {
+	if layers == nil {
+		layers = []ocispec.Descriptor{} // "layers": [], never null
+	}
+	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(mediaTypeOCIManifest), Config: config, Layers: layers}
 }

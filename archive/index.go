@@ -16,8 +16,16 @@ import (
 const maxSymlinkHops = 40
 
 // maxJSONSize caps every JSON file read from an archive (manifest.json,
-// index.json, configs, manifests, legacy json, repositories).
-const maxJSONSize = 64 << 20
+// index.json, configs, manifests, legacy json, repositories). Real ones are
+// kilobytes; 16 MiB keeps one file, parsed, well inside the reader's
+// 64 MiB memory budget.
+const maxJSONSize = 16 << 20
+
+// maxMembers caps the members (files, directories, links) of an archive or
+// layout: the index holds one small record per member, and an image
+// archive has a few per layer. A gzip of empty headers is tiny, so without
+// it a 300 KB input could make the index alone pass the memory budget.
+const maxMembers = 1 << 16
 
 // tarEntry locates one member of the indexed tar.
 type tarEntry struct {
@@ -81,6 +89,9 @@ func scanTar(f *os.File) (*tarIndex, error) {
 			return nil, fmt.Errorf("reading tar archive after %d entries: %v", n, err)
 		}
 		n++
+		if n > maxMembers {
+			return nil, fmt.Errorf("archive has more than %d entries", maxMembers)
+		}
 		off, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, err
@@ -295,6 +306,9 @@ func scanDir(dir string) (*tarIndex, error) {
 		}
 		if p == "." {
 			return nil
+		}
+		if len(ix.order) >= maxMembers {
+			return fmt.Errorf("layout has more than %d entries", maxMembers)
 		}
 		e := &tarEntry{name: p}
 		switch t := d.Type(); {

@@ -50,7 +50,7 @@ func TestReadDocker2010Legacy(t *testing.T) {
 		if sha(raw).Hex != want {
 			t.Fatal("config bytes not verbatim")
 		}
-		if es[i].ManifestDigest != (v1.Hash{}) {
+		if es[i].Digest != (v1.Hash{}) {
 			t.Fatal("legacy archive has no manifest digest")
 		}
 		if es[i].Platform == nil || es[i].Platform.OS != "linux" || es[i].Platform.Architecture != "amd64" {
@@ -170,8 +170,8 @@ func TestReadDocker25(t *testing.T) {
 	if got := tagStrings(e); !reflect.DeepEqual(got, []string{"docker.io/library/foo:1", "docker.io/library/foo:2"}) {
 		t.Fatalf("tags %v (manifest.json wins)", got)
 	}
-	if e.ManifestDigest != sha(man) {
-		t.Fatalf("manifest digest %s", e.ManifestDigest)
+	if e.Digest != sha(man) {
+		t.Fatalf("manifest digest %s", e.Digest)
 	}
 	rm, _ := e.Image.RawManifest()
 	if !bytes.Equal(rm, man) {
@@ -241,7 +241,7 @@ func TestReadOCILayoutTar(t *testing.T) {
 		if got := tagStrings(es[0]); !reflect.DeepEqual(got, tc.tags) {
 			t.Fatalf("ref %q: tags %v", tc.ref, got)
 		}
-		if es[0].ManifestDigest != sha(man) {
+		if es[0].Digest != sha(man) {
 			t.Fatal("manifest digest")
 		}
 	}
@@ -318,7 +318,7 @@ func TestReadMultiImage(t *testing.T) {
 		{name: "manifest.json", body: mj}})
 	a := openBytes(t, b)
 	es := a.Images()
-	if len(es) != 2 || es[1].Index != 1 || len(es[1].Tags) != 0 {
+	if len(es) != 2 || len(es[1].Tags) != 0 {
 		t.Fatalf("%+v", es)
 	}
 	checkImage(t, es[0].Image, c1, l[:1])

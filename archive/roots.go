@@ -13,99 +13,8 @@ import (
 	"github.com/imgtool/imgtool/platform"
 )
 
-// Root is one top-level item of an archive: an image, or (in OCI forms) a
-// whole image index, with the names the archive gives it.
-type Root = item.Item
-
-// Roots returns the archive's top-level items in archive order. An OCI
-// index.json descriptor pointing to an image index gives one Root holding
-// the whole index (its platforms are not flattened); descriptors naming the
-// same manifest are merged into one Root.
-func (a *Archive) Roots() []Root { return a.roots }
-
-// AnnotationReferenceType marks buildx attestation manifests in an index.
+// annotationRefType marks buildx attestation manifests in an index.
 const annotationRefType = "vnd.docker.reference.type"
-
-func (a *Archive) makeRoots() error {
-	useOCI := false
-	if a.ix.exists("index.json") {
-		useOCI = !a.ix.exists("manifest.json")
-		if !useOCI {
-			// a containerd export: manifest.json plus a multi-platform index
-			var top indexLoose
-			if _, err := a.readJSON("index.json", &top); err == nil {
-				for _, d := range top.Manifests {
-					if isIndexMT(d.MediaType) {
-						useOCI = true
-					}
-				}
-			}
-		}
-	}
-	if !useOCI {
-		for _, e := range a.entries {
-			a.roots = append(a.roots, Root{Image: e.Image, Tags: e.Tags, Digest: e.ManifestDigest, Platform: e.Platform})
-		}
-		return nil
-	}
-	var top indexLoose
-	if _, err := a.readJSON("index.json", &top); err != nil {
-		return err
-	}
-	byDigest := map[v1.Hash]int{}
-	for k, d := range top.Manifests {
-		if d.Annotations[annotationRefType] != "" {
-			continue
-		}
-		tags := tagsFromAnnotations(d.Annotations)
-		var refNames []string
-		if rn := d.Annotations[annotationRefName]; rn != "" && len(tags) == 0 {
-			refNames = []string{rn}
-		}
-		if i, ok := byDigest[d.Digest]; ok {
-			r := &a.roots[i]
-			for _, t := range tags {
-				if !containsTag(r.Tags, t) {
-					r.Tags = append(r.Tags, t)
-				}
-			}
-			for _, n := range refNames {
-				if !containsString(r.RefNames, n) {
-					r.RefNames = append(r.RefNames, n)
-				}
-			}
-			continue
-		}
-		raw, p, err := a.readBlob(d)
-		if err != nil {
-			return fmt.Errorf("index.json: manifests[%d]: %w", k, err)
-		}
-		mt := sniffMT(d.MediaType, raw)
-		r := Root{Tags: tags, RefNames: refNames, Digest: d.Digest}
-		switch {
-		case isIndexMT(mt):
-			r.Index = &archiveIndex{a: a, raw: raw, mt: mt, digest: d.Digest}
-		case isManifestMT(mt):
-			m, err := v1.ParseManifest(bytes.NewReader(raw))
-			if err != nil {
-				return fmt.Errorf("%s: invalid manifest: %v", p, err)
-			}
-			img, ci, err := a.ociImage(raw, mt, d.Digest, m, false)
-			if err != nil {
-				return err
-			}
-			r.Image, r.Platform = img, d.Platform
-			if r.Platform == nil {
-				r.Platform = platformOf(ci.cf)
-			}
-		default:
-			continue
-		}
-		byDigest[d.Digest] = len(a.roots)
-		a.roots = append(a.roots, r)
-	}
-	return nil
-}
 
 func containsString(ss []string, s string) bool {
 	for _, x := range ss {
@@ -122,7 +31,13 @@ func sniffMT(mt types.MediaType, raw []byte) types.MediaType {
 	if mt != "" {
 		return mt
 	}
-	var probe indexLoose
+	// a probe, not ocispec.Manifest: only whether config or manifests is
+	// present tells an untyped manifest from an untyped index
+	var probe struct {
+		MediaType types.MediaType  `json:"mediaType"`
+		Config    *json.RawMessage `json:"config"`
+		Manifests *json.RawMessage `json:"manifests"`
+	}
 	if json.Unmarshal(raw, &probe) != nil {
 		return ""
 	}
@@ -157,17 +72,17 @@ func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
 }
 
-func (x *archiveIndex) child(h v1.Hash) (descriptor, error) {
+func (x *archiveIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	im, err := x.IndexManifest()
 	if err != nil {
-		return descriptor{}, err
+		return v1.Descriptor{}, err
 	}
 	for _, d := range im.Manifests {
 		if d.Digest == h {
-			return descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, nil
+			return d, nil
 		}
 	}
-	return descriptor{}, fmt.Errorf("index %s has no manifest %s", x.digest, h)
+	return v1.Descriptor{}, fmt.Errorf("index %s has no manifest %s", x.digest, h)
 }
 
 func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
@@ -175,19 +90,21 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, p, err := x.a.readBlob(d)
+	x.a.mu.Lock()
+	img := x.a.byMan[h]
+	x.a.mu.Unlock()
+	if img != nil {
+		return img, nil
+	}
+	raw, p, err := x.a.readBlob(d.Digest, d.Size)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", h, err)
 	}
 	mt := sniffMT(d.MediaType, raw)
-	if !isManifestMT(mt) {
+	if !mt.IsImage() {
 		return nil, fmt.Errorf("%s: %s is not an image manifest", p, mt)
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: invalid manifest: %v", p, err)
-	}
-	img, _, err := x.a.ociImage(raw, mt, h, m, false)
+	img, _, err = x.a.manifestImage(p, raw, mt, h, false)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +122,12 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if c != nil {
 		return c, nil
 	}
-	raw, p, err := x.a.readBlob(d)
+	raw, p, err := x.a.readBlob(d.Digest, d.Size)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", h, err)
 	}
 	mt := sniffMT(d.MediaType, raw)
-	if !isIndexMT(mt) {
+	if !mt.IsIndex() {
 		return nil, fmt.Errorf("%s: %s is not an image index", p, mt)
 	}
 	c = &archiveIndex{a: x.a, raw: raw, mt: mt, digest: h}
@@ -231,24 +148,33 @@ func IsAttestation(d v1.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
+// rawIndex is an image index with its descriptors kept as raw JSON: not
+// ocispec.Index, because a rewritten index must keep every untouched
+// descriptor byte for byte (unknown fields and key order included).
+type rawIndex struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     types.MediaType   `json:"mediaType,omitempty"`
+	ArtifactType  string            `json:"artifactType,omitempty"`
+	Manifests     []json.RawMessage `json:"manifests"`
+	Subject       json.RawMessage   `json:"subject,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+// Keep decides whether FilterIndex keeps an image descriptor of parent.
+type Keep func(parent v1.ImageIndex, d v1.Descriptor) (bool, error)
+
 // FilterIndex returns idx with only the image descriptors keep accepts
-// (keep is given the index the descriptor is in, and may fail). Nested indexes are filtered recursively and dropped
-// when nothing of them is left. When every descriptor is kept, idx itself
-// is returned, so its bytes and digest are unchanged; otherwise the new
-// index keeps the accepted descriptors byte for byte.
-func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descriptor) (bool, error)) (v1.ImageIndex, int, error) {
+// (keep is given the index the descriptor is in, and may fail). Nested
+// indexes are filtered recursively and dropped when nothing of them is
+// left. When every descriptor is kept, idx itself is returned, so its
+// bytes and digest are unchanged; otherwise the new index keeps the
+// accepted descriptors byte for byte.
+func FilterIndex(idx v1.ImageIndex, keep Keep) (v1.ImageIndex, int, error) {
 	raw, err := idx.RawManifest()
 	if err != nil {
 		return nil, 0, err
 	}
-	var doc struct {
-		SchemaVersion int               `json:"schemaVersion"`
-		MediaType     types.MediaType   `json:"mediaType,omitempty"`
-		ArtifactType  string            `json:"artifactType,omitempty"`
-		Manifests     []json.RawMessage `json:"manifests"`
-		Subject       json.RawMessage   `json:"subject,omitempty"`
-		Annotations   map[string]string `json:"annotations,omitempty"`
-	}
+	var doc rawIndex
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, 0, fmt.Errorf("invalid index: %v", err)
 	}
@@ -259,56 +185,22 @@ func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descrip
 	if len(im.Manifests) != len(doc.Manifests) {
 		return nil, 0, fmt.Errorf("invalid index: %d descriptors", len(im.Manifests))
 	}
-	changed := false
-	kept := 0
-	var out []json.RawMessage
+	changed, kept := false, 0
+	out := []json.RawMessage{}
 	subs := map[v1.Hash]v1.ImageIndex{}
 	for i, d := range im.Manifests {
-		if isIndexMT(d.MediaType) {
-			sub, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, 0, fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			fsub, n, err := FilterIndex(sub, keep)
-			if err != nil {
-				return nil, 0, err
-			}
-			if n == 0 {
-				changed = true
-				continue
-			}
-			kept += n
-			if fsub != sub {
-				changed = true
-				sraw, _ := fsub.RawManifest()
-				d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
-				subs[d.Digest] = fsub
-				b, err := json.Marshal(toDescriptor(d))
-				if err != nil {
-					return nil, 0, err
-				}
-				out = append(out, b)
-				continue
-			}
-			out = append(out, doc.Manifests[i])
-			continue
-		}
-		ok, err := keep(idx, d)
+		b, n, ch, err := filterDesc(idx, d, doc.Manifests[i], keep, subs)
 		if err != nil {
 			return nil, 0, err
 		}
-		if !ok {
-			changed = true
-			continue
+		changed = changed || ch
+		kept += n
+		if b != nil {
+			out = append(out, b)
 		}
-		kept++
-		out = append(out, doc.Manifests[i])
 	}
 	if !changed {
 		return idx, kept, nil
-	}
-	if out == nil {
-		out = []json.RawMessage{}
 	}
 	doc.Manifests = out
 	nraw, err := json.Marshal(doc)
@@ -319,9 +211,33 @@ func FilterIndex(idx v1.ImageIndex, keep func(parent v1.ImageIndex, d v1.Descrip
 	return &memIndex{base: idx, raw: nraw, mt: mt, subs: subs}, kept, nil
 }
 
-// toDescriptor converts to the writer's field order.
-func toDescriptor(d v1.Descriptor) descriptor {
-	return descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: d.Annotations, Platform: d.Platform}
+// filterDesc filters one descriptor of idx: the bytes to keep (nil to
+// drop it), how many images it keeps, and whether it changed. A nested
+// index that changed is recorded in subs under its new digest.
+func filterDesc(idx v1.ImageIndex, d v1.Descriptor, raw json.RawMessage, keep Keep, subs map[v1.Hash]v1.ImageIndex) (json.RawMessage, int, bool, error) {
+	if !d.MediaType.IsIndex() {
+		ok, err := keep(idx, d)
+		if err != nil || !ok {
+			return nil, 0, true, err
+		}
+		return raw, 1, false, nil
+	}
+	sub, err := idx.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("index %s: %w", d.Digest, err)
+	}
+	fsub, n, err := FilterIndex(sub, keep)
+	if err != nil || n == 0 {
+		return nil, 0, true, err
+	}
+	if fsub == sub {
+		return raw, n, false, nil
+	}
+	sraw, _ := fsub.RawManifest()
+	d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
+	subs[d.Digest] = fsub
+	b, err := json.Marshal(toDescriptor(d))
+	return b, n, true, err
 }
 
 // memIndex is an index whose bytes were rewritten; children come from base.
@@ -347,24 +263,21 @@ func (m *memIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return m.base.ImageIndex(h)
 }
 
-// PlatformImage is one runnable image of an index.
-type PlatformImage = item.Item
-
 // IndexImages lists the runnable images of idx, depth first, skipping
 // attestation manifests. A platform whose manifest or blobs are absent is
 // an error naming it (matching ErrMissing).
-func IndexImages(idx v1.ImageIndex) ([]PlatformImage, error) {
+func IndexImages(idx v1.ImageIndex) ([]item.Item, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, err
 	}
-	var out []PlatformImage
+	var out []item.Item
 	for _, d := range im.Manifests {
 		if IsAttestation(d) {
 			continue
 		}
 		switch {
-		case isIndexMT(d.MediaType):
+		case d.MediaType.IsIndex():
 			sub, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, err
@@ -385,7 +298,7 @@ func IndexImages(idx v1.ImageIndex) ([]PlatformImage, error) {
 					p = platformOf(cf)
 				}
 			}
-			out = append(out, PlatformImage{Image: img, Platform: p, Digest: d.Digest})
+			out = append(out, item.Item{Image: img, Platform: p, Digest: d.Digest})
 		}
 	}
 	return out, nil

@@ -6,23 +6,22 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/tarball"
 )
 
-func toTagged(es []Entry) []Tagged {
-	var out []Tagged
+func toTagged(es []item.Item) []item.Item {
+	var out []item.Item
 	for _, e := range es {
-		out = append(out, Tagged{Image: e.Image, Tags: e.Tags})
+		out = append(out, item.Item{Image: e.Image, Tags: e.Tags})
 	}
 	return out
 }
@@ -53,7 +52,7 @@ func members(t testing.TB, b []byte) ([]string, map[string]member) {
 	return names, m
 }
 
-func writeBytes(t testing.TB, imgs []Tagged, opts Options) []byte {
+func writeBytes(t testing.TB, imgs []item.Item, opts Options) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := Write(&b, imgs, opts); err != nil {
@@ -172,7 +171,7 @@ func TestWriteDockerForm(t *testing.T) {
 			layers = append(layers, readAllRC(t, l.Uncompressed))
 		}
 		checkImage(t, e.Image, raw, layers)
-		if e.ManifestDigest == (v1.Hash{}) || !reflect.DeepEqual(tagStrings(e), tagStrings(orig)) {
+		if e.Digest == (v1.Hash{}) || !reflect.DeepEqual(tagStrings(e), tagStrings(orig)) {
 			t.Fatalf("image %d: %+v", i, e)
 		}
 	}
@@ -183,7 +182,7 @@ func TestWriteDockerForm(t *testing.T) {
 func TestWriteDockerFromCompressedAndUntagged(t *testing.T) {
 	b, layers, _ := ociLayoutTar(t, true, true, "")
 	a := openBytes(t, b)
-	imgs := []Tagged{{Image: a.Images()[0].Image}}
+	imgs := []item.Item{{Image: a.Images()[0].Image}}
 	ep := time.Unix(1700000000, 500)
 	out := writeBytes(t, imgs, Options{Epoch: ep, Jobs: 2})
 	names, m := members(t, out)
@@ -305,54 +304,21 @@ func TestWriteDiffIDMismatch(t *testing.T) {
 			if c != tarball.None && f != OCIArchive {
 				continue
 			}
-			err := Write(io.Discard, []Tagged{{Image: lyingImage{img, bad}}}, Options{Format: f, Compression: c})
+			err := Write(io.Discard, []item.Item{{Image: lyingImage{img, bad}}}, Options{Format: f, Compression: c})
 			if err == nil || err.Error() != want {
 				t.Fatalf("%v/%v: %v", f, c, err)
 			}
 		}
 	}
-	if err := Write(io.Discard, []Tagged{{Image: img}}, Options{Format: Docker, Compression: tarball.Gzip}); err == nil {
+	if err := Write(io.Discard, []item.Item{{Image: img}}, Options{Format: Docker, Compression: tarball.Gzip}); err == nil {
 		t.Fatal("gzip allowed for Docker form")
 	}
 }
 
-// Optional: docker load of both Docker forms on a real engine. Set
-// IMGTOOL_TEST_DOCKER_HOST (e.g. unix:///tmp/arch-dk/sock) to run.
-func TestDockerLoad(t *testing.T) {
-	host := os.Getenv("IMGTOOL_TEST_DOCKER_HOST")
-	if host == "" {
-		t.Skip("IMGTOOL_TEST_DOCKER_HOST not set")
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("docker not installed")
-	}
-	// fresh layers, so the engine really registers (and verifies) them
-	uniq := []byte(time.Now().String())
-	layers := [][]byte{
-		mkTar(t, []tf{{name: "u/", typ: tar.TypeDir}, {name: "u/a", body: uniq}}),
-		mkTar(t, []tf{{name: "u/b", body: append(uniq, 'b')}}),
-	}
-	cfg := configFor(t, layers, "linux")
-	mj := mustJSON(t, []map[string]any{{"Config": "c.json", "Layers": []string{"0/layer.tar", "1/layer.tar"}}})
-	a := openBytes(t, mkTar(t, []tf{{name: "c.json", body: cfg}, {name: "0/layer.tar", body: layers[0]},
-		{name: "1/layer.tar", body: layers[1]}, {name: "manifest.json", body: mj}}))
-	for _, f := range []Format{Docker, DockerLegacy} {
-		tagName := "imgtool-archive-test/" + strings.ReplaceAll(f.String(), "-", "") + ":1"
-		tg, _ := name.NewTag(tagName)
-		out := writeBytes(t, []Tagged{{Image: a.Images()[0].Image, Tags: []name.Tag{tg}}}, Options{Format: f})
-		cmd := exec.Command("docker", "-H", host, "load")
-		cmd.Stdin = bytes.NewReader(out)
-		res, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(res), "Loaded image: "+tagName) {
-			t.Fatalf("%v: docker load: %v: %s", f, err, res)
-		}
-		id, err := exec.Command("docker", "-H", host, "inspect", "-f", "{{.Id}}", tagName).Output()
-		if err != nil || strings.TrimSpace(string(id)) != sha(cfg).String() {
-			t.Fatalf("%v: inspect %s %v", f, id, err)
-		}
-		exec.Command("docker", "-H", host, "rmi", tagName).Run()
-	}
-}
+// docker load of both Docker forms on a real engine runs in the interop
+// suite against a private daemon (TestDockerSaveImgtoolRoundTrip and
+// ...Legacy load what imgtool saves; TestDockerSaveLegacyWholeArchive
+// compares whole legacy archives with docker save's).
 
 // checkBlobs verifies a ggcr image's config and layer digests and diff IDs.
 func checkBlobs(t testing.TB, img v1.Image) {

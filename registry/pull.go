@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -28,7 +28,7 @@ type Remote struct {
 	MediaType types.MediaType // its media type
 	Size      int64
 
-	entries []archive.Entry
+	entries []item.Item
 	images  []*pullImage
 	opts    Options
 }
@@ -36,7 +36,7 @@ type Remote struct {
 // Images returns the selected images: the one image of a plain manifest,
 // or the platforms chosen from an index (Options.Platforms, the host's by
 // default, or all with Options.AllPlatforms), in index order.
-func (r *Remote) Images() []archive.Entry { return r.entries }
+func (r *Remote) Images() []item.Item { return r.entries }
 
 // Close releases nothing today; it exists so a Remote can be handled like
 // an *archive.Archive.
@@ -86,7 +86,7 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 	add := func(img v1.Image, d v1.Hash, p *v1.Platform) {
 		pi := &pullImage{Image: img, ref: ref}
 		out.images = append(out.images, pi)
-		out.entries = append(out.entries, archive.Entry{Image: pi, Tags: tags, Platform: p, ManifestDigest: d, Index: len(out.entries)})
+		out.entries = append(out.entries, item.Item{Image: pi, Tags: tags, Platform: p, Digest: d})
 	}
 	switch {
 	case desc.MediaType.IsIndex():

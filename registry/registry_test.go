@@ -326,8 +326,8 @@ func TestIndexRoundTrip(t *testing.T) {
 		wd, _ := tc.img.Digest()
 		wid, _ := tc.img.ConfigName()
 		gid, _ := es[0].Image.ConfigName()
-		if len(es) != 1 || es[0].ManifestDigest != wd || gid != wid {
-			t.Errorf("%s: got manifest %s config %s, want %s %s", tc.p, es[0].ManifestDigest, gid, wd, wid)
+		if len(es) != 1 || es[0].Digest != wd || gid != wid {
+			t.Errorf("%s: got manifest %s config %s, want %s %s", tc.p, es[0].Digest, gid, wd, wid)
 		}
 	}
 	o := opts

@@ -26,6 +26,7 @@ type corpusCase struct {
 	Tmpfs        bool     `json:"tmpfs"`
 	Unprivileged bool     `json:"unprivileged"`
 	Canaries     []string `json:"canaries"`
+	MaxRSSMiB    int64    `json:"maxRSSMiB"`
 	Doc          string   `json:"doc"`
 }
 
@@ -184,7 +185,13 @@ func runCase(t *testing.T, c corpusCase, tmpl, passwd string) {
 	before := dockertest.StoreListing(store)
 	r := run{root: store, args: args, dir: work, tmpdir: tmp, user: c.Unprivileged}
 	res := r.do(t)
-	t.Logf("exit %d, stderr: %s", res.code, strings.TrimSpace(res.stderr))
+	t.Logf("exit %d, peak RSS %d KiB, stderr: %s", res.code, res.maxRSSKiB, strings.TrimSpace(res.stderr))
+	// A bound on memory, not time: the limit cases are small archives
+	// that ask for unbounded memory; the reader must refuse them within
+	// its budget (the error names the count it stopped at).
+	if c.MaxRSSMiB > 0 && res.maxRSSKiB > c.MaxRSSMiB<<10 {
+		t.Errorf("peak RSS %d KiB, over the case's bound of %d MiB", res.maxRSSKiB, c.MaxRSSMiB)
+	}
 
 	// Nothing outside the target, whatever the outcome.
 	for _, p := range c.Canaries {

@@ -44,6 +44,7 @@ type result struct {
 	args           []string
 	code           int
 	stdout, stderr string
+	maxRSSKiB      int64 // the process's peak resident set (wait4 rusage)
 }
 
 func (r *result) String() string {
@@ -119,6 +120,11 @@ func (r run) do(t testing.TB) *result {
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	res := &result{args: r.args, stdout: o.String(), stderr: e.String()}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.maxRSSKiB = ru.Maxrss // KiB on Linux
+		}
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

@@ -58,9 +58,7 @@ func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	if r.Transport == "oci" {
 		s.dir = r.Path
 	}
-	for _, rt := range a.Roots() {
-		s.items = append(s.items, Item{Image: rt.Image, Index: rt.Index, Tags: rt.Tags, RefNames: rt.RefNames, Digest: rt.Digest, Platform: rt.Platform})
-	}
+	s.items = a.Items()
 	return s, nil
 }
 
@@ -82,9 +80,9 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 		}
 		aopts.Compression, aopts.Keep = 0, false
 	}
-	tagged := make([]archive.Tagged, len(items))
+	tagged := make([]Item, len(items))
 	for i, it := range items {
-		tagged[i] = archive.Tagged{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames}
+		tagged[i] = Item{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames, Parent: it.Parent}
 		if it.Image != nil {
 			tagged[i].Image = wrapImage(it.Image, ctx, opts.Progress)
 		}

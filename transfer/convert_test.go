@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/store"
 	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 	"github.com/imgtool/imgtool/tarball"
@@ -224,7 +225,7 @@ func TestConvertStdio(t *testing.T) {
 	}
 	a, _ := archive.Open(p)
 	defer a.Close()
-	if r := a.Roots()[0]; !reflect.DeepEqual(r.RefNames, []string{"latest"}) || len(r.Tags) != 0 {
+	if r := a.Items()[0]; !reflect.DeepEqual(r.RefNames, []string{"latest"}) || len(r.Tags) != 0 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -235,9 +236,9 @@ func TestSelectItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	var items []Item
-	for _, r := range a.Roots() {
-		items = append(items, Item{Image: r.Image, Tags: r.Tags, Digest: r.Digest})
+	var items []item.Item
+	for _, r := range a.Items() {
+		items = append(items, item.Item{Image: r.Image, Tags: r.Tags, Digest: r.Digest})
 	}
 	id1, _ := items[1].Image.ConfigName()
 	for sel, want := range map[string]int{
@@ -404,7 +405,7 @@ func TestMultiPlatformIndex(t *testing.T) {
 	// one platform by digest gives that image alone
 	convert(t, "oci:"+src+":@"+man["amd64"].String(), "oci-archive:"+dir+"/amd.tar", ConvertOptions{Keep: true})
 	a, _ := archive.Open(dir + "/amd.tar")
-	if rs := a.Roots(); len(rs) != 1 || rs[0].Digest != man["amd64"] || rs[0].Image == nil {
+	if rs := a.Items(); len(rs) != 1 || rs[0].Digest != man["amd64"] || rs[0].Image == nil {
 		t.Fatalf("%+v", rs)
 	}
 	a.Close()

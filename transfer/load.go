@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 )
@@ -40,8 +41,9 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 	tx := st.Begin()
 	defer tx.Abort()
 	out := make([]Loaded, 0, len(entries))
-	for _, e := range entries {
-		id, err := tx.AddImage(WithProgress(e.Image, opts.Progress), v1.Hash{})
+	parents := loadParents(entries)
+	for i, e := range entries {
+		id, err := tx.AddImage(WithProgress(e.Image, opts.Progress), parents[i])
 		if err != nil {
 			return nil, imageErr(e, err)
 		}
@@ -74,6 +76,34 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 		}
 	}
 	return out, nil
+}
+
+// loadParents is each entry's parent to record, as moby's load links
+// them: a manifest.json Parent counts only when that image is loaded in
+// the same batch and its layers are the first of the child's.
+func loadParents(entries []item.Item) []v1.Hash {
+	diffs := map[v1.Hash][]v1.Hash{}
+	for _, e := range entries {
+		if cf, err := e.Image.ConfigFile(); err == nil {
+			diffs[e.ID()] = cf.RootFS.DiffIDs
+		}
+	}
+	out := make([]v1.Hash, len(entries))
+	for i, e := range entries {
+		pd, ok := diffs[e.Parent]
+		cd := diffs[e.ID()]
+		if !ok || e.Parent == e.ID() || len(pd) > len(cd) {
+			continue
+		}
+		valid := true
+		for j := range pd {
+			valid = valid && pd[j] == cd[j]
+		}
+		if valid {
+			out[i] = e.Parent
+		}
+	}
+	return out
 }
 
 func imageErr(e Item, err error) error {

@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
@@ -16,8 +16,8 @@ import (
 // they are saved under: "repo" means every tag of repo, "repo:tag" that
 // tag, an ID or ID prefix the image without tags. Requests for the same
 // image collapse into one, in the order first asked.
-func Selected(st store.Store, args []string) ([]archive.Tagged, error) {
-	var out []archive.Tagged
+func Selected(st store.Store, args []string) ([]item.Item, error) {
+	var out []item.Item
 	index := map[v1.Hash]int{}
 	add := func(id v1.Hash, tag *name.Tag) error {
 		i, ok := index[id]
@@ -28,7 +28,9 @@ func Selected(st store.Store, args []string) ([]archive.Tagged, error) {
 			}
 			i = len(out)
 			index[id] = i
-			out = append(out, archive.Tagged{Image: img})
+			// the store's parent link is what docker save writes as Parent
+			parent, _ := v1.NewHash(st.Images().Metadata(id, "parent"))
+			out = append(out, item.Item{Image: img, Parent: parent})
 		}
 		if tag != nil {
 			for _, t := range out[i].Tags {
@@ -142,7 +144,7 @@ func tagsOfRepo(st store.Store, arg string) ([]repoTag, error) {
 }
 
 // CheckSavable refuses what docker save refuses: an image without layers.
-func CheckSavable(imgs []archive.Tagged) error {
+func CheckSavable(imgs []item.Item) error {
 	for _, t := range imgs {
 		ls, err := t.Image.Layers()
 		if err != nil {

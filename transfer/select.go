@@ -148,7 +148,7 @@ func listItems(items []Item) string {
 }
 
 // platformImagesLenient lists an index's images that are present.
-func platformImagesLenient(idx v1.ImageIndex) ([]archive.PlatformImage, error) {
+func platformImagesLenient(idx v1.ImageIndex) ([]Item, error) {
 	f, _, err := archive.FilterIndex(idx, func(parent v1.ImageIndex, d v1.Descriptor) (bool, error) {
 		_, err := parent.Image(d.Digest)
 		return err == nil, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
@@ -255,7 +256,7 @@ func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, aopts arch
 		return nil, err
 	}
 	img := &squashedImage{config: cfg, layer: &squashLayerFile{path: f.Name(), size: cw.n, diffID: diffID}}
-	if err := archive.Write(w, []archive.Tagged{{Image: img, Tags: tags}}, aopts); err != nil {
+	if err := archive.Write(w, []item.Item{{Image: img, Tags: tags}}, aopts); err != nil {
 		return nil, err
 	}
 	return &Squashed{ID: imageid.FromBytes(cfg), DiffID: diffID, Config: cfg}, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
@@ -72,7 +73,7 @@ func Verify(ctx context.Context, src string, env *Env, w io.Writer) (*VerifyResu
 	return v.res, nil
 }
 
-func itemLabel(it Item) string {
+func itemLabel(it item.Item) string {
 	var ns []string
 	for _, t := range it.Tags {
 		ns = append(ns, reference.Familiar(t))

@@ -50,7 +50,9 @@ type Case struct {
 	Unprivileged bool `json:"unprivileged,omitempty"`
 	// Canaries are host paths the case aims at; they must not appear.
 	Canaries []string `json:"canaries,omitempty"`
-	Doc      string   `json:"doc"`
+	// MaxRSSMiB, when set, bounds the imgtool process's peak RSS.
+	MaxRSSMiB int    `json:"maxRSSMiB,omitempty"`
+	Doc       string `json:"doc"`
 }
 
 var epoch = time.Unix(1700000000, 0).UTC()
@@ -290,6 +292,8 @@ func main() {
 		loadFail("load-126-layers", "max depth exceeded", "126 layers (Docker's limit is 125)",
 			mkTar(blob(cfgName(cfg), cfg), dir("l0/"), blob("l0/layer.tar", goodLayer), blob("manifest.json", m)), ".tar")
 	}
+
+	limitCases(add)
 
 	// ---- load: hostile layer content -----------------------------------
 	layerCase := func(name, expect, want, doc string, layer []byte, canaries ...string) {

@@ -1,0 +1,226 @@
+package archive
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/item"
+	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/tarball"
+)
+
+// legacyNode is one v1 image directory (ID/json, ID/layer.tar) of a
+// pre-1.10 save. Its chain (diff IDs, history, layers) includes its
+// parents'; chains are at most maxLayers long, checked on the way down, so
+// copying them per node costs at most maxLayers per node.
+type legacyNode struct {
+	parent  string
+	diffIDs []v1.Hash
+	hist    []history20
+	json    []byte // its own v1 json; the config is made only for items
+	layers  []*layer
+	done    bool
+	busy    bool
+}
+
+type legacyReader struct {
+	a         *Archive
+	nodes     map[string]*legacyNode
+	ids       []string // v1 IDs in archive order
+	diffCache map[*tarEntry]v1.Hash
+}
+
+func (a *Archive) loadLegacy() error {
+	var repos map[string]map[string]string
+	if _, err := a.readJSON("repositories", &repos); err != nil {
+		return err
+	}
+	r := &legacyReader{a: a, nodes: map[string]*legacyNode{}, diffCache: map[*tarEntry]v1.Hash{}}
+	for _, n := range a.ix.order {
+		dir, file, ok := strings.Cut(n, "/")
+		if ok && file == "json" && !strings.Contains(dir, "/") {
+			r.ids = append(r.ids, dir)
+			r.nodes[dir] = &legacyNode{}
+		}
+	}
+	isParent := map[string]bool{}
+	for _, id := range r.ids {
+		nd, err := r.build(id, 0)
+		if err != nil {
+			return err
+		}
+		if nd.parent != "" {
+			isParent[strings.TrimPrefix(nd.parent, "sha256:")] = true
+		}
+	}
+	tl, err := r.tagged(repos)
+	if err != nil {
+		return err
+	}
+	byID := map[string]int{}
+	for _, t := range tl {
+		i, err := r.add(byID, t.id)
+		if err != nil {
+			return err
+		}
+		a.items[i].Tags = append(a.items[i].Tags, t.tag)
+	}
+	for _, id := range r.ids {
+		if !isParent[id] {
+			if _, err := r.add(byID, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// build reads node id and its parents. depth counts the layers below the
+// caller, so a chain longer than Docker's layer limit fails at its 126th
+// link instead of after reading the rest.
+func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
+	nd := r.nodes[id]
+	if nd == nil {
+		return nil, notFound(id + "/json")
+	}
+	if nd.done {
+		return nd, nil
+	}
+	if nd.busy {
+		return nil, fmt.Errorf("%s/json: parent chain loops", id)
+	}
+	if depth >= maxLayers {
+		return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+	}
+	nd.busy = true
+	defer func() { nd.busy = false }()
+	var v struct {
+		Parent string `json:"parent"`
+		OS     string `json:"os"`
+	}
+	raw, err := r.a.readJSON(id+"/json", &v)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLinux(id+"/json", v.OS); err != nil {
+		return nil, err
+	}
+	if v.Parent != "" {
+		pid := strings.TrimPrefix(v.Parent, "sha256:")
+		p, err := r.build(pid, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s/json: parent %s: %w", id, pid, err)
+		}
+		if len(p.layers) >= maxLayers {
+			return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+		}
+		nd.diffIDs = append(nd.diffIDs, p.diffIDs...)
+		nd.hist = append(nd.hist, p.hist...)
+		nd.layers = append(nd.layers, p.layers...)
+	}
+	if err := r.addLayer(nd, id, raw); err != nil {
+		return nil, err
+	}
+	nd.parent, nd.done = v.Parent, true
+	return nd, nil
+}
+
+// addLayer appends id's own layer to its chain and makes its config.
+func (r *legacyReader) addLayer(nd *legacyNode, id string, raw []byte) error {
+	lp := id + "/layer.tar"
+	le, err := r.a.ix.lookup(lp)
+	if err != nil {
+		return err
+	}
+	d, ok := r.diffCache[le]
+	if !ok {
+		if d, err = diffIDOf(r.a.ix, le); err != nil {
+			return fmt.Errorf("%s: %v", lp, err)
+		}
+		r.diffCache[le] = d
+	}
+	h, err := historyFromV1(raw)
+	if err != nil {
+		return fmt.Errorf("%s/json: invalid JSON: %v", id, err)
+	}
+	nd.diffIDs = append(nd.diffIDs, d)
+	nd.hist = append(nd.hist, h)
+	nd.layers = append(nd.layers, &layer{ix: r.a.ix, ent: le, path: lp, diffID: d})
+	nd.json = raw
+	return nil
+}
+
+type legacyTag struct {
+	id  string
+	tag name.Tag
+}
+
+// tagged lists repositories' tags sorted by repository, then tag (the
+// file is a JSON object: it has no order of its own).
+func (r *legacyReader) tagged(repos map[string]map[string]string) ([]legacyTag, error) {
+	var tl []legacyTag
+	repoNames := make([]string, 0, len(repos))
+	for n := range repos {
+		repoNames = append(repoNames, n)
+	}
+	sort.Strings(repoNames)
+	for _, rn := range repoNames {
+		tagNames := make([]string, 0, len(repos[rn]))
+		for t := range repos[rn] {
+			tagNames = append(tagNames, t)
+		}
+		sort.Strings(tagNames)
+		for _, tn := range tagNames {
+			id := strings.TrimPrefix(repos[rn][tn], "sha256:")
+			if r.nodes[id] == nil {
+				return nil, fmt.Errorf("repositories: %s:%s: %v", rn, tn, notFound(id+"/json"))
+			}
+			t, err := reference.ParseNamedTagged(rn + ":" + tn)
+			if err != nil {
+				return nil, fmt.Errorf("repositories: %q: %v", rn+":"+tn, err)
+			}
+			tl = append(tl, legacyTag{id, t})
+		}
+	}
+	return tl, nil
+}
+
+// add makes node id an item once.
+func (r *legacyReader) add(byID map[string]int, id string) (int, error) {
+	if i, ok := byID[id]; ok {
+		return i, nil
+	}
+	nd := r.nodes[id]
+	config, err := configFromV1(nd.json, nd.diffIDs, nd.hist)
+	if err != nil {
+		return 0, fmt.Errorf("%s/json: %v", id, err)
+	}
+	// A config repeats its parents' history: count it against the JSON
+	// budget, or tagging every link of a long chain of large histories
+	// would be quadratic in memory.
+	if r.a.jsonRead.Add(int64(len(config))) > maxJSONTotal {
+		return 0, fmt.Errorf("%s/json: the images' configs pass %d bytes in all", id, maxJSONTotal)
+	}
+	ci, err := parseConfig(id+"/json", config)
+	if err != nil {
+		return 0, err
+	}
+	img := &image{rawConfig: config, config: ci.cf, layers: nd.layers}
+	byID[id] = len(r.a.items)
+	r.a.items = append(r.a.items, item.Item{Image: img, Platform: platformOf(ci.cf)})
+	return byID[id], nil
+}
+
+// diffIDOf hashes the decompressed content of a layer blob.
+func diffIDOf(ix *tarIndex, e *tarEntry) (v1.Hash, error) {
+	rc, _, err := tarball.Decompress(ix.section(e))
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer rc.Close()
+	return hashReader(rc)
+}

@@ -74,7 +74,11 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(r, opts.remoteOptions(ctx)...)
+	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	desc, err := remote.Get(r, ro...)
 	if err != nil {
 		return nil, describe("pull", ref, err)
 	}

@@ -148,7 +148,15 @@ func newSession(ctx context.Context, ref string, opts Options) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	p, err := remote.NewPusher(opts.remoteOptions(ctx)...)
+	opts, err = opts.withWire(r.Context().RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", ref, err)
+	}
+	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	p, err := remote.NewPusher(ro...)
 	if err != nil {
 		return nil, err
 	}

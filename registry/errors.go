@@ -55,7 +55,7 @@ func describePrefixed(op, ref, prefix string, err error) error {
 	}
 	// TLS first: with an untrusted certificate the http fallback's answer
 	// ("400 Client sent an HTTP request to an HTTPS server") is noise.
-	if msg := describeTLS(host, err); msg != "" {
+	if msg := describeTLS(host, err) + describeRealm(host, err); msg != "" {
 		e.Msg = prefix + msg
 		return e
 	}
@@ -70,6 +70,17 @@ func describePrefixed(op, ref, prefix string, err error) error {
 	}
 	e.Msg = prefix + describeNet(host, err)
 	return e
+}
+
+// describeRealm explains ggcr's refusal of a token server on a private
+// address (its SSRF guard), "" for other errors.
+func describeRealm(host string, err error) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "realm") || !strings.Contains(msg, "private or link-local") {
+		return ""
+	}
+	return fmt.Sprintf("registry %s sends clients to a token server at a private IP address (%s); go-containerregistry only accepts that at the registry's own host:port, so give the token server's realm a host name",
+		host, oneLine(msg))
 }
 
 // describeStatus reads a registry's answer as Docker does: the error

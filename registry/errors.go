@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -55,7 +56,7 @@ func describePrefixed(op, ref, prefix string, err error) error {
 	}
 	// TLS first: with an untrusted certificate the http fallback's answer
 	// ("400 Client sent an HTTP request to an HTTPS server") is noise.
-	if msg := describeTLS(host, err) + describeRealm(host, err); msg != "" {
+	if msg := cmp.Or(describeTLS(host, err), describeRealm(host, err), describeHTTPSFailure(host, err)); msg != "" {
 		e.Msg = prefix + msg
 		return e
 	}
@@ -70,6 +71,22 @@ func describePrefixed(op, ref, prefix string, err error) error {
 	}
 	e.Msg = prefix + describeNet(host, err)
 	return e
+}
+
+// describeHTTPSFailure describes the https attempt's failure when the
+// http fallback only showed that the registry speaks https (ggcr tries
+// both for loopback and private addresses), "" otherwise.
+func describeHTTPSFailure(host string, err error) string {
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusBadRequest || !strings.Contains(te.Error(), "HTTP request to an HTTPS server") {
+		return ""
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) || !strings.HasPrefix(ue.URL, "https://") {
+		return fmt.Sprintf("registry %s speaks https, but the https connection failed", host)
+	}
+	return fmt.Sprintf("registry %s speaks https, but the TLS connection failed: %s (a registry that requires a client certificate closes it like this: put client.cert and client.key in %s, or point --cert-dir at a directory holding them)",
+		host, rootCause(ue), filepath.Join(DockerCertsDir, host))
 }
 
 // describeRealm explains ggcr's refusal of a token server on a private

@@ -255,3 +255,37 @@ func writeKey(t *testing.T, c tls.Certificate, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A registry that keeps refusing: bounded retries, then Docker's words.
+func TestThrottleExhausted(t *testing.T) {
+	var n atomic.Int64
+	for status, want := range map[int]string{
+		http.StatusTooManyRequests:    "toomanyrequests: slow down",
+		http.StatusServiceUnavailable: "unavailable: 503 Service Unavailable",
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/" {
+				return
+			}
+			n.Add(1)
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(status)
+				io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`)
+				return
+			}
+			w.WriteHeader(status)
+		}))
+		n.Store(0)
+		opts := testOpts(t)
+		opts.Backoff = remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
+		_, err := Source(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/app:1", opts)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d: %v, want %q", status, err, want)
+		}
+		if got := n.Load(); got != 3 {
+			t.Errorf("%d: %d requests, want 3 (bounded retries)", status, got)
+		}
+		srv.Close()
+	}
+}

@@ -78,35 +78,7 @@ func TestTokenScopes(t *testing.T) {
 		t.Errorf("the token server never refused reader push access: %+v", ts.Requests())
 	}
 
-	// Wrong password: unauthorized, for both.
-	r = imgtool("reader:wrong", "pull", "--cert-dir", certs, ref)
-	if r.OK() || !strings.Contains(r.Stderr, "unauthorized") || !strings.Contains(r.Stderr, "docker login "+reg.host) {
-		t.Errorf("imgtool pull with a wrong password: %s", r)
-	}
-	oneLine(t, "pull with a wrong password", r)
-	if msg := dockerLogin(t, d, reg.host, "reader", "wrong"); !strings.Contains(msg, "unauthorized") {
-		t.Errorf("docker login with a wrong password: %q", msg)
-	}
-
-	// Anonymous pull: Docker's "pull access denied … may require 'docker login'".
-	d.DockerErr("logout", reg.host)
-	d.Docker(t, "rmi", ref, other)
-	_, dockerErr, err = d.DockerErr("pull", ref)
-	t.Logf("docker pull, anonymous: %s", strings.TrimSpace(dockerErr))
-	r = imgtool("", "pull", "--cert-dir", certs, ref)
-	want := "pull access denied for " + reg.host + "/team/app, repository does not exist or may require 'docker login': " + denied
-	if r.OK() || !strings.Contains(r.Stderr, want) {
-		t.Errorf("imgtool pull, anonymous: %s\nwant %q", r, want)
-	}
-	if err == nil || !strings.Contains(dockerErr, want) {
-		t.Errorf("docker pull, anonymous: %v %s\nwant %q", err, dockerErr, want)
-	}
-
-	// A missing repository, as reader: not found, not denied.
-	r = imgtool("reader:r3ad", "pull", "--cert-dir", certs, reg.host+"/no/such:1")
-	if r.OK() || !strings.Contains(r.Stderr, "not found") {
-		t.Errorf("imgtool pull of a missing repository: %s", r)
-	}
+	tokenErrors(t, d, reg.host, certs, imgtool)
 
 	// writer pushes to another repository: layers are mounted (the token
 	// carries pull access to the source repository).
@@ -116,6 +88,41 @@ func TestTokenScopes(t *testing.T) {
 		if l.Status != "mounted" || l.From != "team/app" {
 			t.Errorf("layer not mounted: %+v", l)
 		}
+	}
+}
+
+// tokenErrors: a wrong password, an anonymous pull, a missing repository.
+func tokenErrors(t *testing.T, d *dockertest.Daemon, host, certs string, imgtool func(string, ...string) *dockertest.Result) {
+	t.Helper()
+	ref, other := host+"/team/app:1", host+"/team/other:1"
+	// Wrong password: unauthorized, for both.
+	r := imgtool("reader:wrong", "pull", "--cert-dir", certs, ref)
+	if r.OK() || !strings.Contains(r.Stderr, "unauthorized") || !strings.Contains(r.Stderr, "docker login "+host) {
+		t.Errorf("imgtool pull with a wrong password: %s", r)
+	}
+	oneLine(t, "pull with a wrong password", r)
+	if msg := dockerLogin(t, d, host, "reader", "wrong"); !strings.Contains(msg, "unauthorized") {
+		t.Errorf("docker login with a wrong password: %q", msg)
+	}
+
+	// Anonymous pull: Docker's "pull access denied … may require 'docker login'".
+	d.DockerErr("logout", host)
+	d.Docker(t, "rmi", ref, other)
+	_, dockerErr, err := d.DockerErr("pull", ref)
+	t.Logf("docker pull, anonymous: %s", strings.TrimSpace(dockerErr))
+	r = imgtool("", "pull", "--cert-dir", certs, ref)
+	want := "pull access denied for " + host + "/team/app, repository does not exist or may require 'docker login': " + denied
+	if r.OK() || !strings.Contains(r.Stderr, want) {
+		t.Errorf("imgtool pull, anonymous: %s\nwant %q", r, want)
+	}
+	if err == nil || !strings.Contains(dockerErr, want) {
+		t.Errorf("docker pull, anonymous: %v %s\nwant %q", err, dockerErr, want)
+	}
+
+	// A missing repository, as reader: not found, not denied.
+	r = imgtool("reader:r3ad", "pull", "--cert-dir", certs, host+"/no/such:1")
+	if r.OK() || !strings.Contains(r.Stderr, "not found") {
+		t.Errorf("imgtool pull of a missing repository: %s", r)
 	}
 }
 

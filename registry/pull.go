@@ -88,7 +88,7 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 		tags = []name.Tag{t}
 	}
 	add := func(img v1.Image, d v1.Hash, p *v1.Platform) {
-		pi := &pullImage{Image: img, ref: ref}
+		pi := &pullImage{Image: img, ref: ref, ctx: ctx, backoff: opts.backoff()}
 		out.images = append(out.images, pi)
 		out.entries = append(out.entries, archive.Entry{Image: pi, Tags: tags, Platform: p, ManifestDigest: d, Index: len(out.entries)})
 	}
@@ -185,8 +185,10 @@ func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, erro
 // pullImage is a remote image whose layers verify and decompress here.
 type pullImage struct {
 	v1.Image
-	ref    string
-	layers []*pullLayer
+	ref     string
+	ctx     context.Context //nolint:containedctx // the pull's, for resuming blob reads
+	backoff remote.Backoff
+	layers  []*pullLayer
 }
 
 func (pi *pullImage) Layers() ([]v1.Layer, error) {
@@ -208,7 +210,7 @@ func (pi *pullImage) Layers() ([]v1.Layer, error) {
 		}
 		ls := make([]*pullLayer, len(m.Layers))
 		for i, d := range m.Layers {
-			ls[i] = &pullLayer{remote: rls[i], desc: d, diffID: cf.RootFS.DiffIDs[i], ref: pi.ref}
+			ls[i] = &pullLayer{remote: rls[i], desc: d, diffID: cf.RootFS.DiffIDs[i], ref: pi.ref, ctx: pi.ctx, backoff: pi.backoff}
 		}
 		pi.layers = ls
 	}
@@ -247,10 +249,12 @@ func (pi *pullImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 
 // pullLayer is a layer blob in a registry, fetched on first read.
 type pullLayer struct {
-	remote v1.Layer
-	desc   v1.Descriptor
-	diffID v1.Hash
-	ref    string
+	remote  v1.Layer
+	desc    v1.Descriptor
+	diffID  v1.Hash
+	ref     string
+	ctx     context.Context //nolint:containedctx // see pullImage
+	backoff remote.Backoff
 }
 
 var _ v1.Layer = (*pullLayer)(nil)
@@ -260,13 +264,19 @@ func (l *pullLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil 
 func (l *pullLayer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *pullLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
 
-// Compressed streams the blob; the read that reaches its end fails if the
-// bytes do not match the descriptor's digest and size.
+// Compressed streams the blob, fetched again from where it broke off if
+// the connection drops (resumingReader); the read that reaches its end
+// fails if the bytes do not match the descriptor's digest and size.
 func (l *pullLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.remote.Compressed()
+	first, err := l.remote.Compressed()
 	if err != nil {
 		return nil, describePrefixed("pull", l.ref, "fetching blob "+l.desc.Digest.String()+": ", err)
 	}
+	ctx := l.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rc := &resumingReader{ctx: ctx, open: l.remote.Compressed, rc: first, backoff: l.backoff}
 	return &blobReader{rc: rc, hr: tarball.NewHashingReader(rc), l: l}, nil
 }
 

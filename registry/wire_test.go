@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,5 +288,64 @@ func TestThrottleExhausted(t *testing.T) {
 			t.Errorf("%d: %d requests, want 3 (bounded retries)", status, got)
 		}
 		srv.Close()
+	}
+}
+
+// The connection drops in the middle of every blob's first download: the
+// pull fetches it again, skips what it had, and the digest checks out.
+func TestPullResumesDroppedBlob(t *testing.T) {
+	reg := newRegistry(t)
+	opts := testOpts(t)
+	opts.Backoff = remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 3}
+	ref := reg.host + "/app:1"
+	res, err := Push(context.Background(), ref, mkRawImage(t, "drop", 2), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := reg.srv.Config.Handler
+	var dropped sync.Map
+	for _, l := range res.Layers {
+		dropped.Store("/v2/app/blobs/"+l.Digest.String(), false) // to drop once
+	}
+	var drops atomic.Int64
+	reg.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if first, _ := dropped.Swap(r.URL.Path, true); first != false {
+			h.ServeHTTP(w, r) // the config, or a second download
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		b := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(rec.Code)
+		w.Write(b[:len(b)/2])
+		w.(http.Flusher).Flush()
+		drops.Add(1)
+		panic(http.ErrAbortHandler)
+	})
+	src, err := Source(context.Background(), ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := src.Images()[0].Image.Layers()
+	for _, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			t.Errorf("layer read with a dropped connection: %v", err)
+		}
+		rc.Close()
+	}
+	if drops.Load() < 2 {
+		t.Errorf("%d downloads dropped; the test did not test resuming", drops.Load())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,22 +165,24 @@ func dockerLogin(t *testing.T, d *dockertest.Daemon, host, user, pass string) st
 
 // ---- a throttling proxy --------------------------------------------------------
 
-// throttle is a reverse proxy in front of a registry that answers every
-// Nth request with 429 (Retry-After: 1 second) or, every other time, 503,
-// as registries under load do. No request (method and path, upload
+// throttle is a reverse proxy in front of a registry that refuses every
+// Nth request as registries and their load balancers under load do, in
+// turn: 429 (Retry-After: 1 second), 503, a dropped connection (for a blob
+// download: halfway through the body). No request (method and path, upload
 // sessions counted as one) is refused twice, and at most max are refused,
 // so a client that retries gets through.
 type throttle struct {
 	host string
 	srv  *httptest.Server
 
-	n       atomic.Int64
-	mu      sync.Mutex
-	refused map[string]int // "METHOD kind" -> refusals (kind: manifests, blobs, uploads, other)
-	total   int
-	seen    map[string]bool
-	last429 map[string]time.Time // client address -> time of its last 429
-	gaps    []time.Duration      // from a 429 to that client's next request
+	n         atomic.Int64
+	dropBlobs atomic.Bool // also cut the first download of every blob halfway
+	mu        sync.Mutex
+	refused   map[string]int // "METHOD kind" -> refusals (kind: manifests, blobs, uploads, other)
+	total     int
+	seen      map[string]bool
+	last429   map[string]time.Time // client address -> time of its last 429
+	gaps      []time.Duration      // from a 429 to that client's next request
 }
 
 func newThrottle(t *testing.T, target string, every, max int) *throttle {
@@ -189,7 +192,17 @@ func newThrottle(t *testing.T, target string, every, max int) *throttle {
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	tp := &throttle{refused: map[string]int{}, seen: map[string]bool{}, last429: map[string]time.Time{}}
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tp.dropBlob(r) {
+			rp.ServeHTTP(&cutWriter{ResponseWriter: w}, r)
+			panic(http.ErrAbortHandler)
+		}
 		if status := tp.decide(r, every, max); status != 0 {
+			if status == dropConnection {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+					rp.ServeHTTP(&cutWriter{ResponseWriter: w}, r)
+				}
+				panic(http.ErrAbortHandler)
+			}
 			if status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "1")
 				w.Header().Set("Content-Type", "application/json")
@@ -205,6 +218,24 @@ func newThrottle(t *testing.T, target string, every, max int) *throttle {
 	t.Cleanup(tp.srv.Close)
 	tp.host = strings.TrimPrefix(tp.srv.URL, "http://")
 	return tp
+}
+
+// dropBlob reports whether r is the first download of a blob while
+// dropBlobs is set.
+func (tp *throttle) dropBlob(r *http.Request) bool {
+	if !tp.dropBlobs.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/sha256:") {
+		return false
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	key := "cut " + r.URL.Path
+	if tp.seen[key] {
+		return false
+	}
+	tp.seen[key] = true
+	tp.total++
+	tp.refused["GET blobs cut"]++
+	return true
 }
 
 func (tp *throttle) decide(r *http.Request, every, max int) int {
@@ -232,12 +263,45 @@ func (tp *throttle) decide(r *http.Request, every, max int) int {
 	}
 	tp.seen[key] = true
 	tp.total++
-	tp.refused[r.Method+" "+kind]++
-	if tp.total%2 == 1 {
+	switch tp.total % 3 {
+	case 1:
+		tp.refused[r.Method+" "+kind]++
 		tp.last429[client] = time.Now()
 		return http.StatusTooManyRequests
+	case 2:
+		tp.refused[r.Method+" "+kind]++
+		return http.StatusServiceUnavailable
 	}
-	return http.StatusServiceUnavailable
+	tp.refused[r.Method+" "+kind+" dropped"]++
+	return dropConnection
+}
+
+// dropConnection is decide's answer for "close the connection".
+const dropConnection = -1
+
+// cutWriter passes half of a response body that has a Content-Length,
+// then drops the connection.
+type cutWriter struct {
+	http.ResponseWriter
+	left int64
+	cut  bool
+}
+
+func (c *cutWriter) WriteHeader(code int) {
+	if n, err := strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64); err == nil && code == http.StatusOK && n > 1 {
+		c.left, c.cut = n/2, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if c.cut && int64(len(b)) >= c.left {
+		c.ResponseWriter.Write(b[:c.left])
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= int64(len(b))
+	return c.ResponseWriter.Write(b)
 }
 
 func (tp *throttle) stats() (refused map[string]int, total int, gaps []time.Duration) {

@@ -88,7 +88,8 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 		tags = []name.Tag{t}
 	}
 	add := func(img v1.Image, d v1.Hash, p *v1.Platform) {
-		pi := &pullImage{Image: img, ref: ref, ctx: ctx, backoff: opts.backoff()}
+		pi := &pullImage{Image: img, ref: ref, ctx: ctx, backoff: opts.backoff(),
+			refetch: func() (v1.Image, error) { return remote.Image(r.Context().Digest(d.String()), ro...) }}
 		out.images = append(out.images, pi)
 		out.entries = append(out.entries, archive.Entry{Image: pi, Tags: tags, Platform: p, ManifestDigest: d, Index: len(out.entries)})
 	}
@@ -188,6 +189,7 @@ type pullImage struct {
 	ref     string
 	ctx     context.Context //nolint:containedctx // the pull's, for resuming blob reads
 	backoff remote.Backoff
+	refetch func() (v1.Image, error) // the image anew, from its manifest digest
 	layers  []*pullLayer
 }
 
@@ -197,7 +199,7 @@ func (pi *pullImage) Layers() ([]v1.Layer, error) {
 		if err != nil {
 			return nil, describe("pull", pi.ref, err)
 		}
-		cf, err := pi.Image.ConfigFile()
+		cf, err := pi.ConfigFile()
 		if err != nil {
 			return nil, describe("pull", pi.ref, err)
 		}

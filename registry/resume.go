@@ -1,11 +1,13 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -42,8 +44,8 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 	}
 }
 
-// reopen fetches the blob again and skips what was read.
-func (r *resumingReader) reopen() error {
+// wait counts a try and sleeps its backoff.
+func (r *resumingReader) wait() error {
 	r.tries++
 	d := r.backoff.Duration
 	for i := 1; i < r.tries; i++ {
@@ -52,9 +54,17 @@ func (r *resumingReader) reopen() error {
 	t := time.NewTimer(d)
 	select {
 	case <-t.C:
+		return nil
 	case <-r.ctx.Done():
 		t.Stop()
 		return r.ctx.Err()
+	}
+}
+
+// reopen fetches the blob again and skips what was read.
+func (r *resumingReader) reopen() error {
+	if err := r.wait(); err != nil {
+		return err
 	}
 	r.rc.Close()
 	rc, err := r.open()
@@ -69,3 +79,37 @@ func (r *resumingReader) reopen() error {
 }
 
 func (r *resumingReader) Close() error { return r.rc.Close() }
+
+// RawConfigFile fetches the config, again if the connection dropped while
+// it was read. ggcr reads it in one go, does not retry the body, and keeps
+// the truncated bytes after a failed read, so the retry goes through a
+// fresh remote image (refetch).
+func (pi *pullImage) RawConfigFile() ([]byte, error) {
+	r := resumingReader{ctx: pi.ctx, backoff: pi.backoff}
+	if r.ctx == nil {
+		r.ctx = context.Background()
+	}
+	for {
+		b, err := pi.Image.RawConfigFile()
+		if err == nil || !retryable(err) || r.tries >= resumeAttempts {
+			return b, err
+		}
+		if pi.refetch == nil || r.wait() != nil {
+			return nil, err
+		}
+		img, ferr := pi.refetch()
+		if ferr != nil {
+			return nil, err
+		}
+		pi.Image = img
+	}
+}
+
+// ConfigFile parses RawConfigFile.
+func (pi *pullImage) ConfigFile() (*v1.ConfigFile, error) {
+	b, err := pi.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return v1.ParseConfigFile(bytes.NewReader(b))
+}

@@ -7,7 +7,6 @@
 package platform
 
 import (
-	"fmt"
 	"strings"
 
 	cplatforms "github.com/containerd/platforms"
@@ -22,14 +21,12 @@ func Host() v1.Platform {
 }
 
 // Parse reads os[/arch[/variant]] as Docker's --platform does and
-// normalises it. A blank or malformed value is an error naming it.
+// normalises it. A bad value gets containerd's error, word for word what
+// Docker prints for it (`"   " is an invalid component of "   "…`).
 func Parse(s string) (v1.Platform, error) {
-	if strings.TrimSpace(s) == "" {
-		return v1.Platform{}, fmt.Errorf("invalid platform %q: an empty platform is not valid (use os[/arch[/variant]], e.g. linux/arm64)", s)
-	}
 	p, err := cplatforms.Parse(s)
 	if err != nil {
-		return v1.Platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
+		return v1.Platform{}, err
 	}
 	return fromSpec(cplatforms.Normalize(p)), nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 )
 
 // PushResult describes a finished push.
@@ -88,10 +88,10 @@ func PushIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts Options)
 	return s.run(nil, xp)
 }
 
-// PushEntries pushes images read from an archive (or a Remote): one entry
-// is pushed as an image; several are pushed as an OCI index listing each
-// with its platform (every entry must then have one).
-func PushEntries(ctx context.Context, ref string, entries []archive.Entry, opts Options) (*PushResult, error) {
+// PushItems pushes image items: one is pushed as an image; several are
+// pushed as an OCI index listing each with its platform (every item must
+// then have one).
+func PushItems(ctx context.Context, ref string, entries []item.Item, opts Options) (*PushResult, error) {
 	switch len(entries) {
 	case 0:
 		return nil, fmt.Errorf("push %s: no image to push", ref)

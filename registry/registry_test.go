@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/item"
 )
 
 // ---- a store-like image: uncompressed layers, config with diff_ids -----------
@@ -340,7 +341,11 @@ func TestIndexRoundTrip(t *testing.T) {
 		t.Fatalf("all platforms: %v", err)
 	}
 	// Pushing the entries again makes an index of the same images.
-	res2, err := PushEntries(context.Background(), reg.host+"/multi2:1", src.Images(), opts)
+	var items []item.Item
+	for _, e := range src.Images() {
+		items = append(items, item.Item{Image: e.Image, Tags: e.Tags, Platform: e.Platform})
+	}
+	res2, err := PushItems(context.Background(), reg.host+"/multi2:1", items, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,78 +6,171 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imgtool/imgtool/archive"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/imgtool/imgtool/transfer"
 )
 
-// The docker:// transport: convert (and anything else that resolves
-// transports) reads from and writes to registries through it.
-func init() {
-	transfer.RegisterTransport(&transfer.Transport{
-		Name: "docker",
-		Split: func(arg string) (string, string, error) {
-			ref, ok := strings.CutPrefix(arg, "//")
-			if !ok || ref == "" {
-				return "", "", fmt.Errorf("docker transport: want docker://REF, got docker:%s", arg)
-			}
-			return ref, "", nil
-		},
-		Source: func(ctx context.Context, r transfer.Ref, env *transfer.Env) (transfer.Source, error) {
-			rem, err := Source(ctx, r.Path, Options{AllPlatforms: true})
-			if err != nil {
-				return nil, err
-			}
-			return remoteSource{rem}, nil
-		},
-		Sink: func(ctx context.Context, r transfer.Ref, env *transfer.Env) (transfer.Sink, error) {
-			return registrySink{ref: r.Path}, nil
-		},
-	})
-}
+// The docker:// location: a source and a sink of transfer.Run, nothing
+// more. Platform choice is transfer.Select's, as for every other source:
+// an index is handed over whole and lazily, and only the manifests,
+// configs and layers of what is taken are fetched.
+func init() { transfer.RegisterTransport(Transport(Options{})) }
 
-type remoteSource struct{ rem *Remote }
-
-func (s remoteSource) Items() []transfer.Item {
-	var out []transfer.Item
-	for _, e := range s.rem.Images() {
-		out = append(out, transfer.Item{Image: e.Image, Tags: e.Tags, Platform: e.Platform, Digest: e.ManifestDigest})
+// Transport is the docker:// location with the registry options of the
+// command (credentials, --insecure, jobs, the store's data root for
+// distribution metadata). The CLI registers its own before a Run.
+func Transport(opts Options) *transfer.Transport {
+	return &transfer.Transport{
+		Name:  "docker",
+		Split: splitDockerRef,
+		Source: func(ctx context.Context, r transfer.Ref, _ *transfer.Env) (transfer.Source, error) {
+			return Open(ctx, r.Path, opts)
+		},
+		Sink: func(ctx context.Context, r transfer.Ref, _ *transfer.Env) (transfer.Sink, error) {
+			return &registrySink{ref: r.Path, opts: opts}, nil
+		},
 	}
-	return out
 }
 
-func (s remoteSource) Close() error { return s.rem.Close() }
+func splitDockerRef(arg string) (string, string, error) {
+	ref, ok := strings.CutPrefix(arg, "//")
+	if !ok || ref == "" {
+		return "", "", fmt.Errorf("docker transport: want docker://REF, got docker:%s", arg)
+	}
+	return ref, "", nil
+}
 
-type registrySink struct{ ref string }
+// Opened is a reference resolved in its registry as one transfer item.
+type Opened struct {
+	Ref    name.Reference
+	Digest v1.Hash
+	item   transfer.Item
+	pulled *Remote // the images read, for Record
+}
+
+// Open resolves ref: a manifest becomes an image item, an index an index
+// item whose images verify and decompress their layers as they stream.
+func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
+	r, err := ParseReference(ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(r, opts.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, describe("pull", ref, err)
+	}
+	o := &Opened{Ref: r, Digest: desc.Digest, pulled: &Remote{Ref: r, Digest: desc.Digest, opts: opts}}
+	it := transfer.Item{Digest: desc.Digest}
+	if t, ok := r.(name.Tag); ok {
+		it.Tags = []name.Tag{t}
+	}
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, describe("pull", ref, err)
+		}
+		it.Index = &pullIndex{base: idx, ref: ref, o: o}
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, describe("pull", ref, err)
+		}
+		pi := o.wrap(img)
+		if _, err := pi.Layers(); err != nil { // a bad config fails before anything is written
+			return nil, err
+		}
+		it.Image = pi // no Platform: a plain manifest is taken whatever it says
+	case desc.MediaType.IsSchema1():
+		return nil, fmt.Errorf("pull %s: schema 1 manifests (%s) are not supported; push the image again with a current client", ref, desc.MediaType)
+	default:
+		return nil, fmt.Errorf("pull %s: %s is not an image (media type %s)", ref, desc.Digest, desc.MediaType)
+	}
+	o.item = it
+	return o, nil
+}
+
+func (o *Opened) wrap(img v1.Image) *pullImage {
+	pi := &pullImage{Image: img, ref: o.Ref.String()}
+	o.pulled.images = append(o.pulled.images, pi)
+	return pi
+}
+
+// Items is the one item the reference names.
+func (o *Opened) Items() []transfer.Item { return []transfer.Item{o.item} }
+
+// Close releases nothing; the registry holds no local state.
+func (o *Opened) Close() error { return nil }
+
+// Record writes Docker's distribution metadata for the layers read into
+// the store (transfer.Run calls it after a store sink's Put).
+func (o *Opened) Record() error { return o.pulled.Record() }
+
+// pullIndex hands out its images as pullImages (verified, one-pass layers).
+type pullIndex struct {
+	base v1.ImageIndex
+	ref  string
+	o    *Opened
+}
+
+func (x *pullIndex) MediaType() (types.MediaType, error)       { return x.base.MediaType() }
+func (x *pullIndex) Digest() (v1.Hash, error)                  { return x.base.Digest() }
+func (x *pullIndex) Size() (int64, error)                      { return x.base.Size() }
+func (x *pullIndex) IndexManifest() (*v1.IndexManifest, error) { return x.base.IndexManifest() }
+func (x *pullIndex) RawManifest() ([]byte, error)              { return x.base.RawManifest() }
+
+func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := x.base.Image(h)
+	if err != nil {
+		return nil, describe("pull", x.ref, err)
+	}
+	return x.o.wrap(img), nil
+}
+
+func (x *pullIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	idx, err := x.base.ImageIndex(h)
+	if err != nil {
+		return nil, describe("pull", x.ref, err)
+	}
+	return &pullIndex{base: idx, ref: x.ref, o: x.o}, nil
+}
+
+type registrySink struct {
+	ref  string
+	opts Options
+}
 
 // Put pushes the items under the sink's reference: one image as itself,
 // an index whole, several images as a new index of their platforms.
-func (s registrySink) Put(ctx context.Context, items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Written, error) {
-	ropts := Options{Jobs: opts.Jobs}
-	var res *PushResult
-	var err error
+func (s *registrySink) Put(ctx context.Context, items []transfer.Item, _ transfer.ConvertOptions) ([]transfer.Written, error) {
+	res, err := s.push(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	w := transfer.Written{Tags: []string{s.ref}, Digest: res.Digest, MediaType: string(res.MediaType), Size: res.Size, Detail: res}
+	if len(items) == 1 && items[0].Image != nil {
+		w.ID = items[0].ID()
+	}
+	return []transfer.Written{w}, nil
+}
+
+func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushResult, error) {
 	switch {
 	case len(items) == 1 && items[0].Index != nil:
-		res, err = PushIndex(ctx, s.ref, items[0].Index, ropts)
-	case len(items) >= 1:
-		entries := make([]archive.Entry, 0, len(items))
+		return PushIndex(ctx, s.ref, items[0].Index, s.opts)
+	case len(items) == 1:
+		return Push(ctx, s.ref, items[0].Image, s.opts)
+	case len(items) > 1:
 		for _, it := range items {
 			if it.Image == nil {
 				return nil, errors.New("docker transport: cannot push an index together with other items")
 			}
-			entries = append(entries, archive.Entry{Image: it.Image, Tags: it.Tags, Platform: it.Platform})
 		}
-		res, err = PushEntries(ctx, s.ref, entries, ropts)
-	default:
-		return nil, fmt.Errorf("push %s: nothing to push", s.ref)
+		return PushItems(ctx, s.ref, items, s.opts)
 	}
-	if err != nil {
-		return nil, err
-	}
-	w := transfer.Written{Tags: []string{s.ref}, Digest: res.Digest}
-	if len(items) == 1 && items[0].Image != nil {
-		if id, err := items[0].Image.ConfigName(); err == nil {
-			w.ID = id
-		}
-	}
-	return []transfer.Written{w}, nil
+	return nil, fmt.Errorf("push %s: nothing to push", s.ref)
 }

@@ -11,11 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// daemonUsing reports the pid of a running dockerd whose data root is root.
+// DaemonUsing reports the pid of a running dockerd whose data root is root.
 // Two independent signs: a dockerd process whose --data-root (or
 // daemon.json data-root, or the default) resolves to root, and the flock
 // bbolt holds on <root>/volumes/metadata.db while dockerd runs.
-func daemonUsing(root string) (int, bool) {
+func DaemonUsing(root string) (int, bool) {
 	want := canonical(root)
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {

@@ -1,136 +1,135 @@
-// Package store owns imgtool's image store, whose layout is Docker's
-// overlay2 data root: image/overlay2/{repositories.json,imagedb,layerdb},
-// overlay2/<cache-id>/{diff,link,lower,work,committed}, overlay2/l and
-// containers/. A store opened on /var/lib/docker reads and writes Docker's
-// own data; writes are refused while a Docker daemon uses that root.
+// Package store is imgtool's image store, split the way moby splits it:
+// a layer store, an image store, a reference store and the containers,
+// each a small interface, with the storage backend behind them. The
+// backend-neutral parts live here: the interfaces, the shared types, the
+// typed errors, config checks, locking and the check/repair loop.
+//
+// Today the one backend is store/overlay2, Docker's overlay2 graphdriver
+// data root (image/overlay2/{repositories.json,imagedb,layerdb},
+// overlay2/<cache-id>, containers/). A store opened on /var/lib/docker
+// reads and writes Docker's own data; writes are refused while a Docker
+// daemon uses that root. Docker's containerd image store is detected and
+// refused until a store/containerd backend plugs in beside overlay2.
 package store
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+	"context"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Store is a Docker-compatible data root.
-type Store struct {
-	root string
+// Store is an opened data root: its four sub-stores, its lock, the write
+// transaction and the consistency check.
+type Store interface {
+	Root() string   // the data root's absolute path
+	Driver() string // the backend's name, as docker info shows it
+	// Reader takes the shared lock, so no writer removes what a reader
+	// streams. It works on a store the user can only read.
+	Reader() (unlock func(), err error)
+	// Writer takes the exclusive lock, creating the store if needed. It
+	// refuses a data root that a running Docker daemon owns.
+	Writer() (unlock func(), err error)
+
+	Layers() LayerStore
+	Images() ImageStore
+	Refs() RefStore
+	Containers() ContainerStore
+
+	// Begin starts a write transaction; the caller holds the writer lock.
+	Begin() Tx
+	// Check verifies the store (the caller holds the reader lock, the
+	// writer lock with Repair).
+	Check(opts CheckOptions) (*CheckReport, error)
 }
 
-// DefaultRoot is $IMGTOOL_ROOT, else /var/lib/imgtool for root, else
-// $XDG_DATA_HOME/imgtool (~/.local/share/imgtool).
-func DefaultRoot() string {
-	if r := os.Getenv("IMGTOOL_ROOT"); r != "" {
-		return r
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/imgtool"
-	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "imgtool")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".local", "share", "imgtool")
+// LayerStore is the registered layers (Docker's layerdb), by chain ID.
+type LayerStore interface {
+	Has(chain v1.Hash) bool
+	Get(chain v1.Hash) (*Layer, error)
+	// Chain returns the layers of a chain, base first.
+	Chain(top v1.Hash) ([]*Layer, error)
+	// DiffDir is the content directory of a layer or container layer,
+	// after the metadata checks; DiffDirs maps it over layers.
+	DiffDir(cacheID string) (string, error)
+	DiffDirs(layers []*Layer) ([]string, error)
+	// LowerDirs lists the content dirs below and including cacheID, top
+	// first, as GraphDriver.Data shows them.
+	LowerDirs(cacheID string) []string
 }
 
-// Open opens the data root at root. A root that does not exist yet is an
-// empty store; it is created on the first write.
-func Open(root string) (*Store, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{root: abs}
-	if err := s.checkDriver(); err != nil {
-		return nil, err
-	}
-	return s, nil
+// ImageStore is the images (Docker's imagedb), by ID.
+type ImageStore interface {
+	IDs() ([]v1.Hash, error)
+	Get(id v1.Hash) (Image, error)
+	// Config is the config bytes, verified against the ID.
+	Config(id v1.Hash) ([]byte, error)
+	// Metadata reads one of the image's metadata keys; "" if absent.
+	Metadata(id v1.Hash, key string) string
+	// Parent is the recorded parent image; zero if none.
+	Parent(id v1.Hash) v1.Hash
+	Info(id v1.Hash) (*Info, error)
+	// List returns every image whose layers are all present, newest first.
+	List() ([]*Info, error)
+	// Remove is docker rmi for one argument; it returns Docker's
+	// "Untagged: …" / "Deleted: …" lines. Conflicts are ErrConflict.
+	Remove(arg string, force bool) ([]string, error)
 }
 
-// Root is the data root's absolute path.
-func (s *Store) Root() string { return s.root }
-
-func (s *Store) imageDir() string   { return filepath.Join(s.root, "image", "overlay2") }
-func (s *Store) layerDBDir() string { return filepath.Join(s.imageDir(), "layerdb") }
-func (s *Store) overlayDir() string { return filepath.Join(s.root, "overlay2") }
-
-func (s *Store) contentPath(hex string) string {
-	return filepath.Join(s.imageDir(), "imagedb", "content", "sha256", hex)
-}
-func (s *Store) metadataDir(hex string) string {
-	return filepath.Join(s.imageDir(), "imagedb", "metadata", "sha256", hex)
-}
-func (s *Store) layerPath(chainHex string) string {
-	return filepath.Join(s.layerDBDir(), "sha256", chainHex)
+// RefStore is the references (Docker's repositories.json).
+type RefStore interface {
+	Tags() ([]Tag, error)
+	TagsOf(id v1.Hash) ([]string, error)
+	// Resolve finds the image a user names: full ID, reference, ID prefix.
+	Resolve(ref string) (v1.Hash, error)
+	// Tag points ref at the image src names (docker tag).
+	Tag(src, ref string) error
+	// Set points refs at id in one atomic write; lastUpdated records the
+	// time as Docker's tag operations do.
+	Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error)
+	// Remove deletes one familiar reference; it reports whether it existed.
+	Remove(ref string) (bool, error)
 }
 
-// checkDriver refuses data roots that are not overlay2 graphdriver stores:
-// Docker's containerd image store and other storage drivers keep images
-// somewhere imgtool does not read.
-func (s *Store) checkDriver() error {
-	if _, err := os.Stat(s.imageDir()); err == nil {
-		return nil
-	}
-	entries, err := os.ReadDir(filepath.Join(s.root, "image"))
-	if err == nil {
-		for _, e := range entries {
-			if e.IsDir() {
-				return fmt.Errorf("%s uses Docker's %q storage driver; imgtool reads and writes only overlay2 data roots", s.root, e.Name())
-			}
-		}
-	}
-	for _, p := range []string{"containerd", "rootfs"} {
-		if _, err := os.Stat(filepath.Join(s.root, p)); err == nil {
-			if _, err := os.Stat(filepath.Join(s.root, "image")); errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("%s holds Docker's containerd image store (no image/overlay2); imgtool reads and writes only the overlay2 graphdriver store", s.root)
-			}
-		}
-	}
-	return nil
+// ContainerStore is the containers (containers/ and their layers).
+type ContainerStore interface {
+	List() ([]*Container, error)
+	// Find looks a container up as Docker does: full ID, name, unique
+	// prefix (ErrNotFound, ErrAmbiguous).
+	Find(ref string) (*Container, error)
+	Create(image v1.Hash, opts CreateOptions) (*Container, error)
+	Remove(c *Container) error
+	// RWDir is the read-write layer's directory; LayerDirs the content
+	// dirs of the merged view, bottom first.
+	RWDir(c *Container) (string, error)
+	LayerDirs(c *Container) ([]string, error)
+	Mount(c *Container) (string, error)
+	Unmount(c *Container) error
 }
 
-// mkdirs creates the store skeleton with Docker's modes.
-func (s *Store) mkdirs() error {
-	dirs := []struct {
-		path string
-		mode os.FileMode
-	}{
-		{s.root, 0o711},
-		{filepath.Join(s.root, "image"), 0o700},
-		{s.imageDir(), 0o700},
-		{filepath.Join(s.imageDir(), "imagedb"), 0o700},
-		{filepath.Join(s.imageDir(), "imagedb", "content"), 0o700},
-		{filepath.Join(s.imageDir(), "imagedb", "content", "sha256"), 0o700},
-		{filepath.Join(s.imageDir(), "imagedb", "metadata"), 0o700},
-		{filepath.Join(s.imageDir(), "imagedb", "metadata", "sha256"), 0o700},
-		{s.layerDBDir(), 0o700},
-		{filepath.Join(s.layerDBDir(), "sha256"), 0o700},
-		{filepath.Join(s.layerDBDir(), "tmp"), 0o755},
-		{s.overlayDir(), 0o710},
-		{filepath.Join(s.overlayDir(), "l"), 0o700},
-	}
-	for _, d := range dirs {
-		if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("creating store: %w", err)
-		}
-	}
-	return nil
+// Tx collects the layers and images of one write (a load, an import, a
+// commit) so that either all of it lands or nothing. Call Abort if Commit
+// is not reached.
+type Tx interface {
+	// AddImage stages an image's missing layers and its config.
+	AddImage(img v1.Image, parent v1.Hash) (v1.Hash, error)
+	// AddLayer stages a layer whose diff ID comes out of the stream.
+	AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err error)
+	// AddConfig stages a config over layers registered or staged.
+	AddConfig(config []byte, parent v1.Hash) (v1.Hash, error)
+	// Extract unpacks every layer staged by AddImage.
+	Extract(ctx context.Context, progress func(diffID v1.Hash, done bool)) error
+	NewLayers() int
+	Commit() error
+	Abort()
 }
 
-// Writer locks the store for writing and returns the unlock function. It
-// refuses a data root that a running Docker daemon owns: dockerd keeps the
-// store in memory and would overwrite or ignore what imgtool writes.
-func (s *Store) Writer() (unlock func(), err error) {
-	if pid, ok := daemonUsing(s.root); ok {
-		return nil, fmt.Errorf("refusing to write: %s is in use by a running Docker daemon (pid %d); stop it or use another --root", s.root, pid)
-	}
-	if err := s.mkdirs(); err != nil {
-		return nil, err
-	}
-	return s.lock(true)
-}
-
-// Reader takes the shared lock, so no writer removes what a reader streams.
-func (s *Store) Reader() (unlock func(), err error) {
-	return s.lock(false)
+// Image is a store image as a go-containerregistry v1.Image whose layers
+// are the uncompressed tars (their digest is their diff ID).
+type Image interface {
+	v1.Image
+	ID() v1.Hash
+	// StoreLayers are the image's layer records, base first.
+	StoreLayers() []*Layer
 }

@@ -53,14 +53,14 @@ type Imported struct {
 // Import turns a rootfs tar (plain or gzip/zstd/xz/bzip2) into a
 // single-layer image, as docker import does. The changes are checked
 // before any byte is read, so a broken --change writes nothing.
-func Import(st *store.Store, r io.Reader, opts ImportOptions) (*Imported, error) {
+func Import(st store.Store, r io.Reader, opts ImportOptions) (*Imported, error) {
 	var base *imageconfig.ContainerConfig
 	if opts.ConfigFrom != "" {
-		id, err := st.Resolve(opts.ConfigFrom)
+		id, err := st.Refs().Resolve(opts.ConfigFrom)
 		if err != nil {
 			return nil, fmt.Errorf("--config-from: %w", err)
 		}
-		raw, err := st.RawConfig(id)
+		raw, err := st.Images().Config(id)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func Import(st *store.Store, r io.Reader, opts ImportOptions) (*Imported, error)
 
 // finish stores the config, commits the transaction and tags the image
 // (a tag operation: lastUpdated is written).
-func finish(st *store.Store, tx *store.Tx, config []byte, parent, diffID v1.Hash, tag *name.Tag) (*Imported, error) {
+func finish(st store.Store, tx store.Tx, config []byte, parent, diffID v1.Hash, tag *name.Tag) (*Imported, error) {
 	id, err := tx.AddConfig(config, parent)
 	if err != nil {
 		return nil, err
@@ -118,7 +118,7 @@ func finish(st *store.Store, tx *store.Tx, config []byte, parent, diffID v1.Hash
 	}
 	res := &Imported{ID: id, DiffID: diffID}
 	if tag != nil {
-		trs, err := st.SetTags(id, []name.Reference{*tag}, true)
+		trs, err := st.Refs().Set(id, []name.Reference{*tag}, true)
 		if err != nil {
 			return res, err
 		}
@@ -165,7 +165,7 @@ type CommitOptions struct {
 // layer: init files excluded, overlay whiteouts as .wh. entries) into a
 // new image on top of the container's image, as docker commit does.
 // The caller holds the writer lock (it looked the container up under it).
-func Commit(st *store.Store, c *store.Container, opts CommitOptions) (*Imported, error) {
+func Commit(st store.Store, c *store.Container, opts CommitOptions) (*Imported, error) {
 	var cc imageconfig.ContainerConfig
 	if len(c.Config) > 0 {
 		if err := json.Unmarshal(c.Config, &cc); err != nil {
@@ -178,7 +178,7 @@ func Commit(st *store.Store, c *store.Container, opts CommitOptions) (*Imported,
 	var parentConfig []byte
 	if c.Image != (v1.Hash{}) {
 		var err error
-		if parentConfig, err = st.RawConfig(c.Image); err != nil {
+		if parentConfig, err = st.Images().Config(c.Image); err != nil {
 			return nil, err
 		}
 	}
@@ -188,7 +188,7 @@ func Commit(st *store.Store, c *store.Container, opts CommitOptions) (*Imported,
 	}
 	tx := st.Begin()
 	defer tx.Abort()
-	rw, err := st.RWDir(c)
+	rw, err := st.Containers().RWDir(c)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 	}
@@ -209,7 +209,7 @@ func Commit(st *store.Store, c *store.Container, opts CommitOptions) (*Imported,
 // stageRW registers the read-write dir as a layer; an unchanged container
 // gives the empty tar's diff ID and no layer, which the config marks as
 // an empty_layer history entry.
-func stageRW(tx *store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
+func stageRW(tx store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
 	entries, err := os.ReadDir(rw)
 	if err != nil {
 		return v1.Hash{}, err

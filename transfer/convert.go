@@ -4,24 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"io"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
-	"github.com/imgtool/imgtool/platform"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
 )
 
+// Compression is the layer compression an OCI sink writes.
+type Compression = tarball.Compression
+
+// The compressions --compress names.
+const (
+	NoCompression = tarball.None
+	Gzip          = tarball.Gzip
+	Zstd          = tarball.Zstd
+)
+
 // ConvertOptions control a convert.
 type ConvertOptions struct {
-	// Platforms keeps only these platforms of an index (attestations are
-	// dropped with them). Empty: every platform, except that a
-	// single-platform sink (the store) takes the host's.
+	// Platforms keeps only these platforms (see Select). Empty: every
+	// platform, except that a single-platform sink (the store) takes the
+	// host's from an index.
 	Platforms []v1.Platform
 	// AllPlatforms keeps every platform, even for a single-platform sink.
 	AllPlatforms bool
@@ -40,31 +48,96 @@ type ConvertOptions struct {
 	Legacy bool
 	// Skipped, if set, is told about each platform dropped for missing blobs.
 	Skipped func(platform string, digest v1.Hash)
+	// Progress, if set, counts the layer bytes a sink reads.
+	Progress progress.Reporter
+	// Output, if set, wraps the stream an archive sink writes (to count
+	// and hash it for --json).
+	Output func(io.Writer) io.Writer
+	// Warn, if set, receives warnings that do not fail the command.
+	Warn func(format string, args ...any)
 }
 
-// openItems opens a source and keeps the item its :REF selects (all items
-// when there is none; the store resolves its own reference).
-func openItems(ctx context.Context, t *Transport, ref Ref, env *Env, src string) (Source, []Item, error) {
-	source, err := t.Source(ctx, ref, env)
+// Result is what one Run moved.
+type Result struct {
+	// Written lists what the sink wrote, in order.
+	Written []Written
+	// Digests are the digests of the source's selected items before any
+	// platform was cut away (a registry's index digest, as docker pull
+	// prints it); zero where the source has none.
+	Digests []v1.Hash
+}
+
+// Run is the one pipeline: open src, Select its items, rename them for
+// dst's :REF, and Put them into dst. load, save, convert, push and pull
+// are each one Run with other locations.
+func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Result, error) {
+	_, dt, err := endpoints(src, dst)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	items := source.Items()
-	if ref.Name != "" && t.Name != "store" {
-		it, err := SelectItem(items, ref.Name)
-		if err != nil {
-			source.Close()
-			return nil, nil, fmt.Errorf("%s: %w", src, err)
+	source, items, err := OpenNamed(ctx, src, env)
+	if err != nil {
+		return nil, err
+	}
+	digests := make([]v1.Hash, len(items))
+	for i, it := range items {
+		digests[i] = it.Digest
+	}
+	if items, err = Select(items, "", opts, dt.SinglePlatform); err != nil {
+		source.Close()
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	defer source.Close()
+	items = wholeIndex(source, items, src, dt)
+	if items, err = rename(items, dst, dt); err != nil {
+		return nil, err
+	}
+	sink, err := dt.Sink(ctx, dst, env)
+	if err != nil {
+		return nil, err
+	}
+	written, err := sink.Put(ctx, items, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := source.(Recorder); ok && dt.Name == "store" {
+		if err := r.Record(); err != nil && opts.Warn != nil {
+			opts.Warn("recording distribution metadata: %v", err)
 		}
-		items = []Item{it}
 	}
-	return source, items, nil
+	return &Result{Written: written, Digests: digests}, nil
 }
 
-// Convert copies SRC to DST (see ParseRef), through v1.Image/v1.ImageIndex:
-// every item of the source, or the one SRC's :REF selects (a tag, ref
-// name, @sha256: digest or 0-based index number). DST's :REF renames a
-// single item.
+// Indexer is a source that is itself an index (an OCI layout's index.json).
+type Indexer interface{ AsIndex() (v1.ImageIndex, error) }
+
+// wholeIndex: a registry reference holds one manifest, so a source of
+// several images that is itself an index, named without :REF, is pushed
+// as that index, byte for byte.
+func wholeIndex(source Source, items []Item, src Ref, dt *Transport) []Item {
+	if dt.Name != "docker" || len(items) < 2 || src.Name != "" {
+		return items
+	}
+	for _, it := range items {
+		if it.Image == nil {
+			return items
+		}
+	}
+	if x, ok := source.(Indexer); ok {
+		if idx, err := x.AsIndex(); err == nil {
+			return []Item{{Index: idx}}
+		}
+	}
+	return items
+}
+
+// Recorder is a source that records something in the store once its items
+// were written there (a registry: Docker's distribution metadata).
+type Recorder interface{ Record() error }
+
+// Convert copies SRC to DST given as strings (see ParseRef): every item of
+// the source, or the one SRC's :REF selects. DST's :REF renames a single
+// item.
 func Convert(ctx context.Context, src, dst string, env *Env, opts ConvertOptions) ([]Written, error) {
 	sref, err := ParseRef(src)
 	if err != nil {
@@ -74,243 +147,92 @@ func Convert(ctx context.Context, src, dst string, env *Env, opts ConvertOptions
 	if err != nil {
 		return nil, err
 	}
-	st, _ := LookupTransport(sref.Transport)
-	dt, _ := LookupTransport(dref.Transport)
-	if st.Source == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be read", src, st.Name)
-	}
-	if dt.Sink == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be written", dst, dt.Name)
-	}
-	if st.Name == "store" && dt.Name == "store" {
-		return nil, errors.New("source and destination are both the store: use `imgtool tag`")
-	}
-	if sref.Path != "" && sref.Path == dref.Path && sref.Path != "-" {
-		return nil, fmt.Errorf("%s and %s are the same path", src, dst)
-	}
-	source, items, err := openItems(ctx, st, sref, env, src)
+	res, err := Run(ctx, sref, dref, env, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer source.Close()
-	if len(items) == 0 {
-		return nil, fmt.Errorf("%s: no images", src)
+	return res.Written, nil
+}
+
+func endpoints(src, dst Ref) (*Transport, *Transport, error) {
+	st, ok := LookupTransport(src.Transport)
+	if !ok || st.Source == nil {
+		return nil, nil, fmt.Errorf("%s: the %s transport cannot be read", src, src.Transport)
 	}
-	if dref.Name != "" {
-		if len(items) != 1 {
-			return nil, fmt.Errorf("%s names one image, but %s holds %d: pick one with %s:REF", dst, src, len(items), src)
-		}
-		it := items[0]
-		it.Tags, it.RefNames = nil, nil
-		if t, err := reference.ParseNamedTagged(dref.Name); err == nil {
-			it.Tags = []name.Tag{t}
-		} else if dt.Name == "oci" || dt.Name == "oci-archive" {
-			it.RefNames = []string{dref.Name} // a bare OCI ref name such as "latest"
-		} else if t, err := reference.ParseTag(dref.Name); err == nil {
-			it.Tags = []name.Tag{t}
-		} else {
-			return nil, fmt.Errorf("%s: %v", dst, err)
+	dt, ok := LookupTransport(dst.Transport)
+	if !ok || dt.Sink == nil {
+		return nil, nil, fmt.Errorf("%s: the %s transport cannot be written", dst, dst.Transport)
+	}
+	if st.Name == "store" && dt.Name == "store" {
+		return nil, nil, errors.New("source and destination are both the store: use `imgtool tag`")
+	}
+	if src.Path != "" && src.Path == dst.Path && src.Path != "-" {
+		return nil, nil, fmt.Errorf("%s and %s are the same path", src, dst)
+	}
+	return st, dt, nil
+}
+
+// Open opens a location and returns the items Select takes from it, for
+// commands that read without a sink (flatten). singlePlatform says
+// whether the reader holds one platform per image.
+func Open(ctx context.Context, ref Ref, env *Env, opts ConvertOptions, singlePlatform bool) (Source, []Item, error) {
+	source, items, err := OpenNamed(ctx, ref, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if items, err = Select(items, "", opts, singlePlatform); err != nil {
+		source.Close()
+		return nil, nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return source, items, nil
+}
+
+// OpenNamed opens a location and keeps the item its :REF names (every
+// item when it names none), without platform selection: verify looks at
+// every platform and reports the missing ones itself.
+func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
+	t, ok := LookupTransport(ref.Transport)
+	if !ok || t.Source == nil {
+		return nil, nil, fmt.Errorf("%s: the %s transport cannot be read", ref, ref.Transport)
+	}
+	source, err := t.Source(ctx, ref, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := source.Items()
+	if ref.Name != "" && t.Name != "store" { // the store resolved its names itself
+		it, err := SelectItem(items, ref.Name)
+		if err != nil {
+			source.Close()
+			return nil, nil, fmt.Errorf("%s: %w", ref, err)
 		}
 		items = []Item{it}
 	}
-	items, err = FilterPlatforms(items, opts, dt.SinglePlatform)
-	if err != nil {
-		return nil, err
+	if len(items) == 0 {
+		source.Close()
+		return nil, nil, fmt.Errorf("%s: no images", ref)
 	}
-	sink, err := dt.Sink(ctx, dref, env)
-	if err != nil {
-		return nil, err
-	}
-	return sink.Put(ctx, items, opts)
+	return source, items, nil
 }
 
-// SelectItem picks one item by a 0-based index number, a digest
-// (@sha256:…, sha256:…; a manifest, index, image ID or a platform
-// manifest inside an index), an OCI ref name, or a tag.
-func SelectItem(items []Item, sel string) (Item, error) {
-	if d := strings.TrimPrefix(sel, "@"); strings.HasPrefix(d, "sha256:") || strings.HasPrefix(d, "sha512:") {
-		h, err := v1.NewHash(d)
-		if err != nil {
-			return Item{}, fmt.Errorf("invalid digest %q: %v", d, err)
-		}
-		for _, it := range items {
-			if it.Digest == h {
-				return it, nil
-			}
-			if it.Image != nil {
-				if id, err := it.Image.ConfigName(); err == nil && id == h {
-					return it, nil
-				}
-				continue
-			}
-			if pis, err := platformImagesLenient(it.Index); err == nil {
-				for _, pi := range pis {
-					if pi.Digest == h {
-						return Item{Image: pi.Image, Tags: it.Tags, RefNames: it.RefNames, Digest: h, Platform: pi.Platform}, nil
-					}
-				}
-			}
-		}
-		return Item{}, fmt.Errorf("no image or index with digest %s", h)
+// rename gives a single item dst's :REF as its only name.
+func rename(items []Item, dst Ref, dt *Transport) ([]Item, error) {
+	if dst.Name == "" {
+		return items, nil
 	}
-	// OCI ref names first (as skopeo's oci: transport), then full tags
-	var hits []int
-	for i, it := range items {
-		match := containsStr(it.RefNames, sel)
-		for _, t := range it.Tags {
-			match = match || t.TagStr() == sel && it.Digest != (v1.Hash{})
-		}
-		if match {
-			hits = append(hits, i)
-		}
+	if len(items) != 1 {
+		return nil, fmt.Errorf("%s names one image, but the source holds %d: pick one with SRC:REF", dst, len(items))
 	}
-	if len(hits) == 0 {
-		if t, err := reference.ParseTag(sel); err == nil && strings.Contains(sel, ":") {
-			for i, it := range items {
-				for _, have := range it.Tags {
-					if reference.FullyQualified(have) == reference.FullyQualified(t) {
-						hits = append(hits, i)
-						break
-					}
-				}
-			}
-		}
+	it := items[0]
+	it.Tags, it.RefNames = nil, nil
+	if t, err := reference.ParseNamedTagged(dst.Name); err == nil {
+		it.Tags = []name.Tag{t}
+	} else if dt.Name == "oci" || dt.Name == "oci-archive" {
+		it.RefNames = []string{dst.Name} // a bare OCI ref name such as "latest"
+	} else if t, err := reference.ParseTag(dst.Name); err == nil {
+		it.Tags = []name.Tag{t}
+	} else {
+		return nil, fmt.Errorf("%s: %v", dst, err)
 	}
-	if len(hits) == 1 {
-		return items[hits[0]], nil
-	}
-	if len(hits) > 1 {
-		return Item{}, fmt.Errorf("%q names %d images (%s); pick one by number or digest", sel, len(hits), listItems(items))
-	}
-	if n, err := strconv.Atoi(sel); err == nil {
-		if n < 0 || n >= len(items) {
-			return Item{}, fmt.Errorf("no image number %d (the source holds %d, numbered from 0)", n, len(items))
-		}
-		return items[n], nil
-	}
-	if t, err := reference.ParseTag(sel); err == nil {
-		for _, it := range items {
-			for _, have := range it.Tags {
-				if reference.FullyQualified(have) == reference.FullyQualified(t) {
-					return it, nil
-				}
-			}
-		}
-	}
-	return Item{}, fmt.Errorf("no image named %q (the source holds: %s)", sel, listItems(items))
-}
-
-func listItems(items []Item) string {
-	var names []string
-	for i, it := range items {
-		ns := []string{}
-		for _, t := range it.Tags {
-			ns = append(ns, reference.Familiar(t))
-		}
-		for _, n := range it.RefNames {
-			if !containsStr(ns, n) {
-				ns = append(ns, n)
-			}
-		}
-		if len(ns) == 0 {
-			ns = []string{"untagged"}
-		}
-		d := it.Digest
-		if d == (v1.Hash{}) && it.Image != nil {
-			d, _ = it.Image.ConfigName()
-		}
-		names = append(names, fmt.Sprintf("%d=%s %s", i, strings.Join(ns, ","), d))
-	}
-	return strings.Join(names, "; ")
-}
-
-// platformImagesLenient lists an index's images that are present.
-func platformImagesLenient(idx v1.ImageIndex) ([]archive.PlatformImage, error) {
-	f, _, err := archive.FilterIndex(idx, func(parent v1.ImageIndex, d v1.Descriptor) (bool, error) {
-		_, err := parent.Image(d.Digest)
-		return err == nil, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return archive.IndexImages(f)
-}
-
-// FilterPlatforms applies the platform options to every index item: it
-// keeps the asked platforms (the host's for a single-platform sink when
-// none are asked and not AllPlatforms), and fails on a kept platform
-// whose blobs are absent, naming it, unless SkipMissingPlatforms.
-func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]Item, error) {
-	wanted := opts.Platforms
-	if len(wanted) == 0 && singlePlatform && !opts.AllPlatforms {
-		wanted = []v1.Platform{platform.Host()}
-	}
-	var out []Item
-	for _, it := range items {
-		if it.Index == nil {
-			out = append(out, it)
-			continue
-		}
-		var seen []string
-		keep := func(parent v1.ImageIndex, d v1.Descriptor) (bool, error) {
-			if len(wanted) > 0 {
-				if archive.IsAttestation(d) {
-					return false, nil
-				}
-				p := d.Platform
-				if p == nil {
-					img, err := parent.Image(d.Digest)
-					if err != nil {
-						return false, nil
-					}
-					cf, err := img.ConfigFile()
-					if err != nil {
-						return false, nil
-					}
-					p = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-				}
-				seen = append(seen, platform.String(p))
-				if !platform.Matches(*p, wanted) {
-					return false, nil
-				}
-			}
-			img, err := parent.Image(d.Digest)
-			if err == nil {
-				err = archive.CheckImage(img)
-			}
-			if err != nil {
-				if !errors.Is(err, archive.ErrMissing) {
-					return false, err
-				}
-				what := "platform " + platform.String(d.Platform)
-				if archive.IsAttestation(d) {
-					what = "attestation manifest"
-				}
-				if opts.SkipMissingPlatforms {
-					if opts.Skipped != nil {
-						opts.Skipped(what, d.Digest)
-					}
-					return false, nil
-				}
-				return false, fmt.Errorf("%s (%s): blobs absent from the source (%w); choose platforms with --platform or pass --skip-missing-platforms", what, d.Digest, err)
-			}
-			return true, nil
-		}
-		idx, n, err := archive.FilterIndex(it.Index, keep)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			if len(wanted) > 0 {
-				return nil, fmt.Errorf("no image for platform %s in the index (it has: %s)", platform.Join(wanted), strings.Join(seen, ", "))
-			}
-			return nil, errors.New("no platform of the index has its blobs in the source")
-		}
-		it.Index = idx
-		if d, err := idx.Digest(); err == nil {
-			it.Digest = d
-		}
-		out = append(out, it)
-	}
-	return out, nil
+	return []Item{it}, nil
 }

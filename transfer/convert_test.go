@@ -21,6 +21,7 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/store"
+	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -52,7 +53,7 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("%q: err %v", tc.in, err)
 			continue
 		}
-		if !tc.err && got != tc.want {
+		if !tc.err && !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q: got %+v, want %+v", tc.in, got, tc.want)
 		}
 	}
@@ -70,7 +71,7 @@ func TestRegisterTransport(t *testing.T) {
 		transportsMu.Unlock()
 	}()
 	r, err := ParseRef("test-docker://reg.example/app:1")
-	if err != nil || r != (Ref{Transport: "test-docker", Name: "reg.example/app:1"}) {
+	if err != nil || !reflect.DeepEqual(r, Ref{Transport: "test-docker", Name: "reg.example/app:1"}) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	_, err = Convert(context.Background(), "test-docker://x", "oci:/nonexistent", &Env{}, ConvertOptions{})
@@ -469,7 +470,7 @@ func newStore(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Store: func() (*store.Store, error) { return st, nil }}
+	return &Env{Store: func() (store.Store, error) { return st, nil }}
 }
 
 func TestConvertStore(t *testing.T) {

@@ -23,8 +23,8 @@ import (
 // when dest is a directory of the merged view, else as dest. Parent
 // directories are copied up from the layers below with their metadata,
 // and ownership and modes are kept.
-func CopyIn(st *store.Store, c *store.Container, src, dest string, stdin io.Reader) error {
-	dirs, err := st.ContainerLayerDirs(c)
+func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reader) error {
+	dirs, err := st.Containers().LayerDirs(c)
 	if err != nil {
 		return err
 	}
@@ -230,8 +230,8 @@ func renameTarInto(r io.Reader, tw *tar.Writer, rename func(string) string) erro
 
 // CopyOut copies src from the container's merged view to a host path, or
 // as a tar stream to stdout when dest is "-", as docker cp does.
-func CopyOut(st *store.Store, c *store.Container, src, dest string, stdout io.Writer) error {
-	dirs, err := st.ContainerLayerDirs(c)
+func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Writer) error {
+	dirs, err := st.Containers().LayerDirs(c)
 	if err != nil {
 		return err
 	}

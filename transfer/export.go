@@ -1,10 +1,10 @@
 package transfer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/store"
@@ -13,8 +13,8 @@ import (
 // ExportContainer writes the container's merged view (image layers, init
 // layer, read-write layer) as one rootfs tar, like docker export, reading
 // the overlay2 directories directly: no mount, no daemon.
-func ExportContainer(w io.Writer, st *store.Store, c *store.Container) error {
-	dirs, err := st.ContainerLayerDirs(c)
+func ExportContainer(w io.Writer, st store.Store, c *store.Container) error {
+	dirs, err := st.Containers().LayerDirs(c)
 	if err != nil {
 		return err
 	}
@@ -28,10 +28,10 @@ func ExportContainer(w io.Writer, st *store.Store, c *store.Container) error {
 // ExportImage writes an image's merged rootfs as one tar. Layers unpacked
 // in overlay form (a root-owned store, Docker's data root) are read from
 // their diff dirs, each byte once; others are regenerated from tar-split.
-func ExportImage(w io.Writer, st *store.Store, img *store.Image) error {
+func ExportImage(w io.Writer, st store.Store, img store.Image) error {
 	var layers []flatten.Layer
 	if os.Geteuid() == 0 {
-		dirs, err := st.LayerDiffDirs(img.StoreLayers())
+		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
 		if err != nil {
 			return err
 		}
@@ -52,18 +52,18 @@ func ExportImage(w io.Writer, st *store.Store, img *store.Image) error {
 
 // ExportTarget resolves export's argument: a container first (docker
 // export takes only containers), then an image.
-func ExportTarget(st *store.Store, arg string) (*store.Container, *store.Image, error) {
-	c, cerr := st.FindContainer(arg)
+func ExportTarget(st store.Store, arg string) (*store.Container, store.Image, error) {
+	c, cerr := st.Containers().Find(arg)
 	if cerr == nil {
 		return c, nil, nil
 	}
-	if strings.HasPrefix(cerr.Error(), "multiple IDs") {
+	if errors.Is(cerr, store.ErrAmbiguous) {
 		return nil, nil, cerr
 	}
-	id, err := st.Resolve(arg)
+	id, err := st.Refs().Resolve(arg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("No such container or image: %s", arg)
 	}
-	img, err := st.Image(id)
+	img, err := st.Images().Get(id)
 	return nil, img, err
 }

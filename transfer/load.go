@@ -10,8 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
-	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 )
@@ -27,39 +25,13 @@ type Loaded struct {
 
 // LoadOptions filter what a load takes from an archive.
 type LoadOptions struct {
-	// Platforms to keep from a multi-platform source; empty means the host's.
-	Platforms []v1.Platform
 	// Progress, if set, counts each new layer's bytes as it is unpacked.
 	Progress progress.Reporter
 }
 
-// SelectPlatforms drops entries of other platforms than wanted (host when
-// empty). Entries without a platform (plain images) are always kept.
-func SelectPlatforms(entries []archive.Entry, wanted []v1.Platform) ([]archive.Entry, error) {
-	if len(wanted) == 0 {
-		wanted = []v1.Platform{platform.Host()}
-	}
-	var out []archive.Entry
-	sawPlatform := false
-	for _, e := range entries {
-		if e.Platform == nil {
-			out = append(out, e)
-			continue
-		}
-		sawPlatform = true
-		if platform.Matches(*e.Platform, wanted) {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 && sawPlatform {
-		return nil, fmt.Errorf("archive has no image for platform %s", platform.String(&wanted[0]))
-	}
-	return out, nil
-}
-
 // Load registers every image of entries in one transaction: all of them
 // land, or the store is left as it was.
-func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts LoadOptions) ([]Loaded, error) {
+func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions) ([]Loaded, error) {
 	unlock, err := st.Writer()
 	if err != nil {
 		return nil, err
@@ -90,7 +62,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 		for j, t := range e.Tags {
 			refs[j] = t
 		}
-		res, err := st.SetTags(out[i].ID, refs, false)
+		res, err := st.Refs().Set(out[i].ID, refs, false)
 		if err != nil {
 			return out, err
 		}
@@ -104,7 +76,7 @@ func Load(ctx context.Context, st *store.Store, entries []archive.Entry, opts Lo
 	return out, nil
 }
 
-func imageErr(e archive.Entry, err error) error {
+func imageErr(e Item, err error) error {
 	if len(e.Tags) > 0 {
 		return fmt.Errorf("image %s: %w", e.Tags[0].String(), err)
 	}

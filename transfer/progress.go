@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,58 +12,109 @@ import (
 // WithProgress wraps an image so that reading a layer's uncompressed
 // stream reports to rep; nothing else changes.
 func WithProgress(img v1.Image, rep progress.Reporter) v1.Image {
-	if rep == nil {
-		return img
-	}
-	return progressImage{Image: img, rep: rep}
+	return wrapImage(img, nil, rep)
 }
 
-type progressImage struct {
+// wrapImage makes every layer read stop with ctx's cause once ctx is done
+// (an interrupt: the next read fails, the transaction or temp file is
+// rolled back on the way out) and, with rep, report progress.
+func wrapImage(img v1.Image, ctx context.Context, rep progress.Reporter) v1.Image {
+	if rep == nil && ctx == nil {
+		return img
+	}
+	return wrappedImage{Image: img, ctx: ctx, rep: rep}
+}
+
+type wrappedImage struct {
 	v1.Image
+	ctx context.Context
 	rep progress.Reporter
 }
 
-func (p progressImage) Layers() ([]v1.Layer, error) {
+func (p wrappedImage) Layers() ([]v1.Layer, error) {
 	ls, err := p.Image.Layers()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]v1.Layer, len(ls))
 	for i, l := range ls {
-		out[i] = progressLayer{Layer: l, rep: p.rep}
+		out[i] = wrappedLayer{Layer: l, ctx: p.ctx, rep: p.rep}
 	}
 	return out, nil
 }
 
-type progressLayer struct {
+type wrappedLayer struct {
 	v1.Layer
+	ctx context.Context
 	rep progress.Reporter
 }
 
-func (l progressLayer) Uncompressed() (io.ReadCloser, error) {
+func (l wrappedLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	if err != nil || l.ctx == nil {
+		return rc, err
+	}
+	return readCloser{ctxReader{l.ctx, rc}, rc}, nil
+}
+
+func (l wrappedLayer) Uncompressed() (io.ReadCloser, error) {
 	rc, err := l.Layer.Uncompressed()
 	if err != nil {
 		return nil, err
 	}
-	var total int64
-	if s, ok := l.Layer.(interface{ UncompressedSize() (int64, bool) }); ok {
-		total, _ = s.UncompressedSize()
+	var r io.Reader = rc
+	if l.ctx != nil {
+		r = ctxReader{l.ctx, r}
 	}
-	name := "layer"
-	if d, err := l.Layer.DiffID(); err == nil && len(d.Hex) >= 12 {
-		name = d.Hex[:12]
+	if l.rep != nil {
+		var total int64
+		if s, ok := l.Layer.(interface{ UncompressedSize() (int64, bool) }); ok {
+			total, _ = s.UncompressedSize()
+		}
+		name := "layer"
+		if d, err := l.Layer.DiffID(); err == nil && len(d.Hex) >= 12 {
+			name = d.Hex[:12]
+		}
+		r = progress.Reader(r, l.rep.Task(name, total))
 	}
-	task := l.rep.Task(name, total)
-	return struct {
-		io.Reader
-		io.Closer
-	}{progress.Reader(rc, task), rc}, nil
+	return readCloser{r, rc}, nil
 }
 
 // UncompressedSize passes the wrapped layer's through for writers.
-func (l progressLayer) UncompressedSize() (int64, bool) {
+func (l wrappedLayer) UncompressedSize() (int64, bool) {
 	if s, ok := l.Layer.(interface{ UncompressedSize() (int64, bool) }); ok {
 		return s.UncompressedSize()
 	}
 	return 0, false
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// ctxReader fails every read once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
+}
+
+// ctxWriter fails every write once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.w.Write(p)
 }

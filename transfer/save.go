@@ -16,13 +16,13 @@ import (
 // they are saved under: "repo" means every tag of repo, "repo:tag" that
 // tag, an ID or ID prefix the image without tags. Requests for the same
 // image collapse into one, in the order first asked.
-func Selected(st *store.Store, args []string) ([]archive.Tagged, error) {
+func Selected(st store.Store, args []string) ([]archive.Tagged, error) {
 	var out []archive.Tagged
 	index := map[v1.Hash]int{}
 	add := func(id v1.Hash, tag *name.Tag) error {
 		i, ok := index[id]
 		if !ok {
-			img, err := st.Image(id)
+			img, err := st.Images().Get(id)
 			if err != nil {
 				return err
 			}
@@ -55,19 +55,40 @@ func Selected(st *store.Store, args []string) ([]archive.Tagged, error) {
 				continue
 			}
 		}
-		id, err := st.Resolve(arg)
+		id, err := st.Refs().Resolve(arg)
 		if err != nil {
 			return nil, err
 		}
-		var tag *name.Tag
-		if t, err := reference.ParseTag(arg); err == nil && !looksLikeID(arg) {
-			tag = &t
+		tag, err := tagOf(st, id, arg)
+		if err != nil {
+			return nil, err
 		}
 		if err := add(id, tag); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// tagOf is the tag arg names when it resolved to id as a tag the store
+// holds; nil when it resolved as an ID or ID prefix (an "ee301c92" that
+// parses as a name but is no tag of the image), as docker save decides.
+func tagOf(st store.Store, id v1.Hash, arg string) (*name.Tag, error) {
+	if looksLikeID(arg) {
+		return nil, nil
+	}
+	t, err := reference.ParseTag(arg)
+	if err != nil {
+		return nil, nil
+	}
+	tags, err := st.Refs().TagsOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if !containsStr(tags, reference.Familiar(t)) {
+		return nil, nil
+	}
+	return &t, nil
 }
 
 // repoOnly reports a name given without tag or digest ("bb", "user/app").
@@ -96,13 +117,13 @@ type repoTag struct {
 	tag name.Tag
 }
 
-func tagsOfRepo(st *store.Store, arg string) ([]repoTag, error) {
+func tagsOfRepo(st store.Store, arg string) ([]repoTag, error) {
 	r, err := reference.Parse(arg)
 	if err != nil {
 		return nil, err
 	}
 	repo := reference.FamiliarName(r)
-	all, err := st.Tags()
+	all, err := st.Refs().Tags()
 	if err != nil {
 		return nil, err
 	}

@@ -73,14 +73,14 @@ func verifiedUncompressed(l v1.Layer) func() (io.ReadCloser, error) {
 // SquashSourceFromStore flattens a store image. As root, its layers are read
 // from their overlay2 diff dirs (headers by lstat, each content byte read
 // once); otherwise they are regenerated from tar-split, as ExportImage does.
-func SquashSourceFromStore(st *store.Store, img *store.Image) (*SquashSource, error) {
+func SquashSourceFromStore(st store.Store, img store.Image) (*SquashSource, error) {
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	src := &SquashSource{ID: img.ID(), Config: raw}
 	if os.Geteuid() == 0 {
-		dirs, err := st.LayerDiffDirs(img.StoreLayers())
+		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +212,7 @@ func marshalRootFS(m map[string]json.RawMessage) (json.RawMessage, error) {
 // registration through a pipe: one pass, memory bounded by the tree of
 // entries, not by their content. The caller holds st's writer lock (which
 // also covers reading a source that lives in st).
-func SquashToStore(st *store.Store, src *SquashSource, tags []name.Reference, opts SquashOptions) (*Squashed, error) {
+func SquashToStore(st store.Store, src *SquashSource, tags []name.Reference, opts SquashOptions) (*Squashed, error) {
 	tx := st.Begin()
 	defer tx.Abort()
 	pr, pw := io.Pipe()
@@ -242,7 +242,7 @@ func SquashToStore(st *store.Store, src *SquashSource, tags []name.Reference, op
 		return nil, err
 	}
 	if len(tags) > 0 {
-		if _, err := st.SetTags(id, tags, true); err != nil {
+		if _, err := st.Refs().Set(id, tags, true); err != nil {
 			return nil, err
 		}
 	}
@@ -362,8 +362,8 @@ func (i *squashedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 
 // SquashInput is a resolved flatten SRC; Close releases an opened archive.
 type SquashInput struct {
-	Image v1.Image     // set for archive and layout sources
-	Store *store.Image // set for store sources
+	Image v1.Image    // set for archive and layout sources
+	Store store.Image // set for store sources
 	src   Source
 }
 
@@ -376,7 +376,7 @@ func (in *SquashInput) Close() error {
 }
 
 // Source returns the flatten source for in.
-func (in *SquashInput) Source(st *store.Store) (*SquashSource, error) {
+func (in *SquashInput) Source(st store.Store) (*SquashSource, error) {
 	if in.Store != nil {
 		return SquashSourceFromStore(st, in.Store)
 	}
@@ -390,31 +390,27 @@ func (in *SquashInput) Source(st *store.Store) (*SquashSource, error) {
 // shared lock, because the caller already holds the store's lock (the
 // writer lock when the result goes into the store). A source holding
 // several images needs :REF; an index yields the host's platform.
-func ResolveSquashInput(ctx context.Context, st *store.Store, arg string, env *Env) (*SquashInput, error) {
+func ResolveSquashInput(ctx context.Context, st store.Store, arg string, env *Env) (*SquashInput, error) {
 	ref, err := ParseRef(arg)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Transport == "store" {
-		id, err := st.Resolve(ref.Name)
+		id, err := st.Refs().Resolve(ref.Name)
 		if err != nil {
 			return nil, err
 		}
-		img, err := st.Image(id)
+		img, err := st.Images().Get(id)
 		if err != nil {
 			return nil, err
 		}
 		return &SquashInput{Store: img}, nil
 	}
-	t, _ := LookupTransport(ref.Transport)
-	if t.Source == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be read", arg, t.Name)
-	}
-	src, err := t.Source(ctx, ref, env)
+	src, items, err := Open(ctx, ref, env, ConvertOptions{}, true)
 	if err != nil {
 		return nil, err
 	}
-	in, err := pickSquashImage(src.Items(), ref, arg)
+	in, err := pickSquashImage(items, arg)
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -423,24 +419,11 @@ func ResolveSquashInput(ctx context.Context, st *store.Store, arg string, env *E
 	return in, nil
 }
 
-func pickSquashImage(items []Item, ref Ref, arg string) (*SquashInput, error) {
-	if ref.Name != "" {
-		it, err := SelectItem(items, ref.Name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", arg, err)
-		}
-		items = []Item{it}
-	}
-	switch len(items) {
-	case 0:
-		return nil, fmt.Errorf("%s: no images", arg)
-	case 1:
-	default:
+// pickSquashImage takes the one image Select left: a plain image, or the
+// host's platform of an index.
+func pickSquashImage(items []Item, arg string) (*SquashInput, error) {
+	if len(items) != 1 {
 		return nil, fmt.Errorf("%s holds %d images: pick one with %s:REF", arg, len(items), arg)
-	}
-	items, err := FilterPlatforms(items, ConvertOptions{}, true)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
 	}
 	it := items[0]
 	if it.Image != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/store"
+	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself with store.Open
 )
 
 const corpusDir = "../testdata/flatten"
@@ -258,7 +259,7 @@ func TestSquashDeterministicAndStore(t *testing.T) {
 	if res.ID != r1.ID || res.DiffID != r1.DiffID {
 		t.Errorf("store result %s/%s, archive %s/%s", res.ID, res.DiffID, r1.ID, r1.DiffID)
 	}
-	if id, err := st.Resolve("flat/store:1"); err != nil || id != res.ID {
+	if id, err := st.Refs().Resolve("flat/store:1"); err != nil || id != res.ID {
 		t.Errorf("tag: %v %v", id, err)
 	}
 	// Again (layer and config exist): same ID, no error.
@@ -266,7 +267,7 @@ func TestSquashDeterministicAndStore(t *testing.T) {
 		t.Errorf("second flatten into the store: %v %v", again, err)
 	}
 	// The stored layer regenerates byte-exactly.
-	simg, err := st.Image(res.ID)
+	simg, err := st.Images().Get(res.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestSquashDeterministicAndStore(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := st.Image(srcID)
+	loaded, err := st.Images().Get(srcID)
 	if err != nil {
 		t.Fatal(err)
 	}

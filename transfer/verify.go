@@ -46,16 +46,12 @@ func Verify(ctx context.Context, src string, env *Env, w io.Writer) (*VerifyResu
 	if err != nil {
 		return nil, err
 	}
-	t, _ := LookupTransport(ref.Transport)
-	if t.Source == nil {
-		return nil, fmt.Errorf("%s: the %s transport cannot be read", src, t.Name)
-	}
-	source, items, err := openItems(ctx, t, ref, env, src)
+	source, items, err := OpenNamed(ctx, ref, env)
 	if err != nil {
 		return nil, err
 	}
 	defer source.Close()
-	v := &verifier{w: w, res: &VerifyResult{}, env: env, isStore: t.Name == "store"}
+	v := &verifier{w: w, res: &VerifyResult{}, env: env, isStore: ref.Transport == "store"}
 	for _, it := range items {
 		label := itemLabel(it)
 		if it.Index != nil {
@@ -198,7 +194,7 @@ func (v *verifier) image(ctx context.Context, img v1.Image, label string, mdiges
 			configOK = false
 		}
 	}
-	if si, ok := img.(*store.Image); ok && si.ID() != id {
+	if si, ok := img.(store.Image); ok && si.ID() != id {
 		v.fail("store image %s: its config hashes to %s", si.ID(), id)
 		configOK = false
 	}
@@ -228,7 +224,7 @@ func (v *verifier) image(ctx context.Context, img v1.Image, label string, mdiges
 		v.res.Layers++
 		v.layer(l, i, len(layers), diffIDs[i], chains[i], m)
 	}
-	if si, ok := img.(*store.Image); ok {
+	if si, ok := img.(store.Image); ok {
 		v.layerdb(si, diffIDs, chains)
 	}
 	return nil
@@ -311,7 +307,7 @@ func layerIsTar(l v1.Layer) (string, bool) {
 	return s, strings.Contains(s, ".tar") || strings.Contains(s, "rootfs.diff") || s == ""
 }
 
-func (v *verifier) layerdb(img *store.Image, diffIDs, chains []v1.Hash) {
+func (v *verifier) layerdb(img store.Image, diffIDs, chains []v1.Hash) {
 	ls := img.StoreLayers()
 	ok := true
 	for i, l := range ls {

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -42,17 +41,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			var unlock func()
-			if repair {
-				unlock, err = st.Writer()
-			} else {
-				unlock, err = st.Reader()
-			}
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, err := st.Check(store.CheckOptions{Deep: deep, Repair: repair})
+			r, err := transfer.CheckStore(st, transfer.CheckOptions{Deep: deep, Repair: repair})
 			if err != nil {
 				return err
 			}
@@ -62,9 +51,9 @@ Examples:
 					continue
 				}
 				fmt.Fprintln(os.Stdout, oneLine(p.String()))
-				if !p.Repaired && p.Severity != store.Unused {
+				if !p.Repaired && p.Severity != transfer.Unused {
 					remaining++
-					if p.Severity == store.Garbage {
+					if p.Severity == transfer.Garbage {
 						garbage++
 					}
 				}

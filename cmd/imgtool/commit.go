@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -39,7 +38,7 @@ Examples:
 				return err
 			}
 			var res *transfer.Imported
-			err = withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
+			err = withContainer(g, args[0], func(st transfer.Store, c *transfer.Container) error {
 				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag})
 				return err
 			})

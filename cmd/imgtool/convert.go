@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/tarball"
+	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -28,25 +27,25 @@ func (c *compressFlags) add(fs *pflag.FlagSet, dflt string) {
 
 // parse returns the compression; keep when --compress was not given and
 // dflt is "" (layers copied as stored).
-func (c *compressFlags) parse(fs *pflag.FlagSet) (comp tarball.Compression, keep bool, err error) {
+func (c *compressFlags) parse(fs *pflag.FlagSet) (comp transfer.Compression, keep bool, err error) {
 	switch c.compress {
 	case "":
-		return tarball.None, true, nil
+		return transfer.NoCompression, true, nil
 	case "none":
-		comp = tarball.None
+		comp = transfer.NoCompression
 	case "gzip":
-		comp = tarball.Gzip
+		comp = transfer.Gzip
 	case "zstd":
-		comp = tarball.Zstd
+		comp = transfer.Zstd
 	default:
 		return 0, false, usageError{fmt.Sprintf("unknown --compress %q (none, gzip, zstd)", c.compress)}
 	}
 	if fs.Changed("compress-level") && c.level != 0 {
 		lo, hi := 1, 9
-		if comp == tarball.Zstd {
+		if comp == transfer.Zstd {
 			hi = 22
 		}
-		if comp == tarball.None || c.level < lo || c.level > hi {
+		if comp == transfer.NoCompression || c.level < lo || c.level > hi {
 			return 0, false, usageError{fmt.Sprintf("--compress-level %d is out of range for %s", c.level, c.compress)}
 		}
 	}
@@ -65,20 +64,27 @@ func init() {
   docker-archive:PATH[:REF]   docker save archive (Docker 25+ form; --legacy for <=24)
   oci-archive:PATH[:REF]      tar of an OCI image layout
   oci:DIR[:REF]               OCI image layout directory
+  dir:DIR                     containers/image's directory layout (skopeo's dir:)
+  docker://REF                a registry
   store:REF, or a bare REF    the image store (--root)
-PATH may be - for stdin/stdout with the two archive transports. Reading, every
+PATH may be - for stdin/stdout with the two archive transports. A prefix that is
+not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. Reading, every
 archive form is auto-detected (docker saves of any version, OCI tars, containerd
 saves, compressed as a whole or per layer).
 
 A source holding several images converts them all (shared blobs written once),
 or the one SRC's :REF picks: a tag (app:1), an OCI ref name (latest), a digest
 (@sha256:... : manifest, index, image ID, or one platform of an index) or its
-number (0, 1, ...). DST's :REF renames the single image written.
+number (0, 1, ... or @0, @1, ... as skopeo's docker-archive:PATH:@N). DST's :REF
+renames the single image written.
 
-A multi-platform index travels whole to oci and oci-archive, bytes and digests
-unchanged unless layers are recompressed or platforms dropped. --platform
-(repeatable) keeps a subset; a docker-archive gets one image per platform; the
-store takes the host's platform unless --platform or --all-platforms. A kept
+Platforms (the same rule for load, save, pull, push and flatten): plain images are
+taken whatever their platform, as docker load takes every image of a docker save;
+--platform (repeatable) keeps only those platforms. A multi-platform index travels
+whole to oci, oci-archive, dir and docker://, bytes and digests unchanged unless
+layers are recompressed or platforms dropped; a docker-archive gets one image per
+platform; the store (and flatten) take the host's platform from an index unless
+--platform or --all-platforms. A kept
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
 
 Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd
@@ -129,11 +135,19 @@ Examples:
 					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
 				},
 			}
-			env := &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
-			written, err := transfer.Convert(context.Background(), args[0], args[1], env, opts)
+			src, err := transfer.ParseRef(args[0])
 			if err != nil {
 				return err
 			}
+			dst, err := transfer.ParseRef(args[1])
+			if err != nil {
+				return err
+			}
+			res, err := g.run(src, dst, registry.Options{UserAgent: "imgtool"}, opts)
+			if err != nil {
+				return err
+			}
+			written := res.Written
 			out := os.Stdout
 			if r, _ := transfer.ParseRef(args[1]); r.Path == "-" {
 				out = os.Stderr

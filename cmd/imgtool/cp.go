@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -36,7 +35,7 @@ Examples:
 			case !sIn && !dIn:
 				return usageError{"must specify at least one container source"}
 			case dIn:
-				return withContainer(g, dc, func(st *store.Store, c *store.Container) error {
+				return withContainer(g, dc, func(st transfer.Store, c *transfer.Container) error {
 					return transfer.CopyIn(st, c, src, dp, os.Stdin)
 				})
 			}
@@ -52,7 +51,7 @@ Examples:
 				return err
 			}
 			defer unlock()
-			c, err := st.FindContainer(sc)
+			c, err := st.Containers().Find(sc)
 			if err != nil {
 				return err
 			}

@@ -3,9 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -29,12 +28,8 @@ Example:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
-				id, err := st.Resolve(args[0])
-				if err != nil {
-					return err
-				}
-				c, err := st.CreateContainer(id, store.CreateOptions{Name: name, Cmd: args[1:]})
+			return g.withStore(func(st transfer.Store) error {
+				c, err := transfer.CreateContainer(st, args[0], transfer.CreateOptions{Name: name, Cmd: args[1:]})
 				if err != nil {
 					return err
 				}

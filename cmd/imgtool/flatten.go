@@ -13,7 +13,6 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/reference"
-	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -92,7 +91,7 @@ Examples:
 				return err
 			}
 			defer unlock()
-			env := &transfer.Env{Store: func() (*store.Store, error) { return st, nil }}
+			env := &transfer.Env{Store: func() (transfer.Store, error) { return st, nil }}
 			in, err := transfer.ResolveSquashInput(context.Background(), st, args[0], env)
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
 )
 
@@ -40,11 +41,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(args[0])
-			if err != nil {
-				return err
-			}
-			info, err := st.Info(id)
+			info, err := transfer.LookupImage(st, args[0])
 			if err != nil {
 				return err
 			}
@@ -57,7 +54,7 @@ Example:
 				} `json:"history"`
 			}
 			if err := json.Unmarshal(info.Config, &cfg); err != nil {
-				return fmt.Errorf("image %s: config: %w", id, err)
+				return fmt.Errorf("image %s: config: %w", info.ID, err)
 			}
 			rows := make([]historyRow, len(cfg.History))
 			layer := 0
@@ -70,7 +67,7 @@ Example:
 				rows[len(rows)-1-i] = r
 			}
 			if len(rows) > 0 {
-				rows[0].ID = id.String()
+				rows[0].ID = info.ID.String()
 			}
 			return listing[historyRow]{
 				header: "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT",

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/reference"
-	"github.com/imgtool/imgtool/store"
+	"github.com/imgtool/imgtool/transfer"
 )
 
 // imageRow is one line of `images`; its JSON form is --format json.
@@ -51,7 +51,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			infos, err := st.List()
+			infos, err := transfer.ListImages(st)
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func shortID(id string, noTrunc bool) string {
 
 // imageRows expands images into one row per tag (<none> for untagged),
 // filtered by an optional REPOSITORY[:TAG] argument.
-func imageRows(infos []*store.Info, filter []string) []imageRow {
+func imageRows(infos []*transfer.ImageInfo, filter []string) []imageRow {
 	var rows []imageRow
 	for _, info := range infos {
 		base := imageRow{ID: info.ID.String(), Size: info.Size, CreatedSince: since(info.Created)}
@@ -135,14 +135,14 @@ func matchesFilter(r imageRow, f string) bool {
 
 // withoutIntermediate drops untagged images that another image names as
 // its parent: docker images hides them unless -a.
-func withoutIntermediate(infos []*store.Info) []*store.Info {
+func withoutIntermediate(infos []*transfer.ImageInfo) []*transfer.ImageInfo {
 	parents := map[string]bool{}
 	for _, i := range infos {
 		if i.Parent != "" {
 			parents[i.Parent] = true
 		}
 	}
-	var out []*store.Info
+	var out []*transfer.ImageInfo
 	for _, i := range infos {
 		if len(i.Tags) == 0 && parents[i.ID.String()] {
 			continue

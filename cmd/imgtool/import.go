@@ -94,7 +94,7 @@ func optionalTag(args []string) (*name.Tag, error) {
 func printImported(g *globals, cmd string, res *transfer.Imported, jsonOut bool, start time.Time) error {
 	if jsonOut {
 		st, _ := g.store()
-		info, err := st.Info(res.ID)
+		info, err := st.Images().Info(res.ID)
 		if err != nil {
 			return err
 		}

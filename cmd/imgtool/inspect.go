@@ -4,13 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 // inspectImage has the shape and key order of docker image inspect.
@@ -78,11 +74,7 @@ func init() {
 			}
 			out := []inspectImage{}
 			for _, a := range args {
-				id, err := st.Resolve(a)
-				if err != nil {
-					return err
-				}
-				info, err := st.Info(id)
+				info, err := transfer.LookupImage(st, a)
 				if err != nil {
 					return err
 				}
@@ -98,7 +90,7 @@ func init() {
 	})
 }
 
-func toInspect(st *store.Store, info *store.Info) inspectImage {
+func toInspect(st transfer.Store, info *transfer.ImageInfo) inspectImage {
 	var c configFields
 	_ = json.Unmarshal(info.Config, &c)
 	orNull := func(m json.RawMessage) json.RawMessage {
@@ -113,7 +105,7 @@ func toInspect(st *store.Store, info *store.Info) inspectImage {
 		ContainerConfig: orNull(c.ContainerConfig), DockerVersion: c.DockerVersion, Author: c.Author,
 		Config: orNull(c.Config), Architecture: c.Architecture, Variant: c.Variant, Os: c.OS, OsVersion: c.OSVersion,
 		Size: info.Size, VirtualSize: info.Size,
-		GraphDriver: graphDriver{Name: "overlay2", Data: graphData(st, info.Layers)},
+		GraphDriver: graphDriver{Name: "overlay2", Data: transfer.GraphData(st, info)},
 		RootFS:      inspectRootFS{Type: "layers"},
 		Metadata:    map[string]string{"LastTagTime": lastTagTime(info.LastTagTime)},
 	}
@@ -136,27 +128,3 @@ func lastTagTime(s string) string {
 	}
 	return s
 }
-
-// graphData is overlay2's GraphDriver.Data for the image's top layer.
-func graphData(st *store.Store, layers []*store.Layer) map[string]string {
-	if len(layers) == 0 {
-		return map[string]string{}
-	}
-	top := layers[len(layers)-1]
-	diff, err := st.DiffDir(top.CacheID)
-	if err != nil {
-		return map[string]string{}
-	}
-	dir := filepath.Dir(diff)
-	data := map[string]string{
-		"MergedDir": filepath.Join(dir, "merged"),
-		"UpperDir":  filepath.Join(dir, "diff"),
-		"WorkDir":   filepath.Join(dir, "work"),
-	}
-	if lowers := st.LowerDirs(top.CacheID); len(lowers) > 0 {
-		data["LowerDir"] = strings.Join(lowers, ":")
-	}
-	return data
-}
-
-var _ = v1.Hash{}

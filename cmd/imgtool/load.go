@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -28,7 +23,10 @@ func init() {
 tars (with or without manifest.json), containerd-store saves and multi-image archives,
 plain or compressed as a whole or per layer with gzip, zstd, xz or bzip2. Every layer's
 diff_id is recomputed while it is unpacked; -i docker://REF pulls from a registry; a mismatch, a bad entry or a bad tag loads
-nothing. A multi-platform index loads the host's platform unless --platform says otherwise.
+nothing. Every image of a docker save archive is loaded, whatever its platform (as docker
+load does); --platform keeps only the images of those platforms. A multi-platform index
+(an OCI layout, a containerd export) loads the host's platform unless --platform says
+otherwise.
 
 Examples:
   imgtool load -i app.tar
@@ -43,20 +41,11 @@ Examples:
 		maxArgs: 0,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			start := time.Now()
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
 			wanted, err := parsePlatforms(platforms)
 			if err != nil {
 				return err
 			}
-			images, closeSrc, err := loadSource(input, wanted)
-			if err != nil {
-				return err
-			}
-			defer closeSrc()
-			entries, err := transfer.SelectPlatforms(images, wanted)
+			src, err := inputRef(input)
 			if err != nil {
 				return err
 			}
@@ -64,24 +53,21 @@ Examples:
 			if err != nil {
 				return err
 			}
-			loaded, err := transfer.Load(context.Background(), st, entries, transfer.LoadOptions{Platforms: wanted, Progress: rep})
+			res, err := g.run(src, transfer.StoreRef(), registry.Options{DataRoot: g.root, UserAgent: "imgtool"},
+				transfer.ConvertOptions{Platforms: wanted, Progress: rep})
 			rep.Close()
 			if err != nil {
 				return err
 			}
 			if jsonOut {
 				r := &result{Command: "load", Images: []imageResult{}}
-				for _, l := range loaded {
-					ir := newImageResult(l.ID, l.Tags, l.DiffIDs)
-					if l.Platform != nil {
-						ir.Platform = l.Platform.String()
-					}
-					r.Images = append(r.Images, ir)
+				for _, w := range res.Written {
+					r.Images = append(r.Images, writtenResult(w))
 				}
 				return printResult(os.Stdout, r, start)
 			}
 			if !quiet {
-				printLoaded(loaded)
+				printLoaded(res.Written)
 			}
 			return nil
 		},
@@ -90,7 +76,7 @@ Examples:
 
 // printLoaded prints docker load's lines: "Loaded image: ref" per tag, and
 // when the last image had no tag, "Loaded image ID: …" for every image.
-func printLoaded(loaded []transfer.Loaded) {
+func printLoaded(loaded []transfer.Written) {
 	if len(loaded) == 0 {
 		return
 	}
@@ -107,24 +93,4 @@ func printLoaded(loaded []transfer.Loaded) {
 			fmt.Fprintf(os.Stdout, "Loaded image ID: %s\n", l.ID)
 		}
 	}
-}
-
-// loadSource opens -i: an archive file, stdin, or docker://REF.
-func loadSource(input string, platforms []v1.Platform) ([]archive.Entry, func(), error) {
-	if ref, ok := strings.CutPrefix(input, "docker://"); ok {
-		rem, err := registry.Source(context.Background(), ref, registry.Options{Platforms: platforms})
-		if err != nil {
-			return nil, nil, err
-		}
-		return rem.Images(), func() { rem.Close() }, nil
-	}
-	path, err := archiveInput(input)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := archive.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return a.Images(), func() { a.Close() }, nil
 }

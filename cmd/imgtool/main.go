@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/progress"
-	"github.com/imgtool/imgtool/store"
+	"github.com/imgtool/imgtool/transfer"
 )
 
 // command is one subcommand: its flags, its help and its action.
@@ -38,7 +39,8 @@ func register(c *command) { commands[c.name] = c }
 type globals struct {
 	root     string
 	progress string
-	st       *store.Store
+	st       transfer.Store
+	ctx      context.Context // cancelled by SIGINT/SIGTERM (signals.go)
 }
 
 // reporter is the progress display a command uses; quiet silences it.
@@ -53,9 +55,9 @@ func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
 	return progress.New(m, os.Stderr, verb), nil
 }
 
-func (g *globals) store() (*store.Store, error) {
+func (g *globals) store() (transfer.Store, error) {
 	if g.st == nil {
-		st, err := store.Open(g.root)
+		st, err := transfer.OpenStore(g.root)
 		if err != nil {
 			return nil, err
 		}
@@ -64,17 +66,27 @@ func (g *globals) store() (*store.Store, error) {
 	return g.st, nil
 }
 
-// withWriter runs fn on the store under its writer lock.
-func (g *globals) withWriter(fn func(*store.Store) error) error {
+// storeWritable reports whether imgtool may write the store (no dockerd
+// uses it).
+func (g *globals) storeWritable() bool {
+	st, err := g.store()
+	if err != nil {
+		return false
+	}
+	unlock, err := st.Writer()
+	if err != nil {
+		return false
+	}
+	unlock()
+	return true
+}
+
+// withStore runs fn on the opened store; fn takes the locks it needs.
+func (g *globals) withStore(fn func(transfer.Store) error) error {
 	st, err := g.store()
 	if err != nil {
 		return err
 	}
-	unlock, err := st.Writer()
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	return fn(st)
 }
 
@@ -117,7 +129,7 @@ func run(argv []string) int {
 	g := &globals{}
 	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
-	fs.StringVar(&g.root, "root", store.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
+	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
 	fs.StringVar(&g.progress, "progress", "", "progress on stderr: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")
@@ -173,7 +185,14 @@ func runCommand(g *globals, c *command, args []string) int {
 		fmt.Fprintf(os.Stderr, "imgtool %s: wrong number of arguments\nUsage: imgtool %s %s\nSee 'imgtool %s --help'.\n", c.name, c.name, c.usage, c.name)
 		return 2
 	}
+	ctx, stop := withSignals()
+	defer stop()
+	g.ctx = ctx
 	if err := c.run(g, fs, fs.Args()); err != nil {
+		if msg, code, ok := interruptedError(ctx, err); ok {
+			fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, msg)
+			return code
+		}
 		var ue usageError
 		fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, oneLine(err.Error()))
 		if errors.As(err, &ue) {

@@ -3,9 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -21,8 +20,8 @@ Example:
   dir=$(imgtool mount build) && cp -a ./site "$dir/srv/" && imgtool unmount build`,
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
-				p, err := st.Mount(c)
+			return g.withStore(func(st transfer.Store) error {
+				p, err := transfer.MountContainer(st, args[0])
 				if err == nil {
 					fmt.Println(p)
 				}
@@ -36,20 +35,16 @@ Example:
 		short:   "Unmount a container mounted with imgtool mount",
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return withContainer(g, args[0], func(st *store.Store, c *store.Container) error {
-				return st.Unmount(c)
+			return g.withStore(func(st transfer.Store) error {
+				return transfer.UnmountContainer(st, args[0])
 			})
 		},
 	})
 }
 
 // withContainer runs fn on a container under the writer lock.
-func withContainer(g *globals, ref string, fn func(*store.Store, *store.Container) error) error {
-	return g.withWriter(func(st *store.Store) error {
-		c, err := st.FindContainer(ref)
-		if err != nil {
-			return err
-		}
-		return fn(st, c)
+func withContainer(g *globals, ref string, fn func(transfer.Store, *transfer.Container) error) error {
+	return g.withStore(func(st transfer.Store) error {
+		return transfer.WithContainer(st, ref, func(c *transfer.Container) error { return fn(st, c) })
 	})
 }

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 type psRow struct {
@@ -44,7 +43,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			cs, err := st.Containers()
+			cs, err := transfer.ListContainers(st)
 			if err != nil {
 				return err
 			}
@@ -66,9 +65,9 @@ Examples:
 	})
 }
 
-func toPSRow(st *store.Store, c *store.Container, noTrunc bool) psRow {
+func toPSRow(st transfer.Store, c *transfer.Container, noTrunc bool) psRow {
 	image := shortID(c.Image.String(), false)
-	if tags, _ := st.TagsOf(c.Image); len(tags) > 0 {
+	if tags := transfer.ImageTags(st, c.Image); len(tags) > 0 {
 		image = tags[0]
 	}
 	cmd := strings.TrimSpace(c.Path + " " + strings.Join(c.Args, " "))

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/transfer"
 
 	"github.com/imgtool/imgtool/registry"
@@ -51,83 +50,71 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if all && len(wanted) > 0 {
+				return usageError{"--all-platforms and --platform exclude each other"}
+			}
 			opts := rf.options(g, true)
-			opts.Platforms, opts.AllPlatforms = wanted, all
-			ctx := context.Background()
-			src, err := registry.Source(ctx, args[0], opts)
+			ref, err := registry.ParseReference(args[0], opts)
 			if err != nil {
 				return err
 			}
-			entries := src.Images()
-			for i := 1; i < len(entries); i++ {
-				entries[i].Tags = nil // one tag, one image
-			}
-			result := pullResult{Ref: src.Ref.String(), Digest: src.Digest.String()}
+			dst := transfer.StoreRef()
 			if output != "" {
-				w, commit, abort, err := archiveOutput(output)
-				if err != nil {
+				if dst, err = outputRef(output, "docker-archive"); err != nil {
 					return err
-				}
-				tagged := make([]archive.Tagged, len(entries))
-				for i, e := range entries {
-					tagged[i] = archive.Tagged{Image: e.Image, Tags: e.Tags}
-				}
-				epoch, err := sourceDateEpoch()
-				if err != nil {
-					abort()
-					return err
-				}
-				if err := archive.Write(w, tagged, archive.Options{Format: archive.Docker, Epoch: epoch}); err != nil {
-					abort()
-					return err
-				}
-				if err := commit(); err != nil {
-					return err
-				}
-				for _, e := range entries {
-					id, _ := e.Image.ConfigName()
-					result.Images = append(result.Images, pulledImage{ID: id.String(), Manifest: e.ManifestDigest.String(), Platform: e.Platform})
-				}
-			} else {
-				st, err := g.store()
-				if err != nil {
-					return err
-				}
-				rep, err := g.reporter("pulling", quiet || asJSON && g.progress == "")
-				if err != nil {
-					return err
-				}
-				loaded, err := transfer.Load(ctx, st, entries, transfer.LoadOptions{Progress: rep})
-				rep.Close()
-				if err != nil {
-					return fmt.Errorf("pull %s: %w", args[0], err)
-				}
-				if err := src.Record(); err != nil {
-					fmt.Fprintf(os.Stderr, "imgtool pull: warning: recording distribution metadata: %v\n", err)
-				}
-				for i, l := range loaded {
-					pi := pulledImage{ID: l.ID.String(), Manifest: entries[i].ManifestDigest.String(), Platform: entries[i].Platform, Tags: l.Tags}
-					for _, d := range l.DiffIDs {
-						pi.DiffIDs = append(pi.DiffIDs, d.String())
-					}
-					result.Images = append(result.Images, pi)
 				}
 			}
-			switch {
-			case asJSON:
-				return json.NewEncoder(os.Stdout).Encode(result)
-			case quiet:
-				fmt.Fprintln(os.Stdout, familiarRef(src.Ref))
-			default:
-				fmt.Fprintf(os.Stdout, "Digest: %s\n", src.Digest)
-				for _, im := range result.Images {
-					fmt.Fprintf(os.Stdout, "Image ID: %s\n", im.ID)
-				}
-				fmt.Fprintln(os.Stdout, familiarRef(src.Ref))
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
 			}
-			return nil
+			rep, err := g.reporter("pulling", quiet || asJSON && g.progress == "")
+			if err != nil {
+				return err
+			}
+			res, err := g.run(transfer.Ref{Transport: "docker", Path: args[0]}, dst, opts,
+				transfer.ConvertOptions{Platforms: wanted, AllPlatforms: all, Epoch: epoch, Progress: rep})
+			rep.Close()
+			if err != nil {
+				if dst.Transport == "store" && !strings.HasPrefix(err.Error(), "pull ") {
+					err = fmt.Errorf("pull %s: %w", args[0], err)
+				}
+				return err
+			}
+			return printPulled(res, ref, quiet, asJSON)
 		},
 	})
+}
+
+// printPulled prints docker pull's closing lines, or the --json document.
+func printPulled(res *transfer.Result, ref name.Reference, quiet, asJSON bool) error {
+	result := pullResult{Ref: ref.String()}
+	if len(res.Digests) > 0 {
+		result.Digest = res.Digests[0].String()
+	}
+	for _, w := range res.Written {
+		pi := pulledImage{ID: w.ID.String(), Manifest: w.Digest.String(), Tags: w.Tags}
+		if w.Platform != nil {
+			pi.Platform = w.Platform
+		}
+		for _, d := range w.DiffIDs {
+			pi.DiffIDs = append(pi.DiffIDs, d.String())
+		}
+		result.Images = append(result.Images, pi)
+	}
+	switch {
+	case asJSON:
+		return json.NewEncoder(os.Stdout).Encode(result)
+	case quiet:
+		fmt.Fprintln(os.Stdout, familiarRef(ref))
+	default:
+		fmt.Fprintf(os.Stdout, "Digest: %s\n", result.Digest)
+		for _, im := range result.Images {
+			fmt.Fprintf(os.Stdout, "Image ID: %s\n", im.ID)
+		}
+		fmt.Fprintln(os.Stdout, familiarRef(ref))
+	}
+	return nil
 }
 
 type pullResult struct {

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/registry"
+	"github.com/imgtool/imgtool/transfer"
 )
 
 // registryFlags are the flags push, pull and search share.
@@ -75,13 +74,12 @@ Examples:
 				ref = args[1]
 			}
 			opts := rf.options(g, quiet || asJSON)
-			ctx := context.Background()
 			if !quiet && !asJSON {
 				if r, err := registry.ParseReference(ref, opts); err == nil {
 					fmt.Fprintf(os.Stdout, "The push refers to repository [%s]\n", r.Context().Name())
 				}
 			}
-			res, err := pushSource(ctx, g, src, ref, len(args) == 2, opts)
+			res, err := pushSource(g, src, ref, len(args) == 2, opts)
 			if err != nil {
 				return err
 			}
@@ -103,51 +101,30 @@ Examples:
 	})
 }
 
-// pushSource opens SRC by its transport prefix and pushes it.
-func pushSource(ctx context.Context, g *globals, src, ref string, explicitRef bool, opts registry.Options) (*registry.PushResult, error) {
-	kind, path, _ := strings.Cut(src, ":")
-	switch kind {
-	case "oci":
+// pushSource pushes SRC (any location; a bare name is a store image) to
+// REF through the pipeline. An archive or layout needs an explicit REF.
+func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Options) (*registry.PushResult, error) {
+	sref, err := transfer.ParseRef(src)
+	if err != nil {
+		return nil, err
+	}
+	if sref.Transport != "store" {
 		if !explicitRef {
-			return nil, usageError{"push oci:DIR needs a destination REF"}
-		}
-		opts.DataRoot = ""
-		return registry.PushLayout(ctx, ref, path, opts)
-	case "docker-archive", "oci-archive":
-		if !explicitRef {
-			return nil, usageError{"push " + kind + ":PATH needs a destination REF"}
+			return nil, usageError{"push " + sref.Transport + ":PATH needs a destination REF"}
 		}
 		opts.DataRoot = "" // the store is not involved
-		a, err := archive.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer a.Close()
-		return registry.PushEntries(ctx, ref, a.Images(), opts)
-	}
-	st, err := g.store()
-	if err != nil {
-		return nil, err
-	}
-	// Distribution metadata is recorded only in a store imgtool may write
-	// (not in the data root of a running dockerd).
-	if u, err := st.Writer(); err == nil {
-		u()
-	} else {
+	} else if !g.storeWritable() {
+		// Distribution metadata is recorded only in a store imgtool may
+		// write (not in the data root of a running dockerd).
 		opts.DataRoot = ""
 	}
-	unlock, err := st.Reader()
+	res, err := g.run(sref, transfer.Ref{Transport: "docker", Path: ref}, opts, transfer.ConvertOptions{Jobs: opts.Jobs})
 	if err != nil {
+		if sref.Transport == "store" && errors.Is(err, transfer.ErrNotFound) {
+			//lint:ignore ST1005 docker push's own words, which scripts match
+			return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
+		}
 		return nil, err
 	}
-	defer unlock()
-	id, err := st.Resolve(src)
-	if err != nil {
-		return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
-	}
-	img, err := st.Image(id)
-	if err != nil {
-		return nil, err
-	}
-	return registry.Push(ctx, ref, img, opts)
+	return res.Written[0].Detail.(*registry.PushResult), nil
 }

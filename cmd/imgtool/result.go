@@ -11,9 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
-	"github.com/imgtool/imgtool/reference"
 )
 
 // imageResult is one image in a --json result (docs/json.md).
@@ -101,21 +99,4 @@ func (c *countingWriter) sum() string {
 		return ""
 	}
 	return "sha256:" + hex.EncodeToString(c.h.Sum(nil))
-}
-
-// taggedResult describes an image a command writes.
-func taggedResult(t archive.Tagged) imageResult {
-	var tags []string
-	for _, tg := range t.Tags {
-		tags = append(tags, reference.Familiar(tg))
-	}
-	var id v1.Hash
-	var diffIDs []v1.Hash
-	if t.Image != nil {
-		id, _ = t.Image.ConfigName()
-		if cf, err := t.Image.ConfigFile(); err == nil {
-			diffIDs = cf.RootFS.DiffIDs
-		}
-	}
-	return newImageResult(id, tags, diffIDs)
 }

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -18,14 +17,10 @@ func init() {
   imgtool rm build`,
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
+			return g.withStore(func(st transfer.Store) error {
 				var errs []error
 				for _, a := range args {
-					c, err := st.FindContainer(a)
-					if err == nil {
-						err = st.RemoveContainer(c)
-					}
-					if err != nil {
+					if err := transfer.RemoveContainer(st, a); err != nil {
 						errs = append(errs, err)
 						continue
 					}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -27,18 +25,8 @@ Examples:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
-				var errs []error
-				for _, a := range args {
-					lines, err := st.Remove(a, force)
-					for _, l := range lines {
-						fmt.Println(l)
-					}
-					if err != nil {
-						errs = append(errs, err)
-					}
-				}
-				return errors.Join(errs...)
+			return g.withStore(func(st transfer.Store) error {
+				return transfer.RemoveImages(st, args, force, func(l string) { fmt.Println(l) })
 			})
 		},
 	})

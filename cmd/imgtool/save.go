@@ -1,26 +1,26 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/registry"
-	"github.com/imgtool/imgtool/tarball"
 	"github.com/imgtool/imgtool/transfer"
 )
 
-var saveFormats = map[string]archive.Format{
-	"docker":        archive.Docker,
-	"docker-legacy": archive.DockerLegacy,
-	"oci-archive":   archive.OCIArchive,
-	"oci":           archive.OCILayout,
+// saveFormats maps --format to the location convert names the same way.
+var saveFormats = map[string]struct {
+	transport string
+	legacy    bool
+}{
+	"docker":        {"docker-archive", false},
+	"docker-legacy": {"docker-archive", true},
+	"oci-archive":   {"oci-archive", false},
+	"oci":           {"oci", false},
 }
 
 func init() {
@@ -60,7 +60,7 @@ Examples:
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			start := time.Now()
-			f, ok := saveFormats[format]
+			sf, ok := saveFormats[format]
 			if !ok {
 				return usageError{fmt.Sprintf("unknown --format %q (docker, docker-legacy, oci, oci-archive)", format)}
 			}
@@ -68,88 +68,44 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if comp != tarball.None && (f == archive.Docker || f == archive.DockerLegacy) {
+			if comp != transfer.NoCompression && sf.transport == "docker-archive" {
 				return usageError{fmt.Sprintf("--format %s holds uncompressed layers; --compress is for oci and oci-archive", format)}
 			}
-			if f == archive.OCILayout && (output == "" || output == "-") {
+			if sf.transport == "oci" && (output == "" || output == "-") {
 				return usageError{"--format oci writes a directory: give it with -o DIR"}
 			}
-			opts := archive.Options{Format: f, Compression: comp, Level: cf.level}
 			epoch, err := sourceDateEpoch()
 			if err != nil {
 				return err
 			}
-			opts.Epoch = epoch
-			st, err := g.store()
+			dst, err := outputRef(output, sf.transport)
 			if err != nil {
 				return err
 			}
-			unlock, err := st.Reader()
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			imgs, err := transfer.Selected(st, args)
-			if err != nil {
-				return err
-			}
-			if err := transfer.CheckSavable(imgs); err != nil {
-				return err
-			}
-			res := &result{Command: "save", Output: output, Format: format}
-			if res.Output == "" {
-				res.Output = "-"
-			}
-			for _, im := range imgs {
-				res.Images = append(res.Images, taggedResult(im))
-			}
-			report := func() error {
-				if jsonOut {
-					return printResult(resultStream(output), res, start)
-				}
-				return nil
-			}
-			if ref, ok := strings.CutPrefix(output, "docker://"); ok {
-				if len(imgs) != 1 {
-					return usageError{"save to a registry takes one image"}
-				}
-				pushed, err := registry.Push(context.Background(), ref, imgs[0].Image, registry.Options{})
-				if err != nil {
-					return err
-				}
-				res.Format, res.SHA256 = "registry", pushed.Digest.String()
-				return report()
-			}
-			if f == archive.OCILayout {
-				if err := archive.WriteLayout(output, imgs, opts); err != nil {
-					return err
-				}
-				return report()
-			}
-			w, commit, abort, err := archiveOutput(output)
-			if err != nil {
-				return err
+			if dst.Transport == "docker" && len(args) != 1 {
+				return usageError{"save to a registry takes one image"}
 			}
 			rep, err := g.reporter("saving", jsonOut && g.progress == "")
 			if err != nil {
-				abort()
 				return err
 			}
-			for i := range imgs {
-				imgs[i].Image = transfer.WithProgress(imgs[i].Image, rep)
-			}
-			cw := newCountingWriter(w, jsonOut)
-			err = archive.Write(cw, imgs, opts)
+			count := &counter{hashed: jsonOut}
+			res, err := g.run(transfer.StoreRef(args...), dst, registry.Options{UserAgent: "imgtool"}, transfer.ConvertOptions{
+				Compression: comp, Level: cf.level, Epoch: epoch, Legacy: sf.legacy, Progress: rep, Output: count.wrap,
+			})
 			rep.Close()
-			if err != nil {
-				abort()
+			if err != nil || !jsonOut {
 				return err
 			}
-			if err := commit(); err != nil {
-				return err
+			r := &result{Command: "save", Output: dst.Path, Format: format}
+			for _, w := range res.Written {
+				r.Images = append(r.Images, newImageResult(w.ID, w.Tags, w.DiffIDs))
 			}
-			res.Bytes, res.SHA256 = cw.n, cw.sum()
-			return report()
+			r.Bytes, r.SHA256 = count.bytes()
+			if dst.Transport == "docker" {
+				r.Output, r.Format, r.SHA256 = output, "registry", res.Written[0].Digest.String()
+			}
+			return printResult(resultStream(output), r, start)
 		},
 	})
 }

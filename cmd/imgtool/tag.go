@@ -1,9 +1,8 @@
 package main
 
 import (
+	"github.com/imgtool/imgtool/transfer"
 	"github.com/spf13/pflag"
-
-	"github.com/imgtool/imgtool/store"
 )
 
 func init() {
@@ -16,8 +15,8 @@ func init() {
   imgtool tag 3f2a9c1b7d4e app:latest`,
 		minArgs: 2, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			return g.withWriter(func(st *store.Store) error {
-				return st.Tag(args[0], args[1])
+			return g.withStore(func(st transfer.Store) error {
+				return transfer.TagImage(st, args[0], args[1])
 			})
 		},
 	})

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -12,18 +12,19 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // nowRFC3339Nano is Docker's lastUpdated format: local time, RFC3339Nano.
 func nowRFC3339Nano() string { return time.Now().Format(time.RFC3339Nano) }
 
-// RawConfig returns an image's config bytes, verified against the ID as
+// rawConfig returns an image's config bytes, verified against the ID as
 // the daemon does on every read.
-func (s *Store) RawConfig(id v1.Hash) ([]byte, error) {
+func (s *Store) rawConfig(id v1.Hash) ([]byte, error) {
 	b, err := os.ReadFile(s.contentPath(id.Hex))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no such image: %s", id)
+			return nil, store.Errorf(store.ErrNotFound, "no such image: %s", id)
 		}
 		return nil, err
 	}
@@ -33,8 +34,8 @@ func (s *Store) RawConfig(id v1.Hash) ([]byte, error) {
 	return b, nil
 }
 
-// ImageIDs lists every image in imagedb.
-func (s *Store) ImageIDs() ([]v1.Hash, error) {
+// imageIDs lists every image in imagedb.
+func (s *Store) imageIDs() ([]v1.Hash, error) {
 	entries, err := os.ReadDir(filepath.Join(s.imageDir(), "imagedb", "content", "sha256"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -63,8 +64,8 @@ func (s *Store) putConfig(config []byte) (v1.Hash, error) {
 	return id, writeFileAtomic(path, config, 0o600)
 }
 
-// Metadata reads imagedb/metadata/sha256/<id>/<key>; "" if absent.
-func (s *Store) Metadata(id v1.Hash, key string) string {
+// metadata reads imagedb/metadata/sha256/<id>/<key>; "" if absent.
+func (s *Store) metadata(id v1.Hash, key string) string {
 	b, _ := os.ReadFile(filepath.Join(s.metadataDir(id.Hex), key))
 	return strings.TrimSpace(string(b))
 }

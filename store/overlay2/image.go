@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -31,19 +32,19 @@ type Image struct {
 
 var _ v1.Image = (*Image)(nil)
 
-// Image opens an image by ID.
-func (s *Store) Image(id v1.Hash) (*Image, error) {
-	config, err := s.RawConfig(id)
+// image opens an image by ID.
+func (s *Store) image(id v1.Hash) (*Image, error) {
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", id, err)
 	}
 	img := &Image{s: s, id: id, config: config}
 	for _, chain := range imageid.ChainIDs(diffIDs) {
-		l, err := s.Layer(chain)
+		l, err := s.layer(chain)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", id, err)
 		}
@@ -56,8 +57,8 @@ func (s *Store) Image(id v1.Hash) (*Image, error) {
 func (img *Image) ID() v1.Hash { return img.id }
 
 // StoreLayers are the image's layer records, base first.
-func (img *Image) StoreLayers() []*Layer {
-	out := make([]*Layer, len(img.layers))
+func (img *Image) StoreLayers() []*store.Layer {
+	out := make([]*store.Layer, len(img.layers))
 	for i, l := range img.layers {
 		out[i] = l.info
 	}
@@ -141,7 +142,7 @@ func (img *Image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 // storeLayer is a registered layer as a v1.Layer.
 type storeLayer struct {
 	s    *Store
-	info *Layer
+	info *store.Layer
 
 	once sync.Once
 	size int64
@@ -158,7 +159,7 @@ func (l *storeLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompresse
 // Size is the exact tar length, summed from tar-split without reading content.
 func (l *storeLayer) Size() (int64, error) {
 	l.once.Do(func() {
-		f, err := os.Open(l.s.TarSplitPath(l.info.ChainID))
+		f, err := os.Open(l.s.tarSplitPath(l.info.ChainID))
 		if err != nil {
 			l.err = fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 			return
@@ -180,11 +181,11 @@ func (l *storeLayer) UncompressedSize() (int64, bool) {
 // whole stream's diff ID is checked by whoever consumes it (archive
 // writers, push, flatten), so it is hashed once, not twice.
 func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.s.TarSplitPath(l.info.ChainID))
+	f, err := os.Open(l.s.tarSplitPath(l.info.ChainID))
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
 	}
-	dir, err := l.s.DiffDir(l.info.CacheID)
+	dir, err := l.s.diffDir(l.info.CacheID)
 	if err != nil {
 		f.Close()
 		return nil, err // the caller names the layer

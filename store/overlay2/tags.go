@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 )
 
 // tagFile is Docker's reference store, repositories.json:
@@ -48,35 +49,29 @@ func (s *Store) writeTags(tf *tagFile) error {
 	return writeFileAtomic(s.tagsPath(), b, 0o600)
 }
 
-// Tag is one entry of the reference store.
-type Tag struct {
-	Ref     string  // familiar form: "bb:1", "app@sha256:…"
-	ImageID v1.Hash // the image it names
-}
-
-// Tags lists every reference, sorted.
-func (s *Store) Tags() ([]Tag, error) {
+// tags lists every reference, sorted.
+func (s *Store) tags() ([]store.Tag, error) {
 	tf, err := s.readTags()
 	if err != nil {
 		return nil, err
 	}
-	var out []Tag
+	var out []store.Tag
 	for _, refs := range tf.Repositories {
 		for ref, id := range refs {
 			h, err := v1.NewHash(id)
 			if err != nil {
 				return nil, fmt.Errorf("repositories.json: %s: %w", ref, err)
 			}
-			out = append(out, Tag{Ref: ref, ImageID: h})
+			out = append(out, store.Tag{Ref: ref, ImageID: h})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
 	return out, nil
 }
 
-// TagsOf lists the references that name image id.
-func (s *Store) TagsOf(id v1.Hash) ([]string, error) {
-	all, err := s.Tags()
+// tagsOf lists the references that name image id.
+func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
+	all, err := s.tags()
 	if err != nil {
 		return nil, err
 	}
@@ -89,15 +84,9 @@ func (s *Store) TagsOf(id v1.Hash) ([]string, error) {
 	return out, nil
 }
 
-// TagResult says what a tag change did, for Docker's messages.
-type TagResult struct {
-	Ref      string
-	Previous v1.Hash // the image the reference named before, if another
-}
-
 // setTags points refs at id in one atomic rewrite of repositories.json and
 // records lastUpdated for the image, as Docker's tag operations do.
-func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
+func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -105,13 +94,13 @@ func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	var res []TagResult
+	var res []store.TagResult
 	for _, r := range refs {
 		repo, ref := reference.FamiliarName(r), reference.Familiar(r)
 		if tf.Repositories[repo] == nil {
 			tf.Repositories[repo] = map[string]string{}
 		}
-		tr := TagResult{Ref: ref}
+		tr := store.TagResult{Ref: ref}
 		if old, ok := tf.Repositories[repo][ref]; ok && old != id.String() {
 			tr.Previous, _ = v1.NewHash(old)
 		}

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"encoding/json"
@@ -11,26 +11,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imgtool/imgtool/store"
 )
-
-// Container is a container as Docker keeps it: containers/<id>/config.v2.json
-// for its metadata, layerdb/mounts/<id>/ for its layers, and the overlay2
-// dirs <mount-id>-init (Docker's init files) and <mount-id> (read-write).
-type Container struct {
-	ID      string
-	Name    string // with Docker's leading "/"
-	Image   v1.Hash
-	Created time.Time
-	Config  json.RawMessage // the container's container.Config
-	Path    string
-	Args    []string
-	Running bool
-	Status  string // docker ps STATUS, as far as the files tell it
-
-	MountID string
-	InitID  string
-	Parent  v1.Hash // chain ID of the image's top layer (zero for scratch)
-}
 
 // containerFile is the part of config.v2.json imgtool reads.
 type containerFile struct {
@@ -57,7 +39,7 @@ func (s *Store) containersDir() string { return filepath.Join(s.root, "container
 func (s *Store) mountsDir() string     { return filepath.Join(s.layerDBDir(), "mounts") }
 
 // Containers lists every container, newest first.
-func (s *Store) Containers() ([]*Container, error) {
+func (s *Store) listContainers() ([]*store.Container, error) {
 	entries, err := os.ReadDir(s.containersDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -65,7 +47,7 @@ func (s *Store) Containers() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Container
+	var out []*store.Container
 	for _, e := range entries {
 		if !validCacheID(e.Name()) || strings.HasSuffix(e.Name(), "-init") {
 			continue
@@ -80,7 +62,7 @@ func (s *Store) Containers() ([]*Container, error) {
 	return out, nil
 }
 
-func (s *Store) readContainer(id string) (*Container, error) {
+func (s *Store) readContainer(id string) (*store.Container, error) {
 	b, err := os.ReadFile(filepath.Join(s.containersDir(), id, "config.v2.json"))
 	if err != nil {
 		return nil, err
@@ -89,7 +71,7 @@ func (s *Store) readContainer(id string) (*Container, error) {
 	if err := json.Unmarshal(b, &cf); err != nil {
 		return nil, fmt.Errorf("container %s: config.v2.json: %w", id, err)
 	}
-	c := &Container{ID: cf.ID, Name: cf.Name, Created: cf.Created, Config: cf.Config, Path: cf.Path, Args: cf.Args, Running: cf.State.Running}
+	c := &store.Container{ID: cf.ID, Name: cf.Name, Created: cf.Created, Config: cf.Config, Path: cf.Path, Args: cf.Args, Running: cf.State.Running}
 	c.Status = status(cf)
 	if c.ID != id {
 		return nil, fmt.Errorf("container %s: config.v2.json names ID %q", id, cf.ID)
@@ -130,13 +112,13 @@ func status(cf containerFile) string {
 	return fmt.Sprintf("Exited (%d)", cf.State.ExitCode)
 }
 
-// FindContainer looks a container up as Docker does: full ID, then name
+// findContainer looks a container up as Docker does: full ID, then name
 // (with or without its leading "/"), then a unique ID prefix.
-func (s *Store) FindContainer(ref string) (*Container, error) {
+func (s *Store) findContainer(ref string) (*store.Container, error) {
 	if ref == "" {
 		return nil, errors.New("no container named")
 	}
-	all, err := s.Containers()
+	all, err := s.listContainers()
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +132,7 @@ func (s *Store) FindContainer(ref string) (*Container, error) {
 			return c, nil
 		}
 	}
-	var found []*Container
+	var found []*store.Container
 	for _, c := range all {
 		if strings.HasPrefix(c.ID, ref) {
 			found = append(found, c)
@@ -158,26 +140,26 @@ func (s *Store) FindContainer(ref string) (*Container, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, fmt.Errorf("No such container: %s", ref)
+		return nil, store.Errorf(store.ErrNotFound, "No such container: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
+	return nil, store.Errorf(store.ErrAmbiguous, "multiple IDs found with provided prefix: %s", ref)
 }
 
-// RWDir is the container's read-write layer (upper) directory.
-func (s *Store) RWDir(c *Container) (string, error) { return s.DiffDir(c.MountID) }
+// rwDir is the container's read-write layer (upper) directory.
+func (s *Store) rwDir(c *store.Container) (string, error) { return s.diffDir(c.MountID) }
 
-// ContainerLayerDirs lists the diff dirs of the container's merged view,
+// containerLayerDirs lists the diff dirs of the container's merged view,
 // bottom first: the image's layers, the init layer, the read-write layer.
-func (s *Store) ContainerLayerDirs(c *Container) ([]string, error) {
+func (s *Store) containerLayerDirs(c *store.Container) ([]string, error) {
 	var dirs []string
 	if c.Parent != (v1.Hash{}) {
-		chain, err := s.Chain(c.Parent)
+		chain, err := s.chain(c.Parent)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
-		if dirs, err = s.LayerDiffDirs(chain); err != nil {
+		if dirs, err = s.layerDiffDirs(chain); err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}
 	}
@@ -186,7 +168,7 @@ func (s *Store) ContainerLayerDirs(c *Container) ([]string, error) {
 		ids = []string{c.InitID, c.MountID}
 	}
 	for _, id := range ids {
-		d, err := s.DiffDir(id)
+		d, err := s.diffDir(id)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 		}

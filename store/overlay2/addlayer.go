@@ -1,7 +1,6 @@
-package store
+package overlay2
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // AddLayer stages a layer whose diff ID is not known in advance (import,
@@ -20,8 +20,8 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	st := &staged{parent: parent, source: nil}
 	if parent != (v1.Hash{}) {
 		st.newParent = tx.byChain[parent]
-		if st.newParent == nil && !tx.s.HasLayer(parent) {
-			return v1.Hash{}, v1.Hash{}, fmt.Errorf("parent layer %s does not exist", parent)
+		if st.newParent == nil && !tx.s.hasLayer(parent) {
+			return v1.Hash{}, v1.Hash{}, store.Errorf(store.ErrNotFound, "parent layer %s does not exist", parent)
 		}
 	}
 	if err := tx.prepare(st); err != nil {
@@ -35,7 +35,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 	}
 	st.diffID = res
 	st.chain = imageid.ChainID(parent, st.diffID)
-	if tx.s.HasLayer(st.chain) || tx.byChain[st.chain] != nil {
+	if tx.s.hasLayer(st.chain) || tx.byChain[st.chain] != nil {
 		tx.drop(st)
 		return st.diffID, st.chain, nil
 	}
@@ -51,13 +51,13 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 // AddConfig stages an image config built by the caller (import, commit)
 // over layers already registered or staged.
 func (tx *Tx) AddConfig(config []byte, parent v1.Hash) (v1.Hash, error) {
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return v1.Hash{}, err
 	}
 	for _, c := range imageid.ChainIDs(diffIDs) {
-		if !tx.s.HasLayer(c) && tx.byChain[c] == nil {
-			return v1.Hash{}, fmt.Errorf("config names layer %s, which does not exist", c)
+		if !tx.s.hasLayer(c) && tx.byChain[c] == nil {
+			return v1.Hash{}, store.Errorf(store.ErrNotFound, "config names layer %s, which does not exist", c)
 		}
 	}
 	tx.images = append(tx.images, txImage{config: config, parent: parent})

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"encoding/json"
@@ -14,17 +14,18 @@ import (
 
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 )
 
-// Remove is docker rmi for one argument: untag a reference, and delete the
+// remove is docker rmi for one argument: untag a reference, and delete the
 // image and every layer nothing else uses once no reference is left. It
 // returns Docker's "Untagged: …" / "Deleted: …" lines.
-func (s *Store) Remove(arg string, force bool) ([]string, error) {
-	id, err := s.Resolve(arg)
+func (s *Store) remove(arg string, force bool) ([]string, error) {
+	id, err := s.resolve(arg)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.TagsOf(id)
+	tags, err := s.tagsOf(id)
 	if err != nil {
 		return nil, err
 	}
@@ -43,19 +44,19 @@ func (s *Store) Remove(arg string, force bool) ([]string, error) {
 		}
 	}
 	if !byRef && len(tags) > 1 && !force {
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
+		return nil, store.Errorf(store.ErrConflict, "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", id.Hex[:12])
 	}
 	if children := s.children(id); len(children) > 0 {
 		if byRef {
 			return out, nil
 		}
-		return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
+		return nil, store.Errorf(store.ErrConflict, "conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
 	}
 	if c := s.containerUsing(id); c != "" {
 		if byRef {
 			return out, nil
 		}
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
+		return nil, store.Errorf(store.ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
 	}
 	if !byRef {
 		for _, t := range tags {
@@ -80,10 +81,10 @@ func contains(list []string, s string) bool {
 
 // children lists images whose recorded parent is id.
 func (s *Store) children(id v1.Hash) []v1.Hash {
-	ids, _ := s.ImageIDs()
+	ids, _ := s.imageIDs()
 	var out []v1.Hash
 	for _, c := range ids {
-		if s.Metadata(c, "parent") == id.String() {
+		if s.metadata(c, "parent") == id.String() {
 			out = append(out, c)
 		}
 	}
@@ -109,11 +110,11 @@ func (s *Store) containerUsing(id v1.Hash) string {
 // deleteImage removes the config and metadata, then the layers no other
 // image or container needs, top first.
 func (s *Store) deleteImage(id v1.Hash) ([]string, error) {
-	config, err := s.RawConfig(id)
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (s *Store) deleteImage(id v1.Hash) ([]string, error) {
 	}
 	chains := imageid.ChainIDs(diffIDs)
 	for i := len(chains) - 1; i >= 0; i-- {
-		if inUse[chains[i]] || !s.HasLayer(chains[i]) {
+		if inUse[chains[i]] || !s.hasLayer(chains[i]) {
 			continue
 		}
 		if err := s.removeLayer(chains[i]); err != nil {
@@ -142,7 +143,7 @@ func (s *Store) deleteImage(id v1.Hash) ([]string, error) {
 // with all their ancestors.
 func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
 	used := map[v1.Hash]bool{}
-	ids, err := s.ImageIDs()
+	ids, err := s.imageIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
 		if err != nil {
 			continue
 		}
-		diffIDs, err := ParseConfig(b)
+		diffIDs, err := store.ParseConfig(b)
 		if err != nil {
 			continue
 		}
@@ -169,7 +170,7 @@ func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
 		if err != nil {
 			continue
 		}
-		chain, _ := s.Chain(h)
+		chain, _ := s.chain(h)
 		for _, l := range chain {
 			used[l.ChainID] = true
 		}
@@ -182,7 +183,7 @@ func (s *Store) layersInUse() (map[v1.Hash]bool, error) {
 // leftover, not a half-deleted layer), then the overlay2 dir and its l/
 // link go, then the renamed dir.
 func (s *Store) removeLayer(chain v1.Hash) error {
-	l, err := s.Layer(chain)
+	l, err := s.layer(chain)
 	if err != nil {
 		return err
 	}

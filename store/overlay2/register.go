@@ -1,9 +1,7 @@
-package store
+package overlay2
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -48,55 +47,10 @@ type txImage struct {
 }
 
 // Begin starts a transaction; call Abort if Commit is not reached.
-func (s *Store) Begin() *Tx {
+func (s *Store) Begin() store.Tx { return s.begin() }
+
+func (s *Store) begin() *Tx {
 	return &Tx{s: s, byChain: map[v1.Hash]*staged{}, opts: tarball.DefaultApplyOptions()}
-}
-
-// imageConfig holds the config fields the store checks, as Docker does.
-type imageConfig struct {
-	OS     string `json:"os"`
-	RootFS *struct {
-		Type    string   `json:"type"`
-		DiffIDs []string `json:"diff_ids"`
-	} `json:"rootfs"`
-	History []struct {
-		EmptyLayer bool `json:"empty_layer"`
-	} `json:"history"`
-}
-
-// ParseConfig checks a config the way docker load does and returns its diff IDs.
-func ParseConfig(config []byte) ([]v1.Hash, error) {
-	var c imageConfig
-	if err := json.Unmarshal(config, &c); err != nil {
-		return nil, fmt.Errorf("invalid image JSON: %w", err)
-	}
-	if c.RootFS == nil {
-		return nil, errors.New("invalid image JSON, no RootFS key")
-	}
-	if c.OS != "" && c.OS != "linux" {
-		return nil, fmt.Errorf("cannot load %s image on linux", c.OS)
-	}
-	if len(c.RootFS.DiffIDs) > maxLayerDepth {
-		return nil, fmt.Errorf("image has %d layers: max depth exceeded (%d)", len(c.RootFS.DiffIDs), maxLayerDepth)
-	}
-	nonEmpty := 0
-	for _, h := range c.History {
-		if !h.EmptyLayer {
-			nonEmpty++
-		}
-	}
-	if nonEmpty > len(c.RootFS.DiffIDs) {
-		return nil, errors.New("too many non-empty layers in History section")
-	}
-	out := make([]v1.Hash, len(c.RootFS.DiffIDs))
-	for i, d := range c.RootFS.DiffIDs {
-		h, err := v1.NewHash(d)
-		if err != nil {
-			return nil, fmt.Errorf("config rootfs.diff_ids[%d]: %w", i, err)
-		}
-		out[i] = h
-	}
-	return out, nil
 }
 
 // AddImage stages an image's missing layers and its config. Layers whose
@@ -107,7 +61,7 @@ func (tx *Tx) AddImage(img v1.Image, parent v1.Hash) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("reading config: %w", err)
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -120,7 +74,7 @@ func (tx *Tx) AddImage(img v1.Image, parent v1.Hash) (v1.Hash, error) {
 	}
 	chains := imageid.ChainIDs(diffIDs)
 	for i, chain := range chains {
-		if tx.s.HasLayer(chain) || tx.byChain[chain] != nil {
+		if tx.s.hasLayer(chain) || tx.byChain[chain] != nil {
 			continue
 		}
 		st := &staged{chain: chain, diffID: diffIDs[i], source: layers[i], index: i}
@@ -191,7 +145,7 @@ func (tx *Tx) prepare(st *staged) error {
 		if st.newParent != nil {
 			st.parentCacheID, parentLink, parentLower = st.newParent.cacheID, st.newParent.link, st.newParent.lower
 		} else {
-			pl, err := s.Layer(st.parent)
+			pl, err := s.layer(st.parent)
 			if err != nil {
 				return err
 			}

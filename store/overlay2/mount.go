@@ -1,19 +1,20 @@
-package store
+package overlay2
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/imgtool/imgtool/store"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
-// Mount mounts the container's merged view (overlayfs: image layers and
+// mount mounts the container's merged view (overlayfs: image layers and
 // init layer below, the read-write layer as upper) at overlay2/<mount-id>/merged
 // and returns that path. Root only, like overlay2's Get.
-func (s *Store) Mount(c *Container) (string, error) {
+func (s *Store) mount(c *store.Container) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", errors.New("mount needs root (an overlay mount of the container's layers)")
 	}
@@ -43,8 +44,8 @@ func (s *Store) Mount(c *Container) (string, error) {
 	return merged, nil
 }
 
-// Unmount undoes Mount.
-func (s *Store) Unmount(c *Container) error {
+// unmount undoes Mount.
+func (s *Store) unmount(c *store.Container) error {
 	merged := filepath.Join(s.overlayDir(), c.MountID, "merged")
 	if !mounted(merged) {
 		return fmt.Errorf("container %s is not mounted", c.ID[:12])
@@ -55,18 +56,11 @@ func (s *Store) Unmount(c *Container) error {
 	return os.Remove(merged)
 }
 
+// mounted reports whether path is a mount point (moby's mountinfo reads
+// /proc/self/mountinfo, unescaping paths with spaces correctly).
 func mounted(path string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == path {
-			return true
-		}
-	}
-	return false
+	m, err := mountinfo.Mounted(path)
+	return err == nil && m
 }
 
 // withDir runs fn with the working directory set to dir (mount(2) resolves

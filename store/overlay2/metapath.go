@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 // This file is the one place where names read from the store's own
@@ -144,9 +146,9 @@ func typeName(m os.FileMode) string {
 	return m.Type().String()
 }
 
-// DiffDir returns the diff dir of a layer or container layer that is
+// diffDir returns the diff dir of a layer or container layer that is
 // already in the store, after layerDir's checks.
-func (s *Store) DiffDir(cacheID string) (string, error) {
+func (s *Store) diffDir(cacheID string) (string, error) {
 	dir, err := s.layerDir(cacheID)
 	if err != nil {
 		return "", err
@@ -154,11 +156,11 @@ func (s *Store) DiffDir(cacheID string) (string, error) {
 	return filepath.Join(dir, "diff"), nil
 }
 
-// LayerDiffDirs returns the diff dirs of layers, in their order.
-func (s *Store) LayerDiffDirs(layers []*Layer) ([]string, error) {
+// layerDiffDirs returns the diff dirs of layers, in their order.
+func (s *Store) layerDiffDirs(layers []*store.Layer) ([]string, error) {
 	dirs := make([]string, len(layers))
 	for i, l := range layers {
-		d, err := s.DiffDir(l.CacheID)
+		d, err := s.diffDir(l.CacheID)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l.ChainID, err)
 		}

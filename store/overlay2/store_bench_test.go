@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"archive/tar"
@@ -114,7 +114,7 @@ func BenchmarkStoreLayers(b *testing.B) {
 		b.Fatal(err)
 	}
 	unlock()
-	si, err := s.Image(id)
+	si, err := s.image(id)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"crypto/rand"
@@ -8,37 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/moby/sys/atomicwriter"
 )
 
-// writeFileAtomic replaces path with data: a temp file in the same
-// directory, fsynced, chmodded and renamed, so readers see the old or the
-// new content and never a torn one (Docker's ioutils.AtomicWriteFile).
+// writeFileAtomic replaces path with data through moby's atomicwriter
+// (temp file in the same directory, fsynced, chmodded, renamed: Docker's
+// own helper), then fsyncs the directory so the rename itself survives a
+// crash. This is the store's one atomic-write policy.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+base)
-	if err != nil {
+	if err := atomicwriter.WriteFile(path, data, mode); err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return syncDir(filepath.Dir(path))
 }
 
 func syncDir(dir string) error {

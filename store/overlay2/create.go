@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"crypto/rand"
@@ -13,26 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
-// CreateOptions say what container to create.
-type CreateOptions struct {
-	Name   string   // without "/"; empty picks a random adjective_surname
-	Cmd    []string // overrides the image's Cmd when set
-	Config json.RawMessage
-}
-
-// CreateContainer lays out a container from image id the way dockerd's
+// createContainer lays out a container from image id the way dockerd's
 // create does: the init layer on the image's top layer, the read-write
 // layer on the init layer, layerdb/mounts/<id> and containers/<id>.
 // Nothing runs. Writes happen under the caller's writer lock; the
 // config.v2.json rename comes last, so a crash leaves no visible container.
-func (s *Store) CreateContainer(id v1.Hash, opts CreateOptions) (*Container, error) {
-	config, err := s.RawConfig(id)
+func (s *Store) createContainer(id v1.Hash, opts store.CreateOptions) (*store.Container, error) {
+	config, err := s.rawConfig(id)
 	if err != nil {
 		return nil, err
 	}
-	diffIDs, err := ParseConfig(config)
+	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +34,12 @@ func (s *Store) CreateContainer(id v1.Hash, opts CreateOptions) (*Container, err
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{ID: randomID(), Name: "/" + name, Image: id, Created: time.Now().UTC(), MountID: randomID()}
+	c := &store.Container{ID: randomID(), Name: "/" + name, Image: id, Created: time.Now().UTC(), MountID: randomID()}
 	c.InitID = c.MountID + "-init"
 	var parentCache string
 	if len(diffIDs) > 0 {
 		c.Parent = imageid.ChainIDs(diffIDs)[len(diffIDs)-1]
-		top, err := s.Layer(c.Parent)
+		top, err := s.layer(c.Parent)
 		if err != nil {
 			return nil, err
 		}
@@ -123,15 +117,15 @@ func (s *Store) createOverlayDir(id, parent string) error {
 // setupInitLayer writes Docker's init files (daemon/initlayer) into the
 // init layer's diff dir. Directories the image already has (/etc, /dev)
 // are copied up with the image's metadata, as overlayfs would.
-func (s *Store) setupInitLayer(c *Container) error {
+func (s *Store) setupInitLayer(c *store.Container) error {
 	diff := s.diffPath(c.InitID)
 	var lowers []string
 	if c.Parent != (v1.Hash{}) {
-		chain, err := s.Chain(c.Parent)
+		chain, err := s.chain(c.Parent)
 		if err != nil {
 			return err
 		}
-		dirs, err := s.LayerDiffDirs(chain)
+		dirs, err := s.layerDiffDirs(chain)
 		if err != nil {
 			return err
 		}
@@ -188,7 +182,7 @@ func copyUpDir(lowers []string, upper, dir string) error {
 
 // writeContainerConfig writes config.v2.json and hostconfig.json with the
 // keys dockerd reads back.
-func (s *Store) writeContainerConfig(c *Container, imageConfig []byte, opts CreateOptions) error {
+func (s *Store) writeContainerConfig(c *store.Container, imageConfig []byte, opts store.CreateOptions) error {
 	var img struct {
 		Config map[string]any `json:"config"`
 	}
@@ -266,7 +260,7 @@ var (
 
 // containerName checks a requested name or draws a free random one.
 func (s *Store) containerName(want string) (string, error) {
-	all, err := s.Containers()
+	all, err := s.listContainers()
 	if err != nil {
 		return "", err
 	}
@@ -276,10 +270,11 @@ func (s *Store) containerName(want string) (string, error) {
 	}
 	if want != "" {
 		if !validName(want) {
+			//lint:ignore ST1005 Docker's exact message; scripts compare it
 			return "", fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", want)
 		}
 		if id, ok := taken["/"+want]; ok {
-			return "", fmt.Errorf(`Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, want, id)
+			return "", store.Errorf(store.ErrConflict, `Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, want, id)
 		}
 		return want, nil
 	}
@@ -312,11 +307,11 @@ func validName(n string) bool {
 	return n != ""
 }
 
-// RemoveContainer deletes a container's metadata and its init and
+// removeContainer deletes a container's metadata and its init and
 // read-write layers; the image stays.
-func (s *Store) RemoveContainer(c *Container) error {
+func (s *Store) removeContainer(c *store.Container) error {
 	if c.Running {
-		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal", c.ID)
+		return store.Errorf(store.ErrInUse, "You cannot remove a running container %s. Stop the container before attempting removal", c.ID)
 	}
 	dir := filepath.Join(s.containersDir(), c.ID)
 	// config.v2.json goes first: once it is gone, the container is.

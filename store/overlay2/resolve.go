@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"fmt"
@@ -9,13 +9,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 )
 
 var hexPrefix = regexp.MustCompile(`^[a-f0-9]{1,64}$`)
 
-// Resolve finds the image a user names, in Docker's order: a full ID
+// resolve finds the image a user names, in Docker's order: a full ID
 // (sha256:… or 64 hex), a tag or digest reference, then a unique ID prefix.
-func (s *Store) Resolve(ref string) (v1.Hash, error) {
+func (s *Store) resolve(ref string) (v1.Hash, error) {
 	idPart := strings.TrimPrefix(ref, "sha256:")
 	if strings.HasPrefix(ref, "sha256:") || len(ref) == 64 && hexPrefix.MatchString(ref) {
 		if !hexPrefix.MatchString(idPart) {
@@ -33,7 +34,7 @@ func (s *Store) Resolve(ref string) (v1.Hash, error) {
 	if hexPrefix.MatchString(ref) {
 		return s.searchID(ref, ref)
 	}
-	return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+	return v1.Hash{}, store.Errorf(store.ErrNotFound, "No such image: %s", ref)
 }
 
 func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
@@ -50,7 +51,7 @@ func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
 }
 
 func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
-	ids, err := s.ImageIDs()
+	ids, err := s.imageIDs()
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -62,16 +63,16 @@ func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
 	}
 	switch len(found) {
 	case 0:
-		return v1.Hash{}, fmt.Errorf("No such image: %s", ref)
+		return v1.Hash{}, store.Errorf(store.ErrNotFound, "No such image: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return v1.Hash{}, fmt.Errorf("ambiguous image ID prefix %q matches %d images", ref, len(found))
+	return v1.Hash{}, store.Errorf(store.ErrAmbiguous, "ambiguous image ID prefix %q matches %d images", ref, len(found))
 }
 
-// Tag points ref at the image src names (docker tag).
-func (s *Store) Tag(src, ref string) error {
-	id, err := s.Resolve(src)
+// tag points ref at the image src names (docker tag).
+func (s *Store) tag(src, ref string) error {
+	id, err := s.resolve(src)
 	if err != nil {
 		return err
 	}
@@ -81,10 +82,4 @@ func (s *Store) Tag(src, ref string) error {
 	}
 	_, err = s.setTags(id, []name.Reference{r}, true)
 	return err
-}
-
-// SetTags records tags for an image written by load, import or commit.
-// lastUpdated is written for tag operations (import, commit), not for load.
-func (s *Store) SetTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
-	return s.setTags(id, refs, lastUpdated)
 }

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"archive/tar"
@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // ckTar builds a layer tar of regular files (name, body pairs).
@@ -58,7 +59,7 @@ func ckLoad(t *testing.T, s *Store, tag string, layers ...[]byte) v1.Hash {
 		t.Fatal(err)
 	}
 	defer unlock()
-	tx := s.Begin()
+	tx := s.begin()
 	defer tx.Abort()
 	id, err := tx.AddImage(img, v1.Hash{})
 	if err != nil {
@@ -70,13 +71,13 @@ func ckLoad(t *testing.T, s *Store, tag string, layers ...[]byte) v1.Hash {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Tag(id.String(), tag); err != nil {
+	if err := s.tag(id.String(), tag); err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-func ckRun(t *testing.T, s *Store, opts CheckOptions) *CheckReport {
+func ckRun(t *testing.T, s *Store, opts store.CheckOptions) *store.CheckReport {
 	t.Helper()
 	r, err := s.Check(opts)
 	if err != nil {
@@ -91,7 +92,7 @@ func ckRun(t *testing.T, s *Store, opts CheckOptions) *CheckReport {
 	return r
 }
 
-func ckWant(t *testing.T, r *CheckReport, sev Severity, frag string) {
+func ckWant(t *testing.T, r *store.CheckReport, sev store.Severity, frag string) {
 	t.Helper()
 	for _, p := range r.Problems {
 		if p.Severity == sev && strings.Contains(p.Msg, frag) {
@@ -103,12 +104,12 @@ func ckWant(t *testing.T, r *CheckReport, sev Severity, frag string) {
 
 func TestCheckCleanStore(t *testing.T) {
 	s, _, _ := ckStore(t)
-	r := ckRun(t, s, CheckOptions{Deep: true})
+	r := ckRun(t, s, store.CheckOptions{Deep: true})
 	if len(r.Problems) != 0 || r.Failed() {
 		t.Fatalf("clean store has problems: %v", r.Problems)
 	}
 	empty, _ := Open(filepath.Join(t.TempDir(), "none"))
-	if r := ckRun(t, empty, CheckOptions{}); len(r.Problems) != 0 {
+	if r := ckRun(t, empty, store.CheckOptions{}); len(r.Problems) != 0 {
 		t.Fatalf("missing store has problems")
 	}
 }
@@ -144,7 +145,7 @@ func TestCheckRepairsLeftovers(t *testing.T) {
 	unused := ckTar(t, "u", "u\n")
 	uimg := &memImage{layers: [][]byte{unused}}
 	uimg.config, _ = json.Marshal(map[string]any{"os": "linux", "rootfs": map[string]any{"type": "layers", "diff_ids": []string{imageid.FromBytes(unused).String()}}})
-	tx := s.Begin()
+	tx := s.begin()
 	if _, err := tx.AddImage(uimg, v1.Hash{}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,21 +153,21 @@ func TestCheckRepairsLeftovers(t *testing.T) {
 	tx.images = nil // as if killed between the layer renames and the config write
 	must(tx.Commit())
 
-	r := ckRun(t, s, CheckOptions{})
+	r := ckRun(t, s, store.CheckOptions{})
 	if !r.Failed() {
 		t.Fatal("check passed a store with leftovers")
 	}
 	for _, frag := range []string{"write-set-123", "-removing", orphan, "DANGLING", ".tmp-" + idA.Hex, ".tmp-repositories.json", "ghost:1", strings.Repeat("d", 64)} {
-		ckWant(t, r, Garbage, frag)
+		ckWant(t, r, store.Garbage, frag)
 	}
-	ckWant(t, r, Unused, imageid.FromBytes(unused).Hex)
+	ckWant(t, r, store.Unused, imageid.FromBytes(unused).Hex)
 	for _, p := range r.Problems {
-		if p.Severity == Corrupt {
+		if p.Severity == store.Corrupt {
 			t.Errorf("leftover reported as damage: %s", p)
 		}
 	}
 
-	r = ckRun(t, s, CheckOptions{Repair: true, Deep: true})
+	r = ckRun(t, s, store.CheckOptions{Repair: true, Deep: true})
 	if r.Failed() {
 		t.Fatalf("problems remain after repair")
 	}
@@ -175,16 +176,16 @@ func TestCheckRepairsLeftovers(t *testing.T) {
 			t.Errorf("not repaired: %s", p)
 		}
 	}
-	if r := ckRun(t, s, CheckOptions{Deep: true}); len(r.Problems) != 0 {
+	if r := ckRun(t, s, store.CheckOptions{Deep: true}); len(r.Problems) != 0 {
 		t.Fatalf("store not clean after repair")
 	}
-	if s.HasLayer(imageid.FromBytes(unused)) {
+	if s.hasLayer(imageid.FromBytes(unused)) {
 		t.Error("unused layer survived repair")
 	}
-	if _, err := s.Image(idA); err != nil {
+	if _, err := s.image(idA); err != nil {
 		t.Errorf("repair damaged a:1: %v", err)
 	}
-	if id, err := s.Resolve("b:1"); err != nil {
+	if id, err := s.resolve("b:1"); err != nil {
 		t.Errorf("repair lost b:1: %v (%v)", err, id)
 	}
 }
@@ -206,26 +207,26 @@ func TestCheckReportsDamage(t *testing.T) {
 			return os.Remove(filepath.Join(s.layerPath(ckTop(t, s, a).Hex), "cache-id"))
 		}, "incomplete layer", false},
 		"no tar-split": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			return os.Remove(s.TarSplitPath(ckTop(t, s, a)))
+			return os.Remove(s.tarSplitPath(ckTop(t, s, a)))
 		}, "tar-split", false},
 		"wrong parent": {func(t *testing.T, s *Store, a, b v1.Hash) error {
 			return os.WriteFile(filepath.Join(s.layerPath(ckTop(t, s, a).Hex), "parent"), []byte(ckTop(t, s, b).String()), 0o644)
 		}, "chain ID does not match", false},
 		"missing diff dir": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.RemoveAll(s.diffPath(l.CacheID))
 		}, "has no diff/", false},
 		"missing l/ link": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			link, _ := s.linkOf(l.CacheID)
 			return os.Remove(filepath.Join(s.overlayDir(), "l", link))
 		}, "is missing", false},
 		"wrong lower": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.WriteFile(filepath.Join(s.overlayDir(), l.CacheID, "lower"), []byte("l/NOPE"), 0o644)
 		}, "has lower", false},
 		"modified file": {func(t *testing.T, s *Store, a, b v1.Hash) error {
-			l, _ := s.Layer(ckTop(t, s, a))
+			l, _ := s.layer(ckTop(t, s, a))
 			return os.WriteFile(filepath.Join(s.diffPath(l.CacheID), "a"), []byte("A\n"), 0o644)
 		}, "regenerating its tar", true},
 	}
@@ -235,17 +236,17 @@ func TestCheckReportsDamage(t *testing.T) {
 			if err := c.damage(t, s, a, b); err != nil {
 				t.Fatal(err)
 			}
-			r := ckRun(t, s, CheckOptions{Deep: c.deep})
-			ckWant(t, r, Corrupt, c.frag)
+			r := ckRun(t, s, store.CheckOptions{Deep: c.deep})
+			ckWant(t, r, store.Corrupt, c.frag)
 			if !r.Failed() {
 				t.Error("check passed a damaged store")
 			}
-			r = ckRun(t, s, CheckOptions{Deep: c.deep, Repair: true})
+			r = ckRun(t, s, store.CheckOptions{Deep: c.deep, Repair: true})
 			if !r.Failed() {
 				t.Error("repair hid damage")
 			}
 			// The other image is never touched by repair.
-			if _, err := s.Image(b); err != nil && name != "missing diff dir" {
+			if _, err := s.image(b); err != nil && name != "missing diff dir" {
 				t.Errorf("repair damaged b:1: %v", err)
 			}
 		})
@@ -256,11 +257,11 @@ func TestCheckReportsDamage(t *testing.T) {
 // and survive repair; an interrupted create is garbage.
 func TestCheckContainers(t *testing.T) {
 	s, a, _ := ckStore(t)
-	c, err := s.CreateContainer(a, CreateOptions{Name: "c1"})
+	c, err := s.createContainer(a, store.CreateOptions{Name: "c1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := ckRun(t, s, CheckOptions{Repair: true}); len(r.Problems) != 0 {
+	if r := ckRun(t, s, store.CheckOptions{Repair: true}); len(r.Problems) != 0 {
 		t.Fatalf("container store has problems")
 	}
 	for _, id := range []string{c.MountID, c.InitID} {
@@ -272,9 +273,9 @@ func TestCheckContainers(t *testing.T) {
 	if err := os.Remove(filepath.Join(s.containersDir(), c.ID, "config.v2.json")); err != nil {
 		t.Fatal(err)
 	}
-	r := ckRun(t, s, CheckOptions{})
-	ckWant(t, r, Garbage, "without config.v2.json")
-	if r := ckRun(t, s, CheckOptions{Repair: true}); r.Failed() {
+	r := ckRun(t, s, store.CheckOptions{})
+	ckWant(t, r, store.Garbage, "without config.v2.json")
+	if r := ckRun(t, s, store.CheckOptions{Repair: true}); r.Failed() {
 		t.Fatal("repair left problems")
 	}
 	for _, id := range []string{c.MountID, c.InitID} {
@@ -282,7 +283,7 @@ func TestCheckContainers(t *testing.T) {
 			t.Errorf("repair kept the dir %s of an interrupted create", id)
 		}
 	}
-	if r := ckRun(t, s, CheckOptions{Deep: true}); len(r.Problems) != 0 {
+	if r := ckRun(t, s, store.CheckOptions{Deep: true}); len(r.Problems) != 0 {
 		t.Fatal("not clean after repair")
 	}
 }
@@ -293,7 +294,7 @@ func ckTop(t *testing.T, s *Store, id v1.Hash) v1.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ParseConfig(b)
+	d, err := store.ParseConfig(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package store
+package overlay2
 
 import (
 	"errors"
@@ -9,39 +9,27 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imgtool/imgtool/store"
 )
 
-// maxLayerDepth is Docker's limit on a layer chain (layer_store.go).
-const maxLayerDepth = 125
-
-// Layer is one registered layer: a layerdb/sha256/<chainID> entry and the
-// overlay2 directory its cache-id names.
-type Layer struct {
-	ChainID v1.Hash
-	DiffID  v1.Hash
-	Parent  v1.Hash // zero for a base layer
-	Size    int64   // Docker's size: the layer's own bytes on disk
-	CacheID string
-}
-
-// HasLayer reports whether a chain ID is registered.
-func (s *Store) HasLayer(chain v1.Hash) bool {
+// hasLayer reports whether a chain ID is registered.
+func (s *Store) hasLayer(chain v1.Hash) bool {
 	_, err := os.Stat(filepath.Join(s.layerPath(chain.Hex), "diff"))
 	return err == nil
 }
 
-// Layer reads a layerdb entry.
-func (s *Store) Layer(chain v1.Hash) (*Layer, error) {
+// layer reads a layerdb entry.
+func (s *Store) layer(chain v1.Hash) (*store.Layer, error) {
 	dir := s.layerPath(chain.Hex)
 	read := func(key string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, key))
 		return strings.TrimSpace(string(b)), err
 	}
-	l := &Layer{ChainID: chain}
+	l := &store.Layer{ChainID: chain}
 	diff, err := read("diff")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("layer %s does not exist", chain)
+			return nil, store.Errorf(store.ErrNotFound, "layer %s does not exist", chain)
 		}
 		return nil, err
 	}
@@ -66,8 +54,8 @@ func (s *Store) Layer(chain v1.Hash) (*Layer, error) {
 	return l, nil
 }
 
-// TarSplitPath is the layer's tar-split.json.gz.
-func (s *Store) TarSplitPath(chain v1.Hash) string {
+// tarSplitPath is the layer's tar-split.json.gz.
+func (s *Store) tarSplitPath(chain v1.Hash) string {
 	return filepath.Join(s.layerPath(chain.Hex), "tar-split.json.gz")
 }
 
@@ -77,9 +65,9 @@ func (s *Store) diffPath(cacheID string) string {
 	return filepath.Join(s.overlayDir(), cacheID, "diff")
 }
 
-// LowerDirs lists the diff dirs below and including cacheID, top first,
+// lowerDirs lists the diff dirs below and including cacheID, top first,
 // as GraphDriver.Data shows them.
-func (s *Store) LowerDirs(cacheID string) []string {
+func (s *Store) lowerDirs(cacheID string) []string {
 	lower, err := s.lowerOf(cacheID)
 	if err != nil {
 		return nil
@@ -98,17 +86,17 @@ func (s *Store) LowerDirs(cacheID string) []string {
 	return out
 }
 
-// Chain returns the layers of a chain, base first.
-func (s *Store) Chain(top v1.Hash) ([]*Layer, error) {
-	var out []*Layer
+// chain returns the layers of a chain, base first.
+func (s *Store) chain(top v1.Hash) ([]*store.Layer, error) {
+	var out []*store.Layer
 	for c := top; c != (v1.Hash{}); {
-		l, err := s.Layer(c)
+		l, err := s.layer(c)
 		if err != nil {
 			return nil, err
 		}
-		out = append([]*Layer{l}, out...)
+		out = append([]*store.Layer{l}, out...)
 		c = l.Parent
-		if len(out) > maxLayerDepth+1 {
+		if len(out) > store.MaxLayerDepth+1 {
 			return nil, fmt.Errorf("layer %s: parent chain loops", top)
 		}
 	}

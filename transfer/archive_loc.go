@@ -1,0 +1,177 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/imgtool/imgtool/archive"
+	"github.com/imgtool/imgtool/platform"
+	"github.com/imgtool/imgtool/reference"
+)
+
+// ---- archives, layouts ---------------------------------------------------------
+
+type archiveSource struct {
+	a     *archive.Archive
+	items []Item
+	dir   string // an OCI layout directory (oci:DIR), else ""
+}
+
+// AsIndex is an OCI layout's index.json as one index: what a registry
+// gets when the layout holds several images (ggcr's layout.Write and oras
+// write them so), pushed byte for byte.
+func (s *archiveSource) AsIndex() (v1.ImageIndex, error) {
+	if s.dir == "" {
+		return nil, errors.New("not an OCI layout directory")
+	}
+	return layout.ImageIndexFromPath(s.dir)
+}
+
+func (s *archiveSource) Items() []Item { return s.items }
+func (s *archiveSource) Close() error  { return s.a.Close() }
+
+func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
+	var a *archive.Archive
+	var err error
+	switch {
+	case r.Path == "-":
+		in := env.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		a, err = archive.FromReader(in)
+	case r.Transport == "oci":
+		a, err = archive.OpenLayout(r.Path)
+	default:
+		a, err = archive.Open(r.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &archiveSource{a: a}
+	if r.Transport == "oci" {
+		s.dir = r.Path
+	}
+	for _, rt := range a.Roots() {
+		s.items = append(s.items, Item{Image: rt.Image, Index: rt.Index, Tags: rt.Tags, RefNames: rt.RefNames, Digest: rt.Digest, Platform: rt.Platform})
+	}
+	return s, nil
+}
+
+type archiveSink struct {
+	ref    Ref
+	env    *Env
+	format archive.Format
+}
+
+func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
+	format := s.format
+	if format == archive.Docker && opts.Legacy {
+		format = archive.DockerLegacy
+	}
+	aopts := archive.Options{Format: format, Epoch: opts.Epoch, Compression: opts.Compression, Level: opts.Level, Jobs: opts.Jobs, Keep: opts.Keep}
+	if format == archive.Docker || format == archive.DockerLegacy {
+		if !opts.Keep && opts.Compression != 0 {
+			return nil, fmt.Errorf("%s holds uncompressed layers: --compress is only for oci and oci-archive", s.ref.Transport)
+		}
+		aopts.Compression, aopts.Keep = 0, false
+	}
+	tagged := make([]archive.Tagged, len(items))
+	for i, it := range items {
+		tagged[i] = archive.Tagged{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames}
+		if it.Image != nil {
+			tagged[i].Image = wrapImage(it.Image, ctx, opts.Progress)
+		}
+	}
+	write := func(w io.Writer) error {
+		w = ctxWriter{ctx, w}
+		if opts.Output != nil {
+			w = opts.Output(w)
+		}
+		return archive.Write(w, tagged, aopts)
+	}
+	var err error
+	switch {
+	case format == archive.OCILayout:
+		err = archive.WriteLayout(s.ref.Path, tagged, aopts)
+	case s.ref.Path == "-":
+		out := s.env.Stdout
+		if out == nil {
+			out = os.Stdout
+		}
+		err = write(out)
+	default:
+		err = writeFileAtomic(s.ref.Path, write)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return describe(items), nil
+}
+
+// writeFileAtomic writes path through a temp file renamed when complete.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func describe(items []Item) []Written {
+	var out []Written
+	for _, it := range items {
+		w := Written{}
+		for _, t := range it.Tags {
+			w.Tags = append(w.Tags, reference.Familiar(t))
+		}
+		w.Tags = append(w.Tags, it.RefNames...)
+		if it.Index != nil {
+			w.Digest, _ = it.Index.Digest()
+			if pis, err := archive.IndexImages(it.Index); err == nil {
+				for _, pi := range pis {
+					w.Platforms = append(w.Platforms, platform.String(pi.Platform))
+				}
+			}
+		} else {
+			w.ID, _ = it.Image.ConfigName()
+			if cf, err := it.Image.ConfigFile(); err == nil {
+				w.DiffIDs = cf.RootFS.DiffIDs
+			}
+			if it.Platform != nil {
+				w.Platform, w.Platforms = it.Platform, []string{platform.String(it.Platform)}
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

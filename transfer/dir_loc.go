@@ -1,0 +1,42 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imgtool/imgtool/archive/dir"
+)
+
+// The dir: location: containers/image's directory layout (skopeo copy …
+// dir:PATH, podman save --format docker-dir). One image or index per
+// directory, so a sink takes exactly one item.
+func init() {
+	RegisterTransport(&Transport{
+		Name: "dir",
+		Source: func(_ context.Context, r Ref, _ *Env) (Source, error) {
+			it, err := dir.Open(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			return &dirSource{items: []Item{it}}, nil
+		},
+		Sink: func(_ context.Context, r Ref, _ *Env) (Sink, error) { return &dirSink{path: r.Path}, nil },
+	})
+}
+
+type dirSource struct{ items []Item }
+
+func (s *dirSource) Items() []Item { return s.items }
+func (s *dirSource) Close() error  { return nil }
+
+type dirSink struct{ path string }
+
+func (s *dirSink) Put(_ context.Context, items []Item, _ ConvertOptions) ([]Written, error) {
+	if len(items) != 1 {
+		return nil, fmt.Errorf("dir:%s holds one image or index, but the source gives %d: pick one with SRC:REF", s.path, len(items))
+	}
+	if err := dir.Write(s.path, items[0]); err != nil {
+		return nil, err
+	}
+	return describe(items), nil
+}

@@ -146,7 +146,13 @@ func dockerCertsD(t *testing.T, pki *dockertest.PKI, host string, client *docker
 	} else if !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	_, statErr := os.Stat(filepath.Dir(dir))
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if errors.Is(statErr, os.ErrNotExist) {
+			os.Remove(filepath.Dir(dir)) // only if empty: another test may use it
+		}
+	})
 	pki.CertsDir(t, dir, client)
 	return dir
 }

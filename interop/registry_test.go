@@ -3,7 +3,6 @@ package interop
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -18,7 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -53,65 +51,7 @@ func freePort(t *testing.T) int {
 // when the test ends.
 func startRegistry(t *testing.T, user, pass string) *distRegistry {
 	t.Helper()
-	dockertest.Require(t, "docker-registry")
-	dir := t.TempDir()
-	port := freePort(t)
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%d\n",
-		filepath.Join(dir, "data"), port)
-	if user != "" {
-		dockertest.Require(t, "htpasswd")
-		out, err := exec.Command("htpasswd", "-Bbn", user, pass).Output()
-		if err != nil {
-			t.Fatalf("htpasswd: %v", err)
-		}
-		hp := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(hp, out, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test-realm\n    path: %s\n", hp)
-	}
-	cp := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cp, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := &distRegistry{host: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(dir, "registry.log")}
-	logf, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command("docker-registry", "serve", cp)
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logf.Close()
-	t.Cleanup(func() {
-		r.kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(r.log)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			if len(lines) > 8 {
-				lines = lines[len(lines)-8:]
-			}
-			t.Logf("registry log (tail):\n%s", strings.Join(lines, "\n"))
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(r.log)
-			t.Fatalf("docker-registry did not come up on %s: %v\n%s", r.host, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return startDistribution(t, distOpts{user: user, pass: pass})
 }
 
 // kill stops the registry process this test started (by its pid).

@@ -74,7 +74,11 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(r, opts.remoteOptions(ctx)...)
+	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	desc, err := remote.Get(r, ro...)
 	if err != nil {
 		return nil, describe("pull", ref, err)
 	}
@@ -84,7 +88,8 @@ func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
 		tags = []name.Tag{t}
 	}
 	add := func(img v1.Image, d v1.Hash, p *v1.Platform) {
-		pi := &pullImage{Image: img, ref: ref}
+		pi := &pullImage{Image: img, ref: ref, ctx: ctx, backoff: opts.backoff(),
+			refetch: func() (v1.Image, error) { return remote.Image(r.Context().Digest(d.String()), ro...) }}
 		out.images = append(out.images, pi)
 		out.entries = append(out.entries, item.Item{Image: pi, Tags: tags, Platform: p, Digest: d})
 	}
@@ -181,8 +186,11 @@ func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, erro
 // pullImage is a remote image whose layers verify and decompress here.
 type pullImage struct {
 	v1.Image
-	ref    string
-	layers []*pullLayer
+	ref     string
+	ctx     context.Context //nolint:containedctx // the pull's, for resuming blob reads
+	backoff remote.Backoff
+	refetch func() (v1.Image, error) // the image anew, from its manifest digest
+	layers  []*pullLayer
 }
 
 func (pi *pullImage) Layers() ([]v1.Layer, error) {
@@ -191,7 +199,7 @@ func (pi *pullImage) Layers() ([]v1.Layer, error) {
 		if err != nil {
 			return nil, describe("pull", pi.ref, err)
 		}
-		cf, err := pi.Image.ConfigFile()
+		cf, err := pi.ConfigFile()
 		if err != nil {
 			return nil, describe("pull", pi.ref, err)
 		}
@@ -204,7 +212,7 @@ func (pi *pullImage) Layers() ([]v1.Layer, error) {
 		}
 		ls := make([]*pullLayer, len(m.Layers))
 		for i, d := range m.Layers {
-			ls[i] = &pullLayer{remote: rls[i], desc: d, diffID: cf.RootFS.DiffIDs[i], ref: pi.ref}
+			ls[i] = &pullLayer{remote: rls[i], desc: d, diffID: cf.RootFS.DiffIDs[i], ref: pi.ref, ctx: pi.ctx, backoff: pi.backoff}
 		}
 		pi.layers = ls
 	}
@@ -243,10 +251,12 @@ func (pi *pullImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 
 // pullLayer is a layer blob in a registry, fetched on first read.
 type pullLayer struct {
-	remote v1.Layer
-	desc   v1.Descriptor
-	diffID v1.Hash
-	ref    string
+	remote  v1.Layer
+	desc    v1.Descriptor
+	diffID  v1.Hash
+	ref     string
+	ctx     context.Context //nolint:containedctx // see pullImage
+	backoff remote.Backoff
 }
 
 var _ v1.Layer = (*pullLayer)(nil)
@@ -256,13 +266,19 @@ func (l *pullLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil 
 func (l *pullLayer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *pullLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
 
-// Compressed streams the blob; the read that reaches its end fails if the
-// bytes do not match the descriptor's digest and size.
+// Compressed streams the blob, fetched again from where it broke off if
+// the connection drops (resumingReader); the read that reaches its end
+// fails if the bytes do not match the descriptor's digest and size.
 func (l *pullLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.remote.Compressed()
+	first, err := l.remote.Compressed()
 	if err != nil {
 		return nil, describePrefixed("pull", l.ref, "fetching blob "+l.desc.Digest.String()+": ", err)
 	}
+	ctx := l.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rc := &resumingReader{ctx: ctx, open: l.remote.Compressed, rc: first, backoff: l.backoff}
 	return &blobReader{rc: rc, hr: tarball.NewHashingReader(rc), l: l}, nil
 }
 

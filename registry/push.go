@@ -3,20 +3,15 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
@@ -148,7 +143,15 @@ func newSession(ctx context.Context, ref string, opts Options) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	p, err := remote.NewPusher(opts.remoteOptions(ctx)...)
+	opts, err = opts.withWire(r.Context().RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", ref, err)
+	}
+	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	p, err := remote.NewPusher(ro...)
 	if err != nil {
 		return nil, err
 	}
@@ -468,262 +471,4 @@ func (s *session) upload(ctx context.Context, l *pushLayer, blob v1.Layer) error
 	}
 	s.opts.logf("%s: Pushed", short(l.diffID))
 	return nil
-}
-
-func (s *session) httpClient() (*http.Client, error) {
-	s.clientOnce.Do(func() {
-		scopes := []string{s.repo.Scope(transport.PushScope)}
-		for r := range s.mounts {
-			if repo, err := name.NewRepository(r, s.opts.nameOptions()...); err == nil {
-				scopes = append(scopes, repo.Scope(transport.PullScope))
-			}
-		}
-		tr, err := s.opts.authTransport(s.ctx, s.repo, scopes)
-		if err != nil {
-			s.clientErr = err
-			return
-		}
-		s.client = &http.Client{Transport: tr}
-	})
-	return s.client, s.clientErr
-}
-
-func (s *session) blobURL(p string) string {
-	u := url.URL{Scheme: s.repo.Scheme(), Host: s.repo.RegistryStr(), Path: p}
-	return u.String()
-}
-
-// headBlob reports whether the repository has the blob, and its size.
-func (s *session) headBlob(ctx context.Context, d v1.Hash) (bool, int64, error) {
-	c, err := s.httpClient()
-	if err != nil {
-		return false, 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, s.blobURL(fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), d)), nil)
-	if err != nil {
-		return false, 0, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return false, 0, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound); err != nil {
-		return false, 0, err
-	}
-	return resp.StatusCode == http.StatusOK, resp.ContentLength, nil
-}
-
-// mountBlob asks the registry to mount d from another repository; false
-// when it declined (the upload session it opened instead is cancelled).
-func (s *session) mountBlob(ctx context.Context, d v1.Hash, from string) (bool, error) {
-	src, err := name.NewRepository(from, s.opts.nameOptions()...)
-	if err != nil {
-		return false, nil
-	}
-	c, err := s.httpClient()
-	if err != nil {
-		return false, err
-	}
-	q := url.Values{"mount": {d.String()}, "from": {src.RepositoryStr()}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.blobURL(fmt.Sprintf("/v2/%s/blobs/uploads/", s.repo.RepositoryStr()))+"?"+q.Encode(), nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	switch resp.StatusCode {
-	case http.StatusCreated:
-		return true, nil
-	case http.StatusAccepted:
-		if loc := resp.Header.Get("Location"); loc != "" {
-			if u, err := resp.Request.URL.Parse(loc); err == nil && u.Host == resp.Request.URL.Host {
-				if del, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil); err == nil {
-					if r, err := c.Do(del); err == nil {
-						r.Body.Close()
-					}
-				}
-			}
-		}
-		return false, nil
-	}
-	return false, nil // a refused mount only costs an upload
-}
-
-func (s *session) finishImage(ip *imgPlan) error {
-	if !ip.rewrite {
-		raw, err := ip.img.RawManifest()
-		if err != nil {
-			return err
-		}
-		mt, err := ip.img.MediaType()
-		if err != nil {
-			return err
-		}
-		ip.raw, ip.mt = raw, mt
-		return nil
-	}
-	flavor := ip.flavor
-	if flavor == "" {
-		flavor = types.DockerManifestSchema2
-		for _, l := range ip.layers {
-			if !l.compress && l.mt != types.DockerLayer && l.mt != types.OCILayer && l.mt != types.DockerForeignLayer {
-				flavor = types.OCIManifestSchema1 // zstd and other OCI-only types
-			}
-		}
-	}
-	docker := flavor == types.DockerManifestSchema2
-	cmt := types.OCIConfigJSON
-	if docker {
-		cmt = types.DockerConfigJSON
-	}
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     flavor,
-		Config:        v1.Descriptor{MediaType: cmt, Size: int64(len(ip.config)), Digest: imageid.FromBytes(ip.config)},
-		Layers:        make([]v1.Descriptor, len(ip.layers)),
-	}
-	for i, l := range ip.layers {
-		d := v1.Descriptor{MediaType: l.mt, Size: l.size, Digest: l.digest}
-		if !l.compress && ip.srcDescs != nil {
-			d.URLs, d.Annotations = ip.srcDescs[i].URLs, ip.srcDescs[i].Annotations
-		}
-		switch {
-		case l.compress || l.mt == types.DockerLayer || l.mt == types.OCILayer:
-			d.MediaType = types.OCILayer
-			if docker {
-				d.MediaType = types.DockerLayer
-			}
-		}
-		m.Layers[i] = d
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	ip.raw, ip.mt = raw, flavor
-	return nil
-}
-
-func (s *session) finishIndex(xp *idxPlan, res *PushResult) error {
-	changed := xp.src == nil
-	descs := make([]v1.Descriptor, len(xp.children))
-	for i, c := range xp.children {
-		var raw []byte
-		var mt types.MediaType
-		if c.img != nil {
-			if err := s.finishImage(c.img); err != nil {
-				return err
-			}
-			raw, mt = c.img.raw, c.img.mt
-		} else {
-			if err := s.finishIndex(c.idx, res); err != nil {
-				return err
-			}
-			raw, mt = c.idx.raw, c.idx.mt
-		}
-		dg := imageid.FromBytes(raw)
-		d := c.desc
-		if d.Digest != dg || d.MediaType != mt || d.Size != int64(len(raw)) {
-			changed = true
-		}
-		d.Digest, d.MediaType, d.Size = dg, mt, int64(len(raw))
-		descs[i] = d
-		if err := s.p.Put(s.ctx, s.repo.Digest(dg.String()), rawManifest{raw: raw, mt: mt}); err != nil {
-			return err
-		}
-		if c.img != nil {
-			res.Manifests = append(res.Manifests, PushedManifest{Digest: dg, MediaType: mt, Size: d.Size, Config: imageid.FromBytes(c.img.config), Platform: d.Platform})
-		}
-	}
-	if !changed {
-		raw, err := xp.src.RawManifest()
-		if err != nil {
-			return err
-		}
-		xp.raw = raw
-		return nil
-	}
-	var im v1.IndexManifest
-	if xp.src != nil {
-		src, err := xp.src.IndexManifest()
-		if err != nil {
-			return err
-		}
-		im = *src
-	} else {
-		im = v1.IndexManifest{SchemaVersion: 2, MediaType: xp.mt}
-	}
-	im.Manifests = descs
-	raw, err := json.Marshal(im)
-	if err != nil {
-		return err
-	}
-	xp.raw = raw
-	return nil
-}
-
-// rawManifest is a manifest to PUT as is.
-type rawManifest struct {
-	raw []byte
-	mt  types.MediaType
-}
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
-
-// staticBlob is a small in-memory blob (a config).
-type staticBlob struct {
-	raw    []byte
-	mt     types.MediaType
-	digest v1.Hash
-}
-
-func (b *staticBlob) Digest() (v1.Hash, error)            { return b.digest, nil }
-func (b *staticBlob) DiffID() (v1.Hash, error)            { return b.digest, nil }
-func (b *staticBlob) Size() (int64, error)                { return int64(len(b.raw)), nil }
-func (b *staticBlob) MediaType() (types.MediaType, error) { return b.mt, nil }
-func (b *staticBlob) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(b.raw)), nil
-}
-func (b *staticBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
-
-// PushLayout pushes an OCI image layout directory: the index.json's single
-// entry (an image or an index), or index.json itself when it lists several
-// images (as ggcr's layout.Write and oras write it). Blobs are pushed as
-// stored, so digests are preserved.
-func PushLayout(ctx context.Context, ref, dir string, opts Options) (*PushResult, error) {
-	top, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("push %s: reading OCI layout %s: %v", ref, dir, err)
-	}
-	im, err := top.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("push %s: reading OCI layout %s: %v", ref, dir, err)
-	}
-	if len(im.Manifests) == 1 {
-		d := im.Manifests[0]
-		switch {
-		case d.MediaType.IsIndex():
-			idx, err := top.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("push %s: %v", ref, err)
-			}
-			return PushIndex(ctx, ref, idx, opts)
-		case d.MediaType.IsImage():
-			img, err := top.Image(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("push %s: %v", ref, err)
-			}
-			return Push(ctx, ref, img, opts)
-		}
-	}
-	if len(im.Manifests) == 0 {
-		return nil, fmt.Errorf("push %s: OCI layout %s holds no image", ref, dir)
-	}
-	return PushIndex(ctx, ref, top, opts)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // SearchResult is one row of docker search.
@@ -42,7 +43,11 @@ func Search(ctx context.Context, host, term string, limit int, opts Options) ([]
 	if err != nil {
 		return nil, fmt.Errorf("search: invalid registry %q: %v", host, err)
 	}
-	repos, err := remote.Catalog(ctx, reg, opts.remoteOptions(ctx)...)
+	ro, err := opts.remoteOptions(ctx, reg.RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", host, err)
+	}
+	repos, err := remote.Catalog(ctx, reg, ro...)
 	if err != nil {
 		return nil, describe("search", host, err)
 	}
@@ -72,7 +77,13 @@ func hubSearch(ctx context.Context, term string, limit int, opts Options) ([]Sea
 	if opts.UserAgent != "" {
 		req.Header.Set("User-Agent", opts.UserAgent)
 	}
-	resp, err := (&http.Client{Transport: opts.baseTransport()}).Do(req)
+	base, err := opts.baseTransport(req.URL.Host)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", term, err)
+	}
+	rt := transport.NewRetry(base, transport.WithRetryBackoff(opts.backoff()),
+		transport.WithRetryPredicate(retryable), transport.WithRetryStatusCodes(retryStatusCodes...))
+	resp, err := (&http.Client{Transport: rt}).Do(req)
 	if err != nil {
 		return nil, describe("search", name.DefaultRegistry, err)
 	}

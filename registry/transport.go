@@ -50,6 +50,9 @@ type Opened struct {
 	Digest v1.Hash
 	item   transfer.Item
 	pulled *Remote // the images read, for Record
+
+	ctx context.Context //nolint:containedctx // the pull's, for resuming blob reads
+	ro  []remote.Option
 }
 
 // Open resolves ref: a manifest becomes an image item, an index an index
@@ -59,11 +62,15 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(r, opts.remoteOptions(ctx)...)
+	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	desc, err := remote.Get(r, ro...)
 	if err != nil {
 		return nil, describe("pull", ref, err)
 	}
-	o := &Opened{Ref: r, Digest: desc.Digest, pulled: &Remote{Ref: r, Digest: desc.Digest, opts: opts}}
+	o := &Opened{Ref: r, Digest: desc.Digest, pulled: &Remote{Ref: r, Digest: desc.Digest, opts: opts}, ctx: ctx, ro: ro}
 	it := transfer.Item{Digest: desc.Digest}
 	if t, ok := r.(name.Tag); ok {
 		it.Tags = []name.Tag{t}
@@ -95,7 +102,10 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 }
 
 func (o *Opened) wrap(img v1.Image) *pullImage {
-	pi := &pullImage{Image: img, ref: o.Ref.String()}
+	pi := &pullImage{Image: img, ref: o.Ref.String(), ctx: o.ctx, backoff: o.pulled.opts.backoff()}
+	if d, err := img.Digest(); err == nil {
+		pi.refetch = func() (v1.Image, error) { return remote.Image(o.Ref.Context().Digest(d.String()), o.ro...) }
+	}
 	o.pulled.images = append(o.pulled.images, pi)
 	return pi
 }

@@ -15,16 +15,18 @@ import (
 // registryFlags are the flags push, pull and search share.
 type registryFlags struct {
 	insecure bool
+	certDir  string
 	jobs     int
 }
 
 func (r *registryFlags) set(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.insecure, "insecure", false, "allow plain http and unverified TLS (localhost and 127.0.0.0/8 use http anyway)")
+	fs.StringVar(&r.certDir, "cert-dir", "", "use the certificates in DIR (*.crt CAs, *.cert/*.key client certificate) instead of /etc/docker/certs.d/HOST[:PORT]")
 	fs.IntVar(&r.jobs, "jobs", 4, "concurrent blob transfers")
 }
 
 func (r *registryFlags) options(g *globals, quiet bool) registry.Options {
-	o := registry.Options{Insecure: r.insecure, Jobs: r.jobs, DataRoot: g.root, UserAgent: "imgtool"}
+	o := registry.Options{Insecure: r.insecure, CertDir: r.certDir, Jobs: r.jobs, DataRoot: g.root, UserAgent: "imgtool"}
 	if !quiet {
 		o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
 	}
@@ -36,7 +38,7 @@ func init() {
 	var asJSON, quiet bool
 	register(&command{
 		name:  "push",
-		usage: "[--jobs N] [--insecure] [--json] [-q] SRC [REF]",
+		usage: "[--jobs N] [--insecure] [--cert-dir DIR] [--json] [-q] SRC [REF]",
 		short: "Push an image or a multi-platform index to a registry",
 		long: `SRC is a store image (tag, ID or ID prefix), docker-archive:PATH, oci-archive:PATH
 (an archive with several platforms is pushed as an index) or oci:DIR (an OCI layout;
@@ -48,7 +50,10 @@ computed, then uploaded; the image keeps its config (same image ID) under a new
 Docker schema 2 manifest. Blobs the repository has are not uploaded (HEAD), layers
 pulled or pushed before are neither compressed nor uploaded again and are mounted
 from other repositories of the same registry. Credentials come from Docker's config
-(~/.docker/config.json, DOCKER_CONFIG, credential helpers).
+(~/.docker/config.json, DOCKER_CONFIG, credential helpers); TLS trust from the system
+store plus /etc/docker/certs.d/HOST[:PORT]/ (or --cert-dir), as Docker's. Throttled
+(429, honouring Retry-After) and failing (502/503/504, dropped connections) requests
+are retried with backoff.
 
 Prints docker push's lines, or with --json one object on stdout:
 {"ref":…,"digest":…,"mediaType":…,"size":…,"layers":[{"digest","diff_id","size","mediaType","status"}…]}

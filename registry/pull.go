@@ -11,36 +11,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imgtool/imgtool/item"
-	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/tarball"
 )
 
-// Remote is a reference resolved in a registry: its manifest (or index)
-// has been fetched, nothing else. Images() has the shape of
-// archive.Archive.Images(), so transfer.Load and archive.Write take it as
-// they take an archive. Layer blobs are fetched only when a consumer reads
-// them (transfer.Load never reads the layers the store already has), and
-// every blob is checked against its digest and size as it streams.
+// Remote is what a pull read from a registry (Opened keeps one): the
+// images whose layers were fetched, for Record. Layer blobs are fetched
+// only when a consumer reads them (the store never reads the layers it
+// already has), and every blob is checked against its digest and size as
+// it streams.
 type Remote struct {
-	Ref       name.Reference
-	Digest    v1.Hash         // digest of the manifest or index Ref resolved to
-	MediaType types.MediaType // its media type
-	Size      int64
+	Ref    name.Reference
+	Digest v1.Hash // digest of the manifest or index Ref resolved to
 
-	entries []item.Item
-	images  []*pullImage
-	opts    Options
+	images []*pullImage
+	opts   Options
 }
-
-// Images returns the selected images: the one image of a plain manifest,
-// or the platforms chosen from an index (Options.Platforms, the host's by
-// default, or all with Options.AllPlatforms), in index order.
-func (r *Remote) Images() []item.Item { return r.entries }
-
-// Close releases nothing today; it exists so a Remote can be handled like
-// an *archive.Archive.
-func (r *Remote) Close() error { return nil }
 
 // Record stores Docker's distribution metadata for the pulled layers
 // (diff ID -> blob digest in this repository) under Options.DataRoot, so a
@@ -65,122 +50,6 @@ func (r *Remote) Record() error {
 		}
 	}
 	return nil
-}
-
-// Source resolves ref in its registry. Errors are one line and name ref:
-// unauthorized, denied, manifest unknown, unreachable registry.
-func Source(ctx context.Context, ref string, opts Options) (*Remote, error) {
-	r, err := ParseReference(ref, opts)
-	if err != nil {
-		return nil, err
-	}
-	ro, err := opts.remoteOptions(ctx, r.Context().RegistryStr())
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
-	}
-	desc, err := remote.Get(r, ro...)
-	if err != nil {
-		return nil, describe("pull", ref, err)
-	}
-	out := &Remote{Ref: r, Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size, opts: opts}
-	var tags []name.Tag
-	if t, ok := r.(name.Tag); ok {
-		tags = []name.Tag{t}
-	}
-	add := func(img v1.Image, d v1.Hash, p *v1.Platform) {
-		pi := &pullImage{Image: img, ref: ref, ctx: ctx, backoff: opts.backoff(),
-			refetch: func() (v1.Image, error) { return remote.Image(r.Context().Digest(d.String()), ro...) }}
-		out.images = append(out.images, pi)
-		out.entries = append(out.entries, item.Item{Image: pi, Tags: tags, Platform: p, Digest: d})
-	}
-	switch {
-	case desc.MediaType.IsIndex():
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, describe("pull", ref, err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return nil, describe("pull", ref, err)
-		}
-		chosen, err := choosePlatforms(im.Manifests, opts)
-		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
-		}
-		for _, d := range chosen {
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, describe("pull", ref, err)
-			}
-			add(img, d.Digest, d.Platform)
-		}
-	case desc.MediaType.IsImage():
-		img, err := desc.Image()
-		if err != nil {
-			return nil, describe("pull", ref, err)
-		}
-		add(img, desc.Digest, nil)
-	case desc.MediaType.IsSchema1():
-		return nil, fmt.Errorf("pull %s: schema 1 manifests (%s) are not supported; push the image again with a current client", ref, desc.MediaType)
-	default:
-		return nil, fmt.Errorf("pull %s: %s is not an image (media type %s)", ref, desc.Digest, desc.MediaType)
-	}
-	// Fetch configs now, so a bad one fails before anything is extracted.
-	for _, pi := range out.images {
-		if _, err := pi.Layers(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// choosePlatforms picks, for every wanted platform in order, the first
-// image of the index that matches it.
-func choosePlatforms(descs []v1.Descriptor, opts Options) ([]v1.Descriptor, error) {
-	var images []v1.Descriptor
-	for _, d := range descs {
-		if d.MediaType.IsImage() || d.MediaType == "" {
-			if d.Platform != nil && d.Platform.OS == "unknown" {
-				continue // buildx attestations
-			}
-			images = append(images, d)
-		}
-	}
-	if opts.AllPlatforms {
-		if len(images) == 0 {
-			return nil, fmt.Errorf("index has no image manifests")
-		}
-		return images, nil
-	}
-	wanted := opts.Platforms
-	if len(wanted) == 0 {
-		wanted = []v1.Platform{platform.Host()}
-	}
-	var out []v1.Descriptor
-	seen := map[v1.Hash]bool{}
-	for _, w := range wanted {
-		found := false
-		for _, d := range images {
-			if d.Platform != nil && platform.Matches(*d.Platform, []v1.Platform{w}) {
-				if !seen[d.Digest] {
-					seen[d.Digest] = true
-					out = append(out, d)
-				}
-				found = true
-				break
-			}
-		}
-		if !found {
-			var have []string
-			for _, d := range images {
-				if d.Platform != nil {
-					have = append(have, platform.String(d.Platform))
-				}
-			}
-			return nil, fmt.Errorf("no matching manifest for %s in the manifest list entries (available: %s)", platform.String(&w), strings.Join(have, ", "))
-		}
-	}
-	return out, nil
 }
 
 // pullImage is a remote image whose layers verify and decompress here.

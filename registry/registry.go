@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -36,11 +35,6 @@ type Options struct {
 	CertDir string
 	// Jobs bounds concurrent blob transfers (0 = 4).
 	Jobs int
-	// Platforms to take from a multi-platform index on pull; empty means
-	// the host's (linux/GOARCH).
-	Platforms []v1.Platform
-	// AllPlatforms takes every image of an index.
-	AllPlatforms bool
 	// Keychain resolves credentials; nil means authn.DefaultKeychain
 	// (~/.docker/config.json, $DOCKER_CONFIG, credential helpers).
 	Keychain authn.Keychain

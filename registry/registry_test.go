@@ -25,8 +25,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
+	"github.com/imgtool/imgtool/transfer"
 )
 
 // ---- a store-like image: uncompressed layers, config with diff_ids -----------
@@ -197,11 +199,10 @@ func TestPushUncompressedThenPull(t *testing.T) {
 	}
 
 	// Pull back through Source: same config, layers decompress to the originals.
-	src, err := Source(context.Background(), ref, opts)
+	src, es, err := pulled(ref, opts, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := src.Images()
 	if len(es) != 1 || len(es[0].Tags) != 1 || es[0].Tags[0].String() != ref {
 		t.Fatalf("entries %+v", es)
 	}
@@ -267,11 +268,11 @@ func TestPullCorruptBlob(t *testing.T) {
 	ls, _ := img.Layers()
 	d, _ := ls[1].Digest()
 	reg.corrupt[d.String()] = true
-	src, err := Source(context.Background(), ref, opts)
+	_, es, err := pulled(ref, opts, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pls, _ := src.Images()[0].Image.Layers()
+	pls, _ := es[0].Image.Layers()
 	rc, err := pls[1].Uncompressed()
 	if err == nil {
 		_, err = io.Copy(io.Discard, rc)
@@ -313,16 +314,13 @@ func TestIndexRoundTrip(t *testing.T) {
 		p   v1.Platform
 		img v1.Image
 	}{{v1.Platform{OS: "linux", Architecture: "amd64"}, a}, {v1.Platform{OS: "linux", Architecture: "arm64"}, b}} {
-		o := opts
-		o.Platforms = []v1.Platform{tc.p}
-		src, err := Source(context.Background(), ref, o)
+		src, es, err := pulled(ref, opts, []v1.Platform{tc.p}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if src.Digest != want {
 			t.Errorf("index digest %s", src.Digest)
 		}
-		es := src.Images()
 		wd, _ := tc.img.Digest()
 		wid, _ := tc.img.ConfigName()
 		gid, _ := es[0].Image.ConfigName()
@@ -330,19 +328,16 @@ func TestIndexRoundTrip(t *testing.T) {
 			t.Errorf("%s: got manifest %s config %s, want %s %s", tc.p, es[0].Digest, gid, wd, wid)
 		}
 	}
-	o := opts
-	o.Platforms = []v1.Platform{{OS: "linux", Architecture: "s390x"}}
-	if _, err := Source(context.Background(), ref, o); err == nil || !strings.Contains(err.Error(), "linux/s390x") {
+	if _, _, err := pulled(ref, opts, []v1.Platform{{OS: "linux", Architecture: "s390x"}}, false); err == nil || !strings.Contains(err.Error(), "linux/s390x") {
 		t.Errorf("missing platform: %v", err)
 	}
-	o.Platforms, o.AllPlatforms = nil, true
-	src, err := Source(context.Background(), ref, o)
-	if err != nil || len(src.Images()) != 2 {
+	_, all, err := pulled(ref, opts, nil, true)
+	if err != nil || len(all) != 2 {
 		t.Fatalf("all platforms: %v", err)
 	}
 	// Pushing the entries again makes an index of the same images.
 	var items []item.Item
-	for _, e := range src.Images() {
+	for _, e := range all {
 		items = append(items, item.Item{Image: e.Image, Tags: e.Tags, Platform: e.Platform})
 	}
 	res2, err := PushItems(context.Background(), reg.host+"/multi2:1", items, opts)
@@ -360,14 +355,14 @@ func TestErrors(t *testing.T) {
 	reg := newRegistry(t)
 	opts := testOpts(t)
 	ref := reg.host + "/nothing:1"
-	_, err := Source(context.Background(), ref, opts)
+	_, err := Open(context.Background(), ref, opts)
 	var re *Error
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing manifest: %v", err)
 	}
 	reg.user, reg.pass = "user", "pass"
 	opts.Keychain = basic{"user", "wrong"}
-	_, err = Source(context.Background(), reg.host+"/x:1", opts)
+	_, err = Open(context.Background(), reg.host+"/x:1", opts)
 	if err == nil || !strings.Contains(err.Error(), "unauthorized") || !strings.Contains(err.Error(), reg.host+"/x:1") {
 		t.Errorf("wrong password (pull): %v", err)
 	}
@@ -438,4 +433,30 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// pulled opens ref as the pipeline does and takes its images with the one
+// selection policy (transfer.Select), an index expanded to its images.
+func pulled(ref string, opts Options, platforms []v1.Platform, all bool) (*Opened, []item.Item, error) {
+	o, err := Open(context.Background(), ref, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := transfer.Select(o.Items(), "", transfer.ConvertOptions{Platforms: platforms, AllPlatforms: all}, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []item.Item
+	for _, it := range items {
+		if it.Index == nil {
+			out = append(out, it)
+			continue
+		}
+		imgs, err := archive.IndexImages(it.Index)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, imgs...)
+	}
+	return o, out, nil
 }

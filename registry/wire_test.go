@@ -106,11 +106,11 @@ func TestThrottledPushPull(t *testing.T) {
 	if _, err := Push(context.Background(), ref, mkRawImage(t, "thr", 3), opts); err != nil {
 		t.Fatalf("throttled second push: %v", err)
 	}
-	src, err := Source(context.Background(), ref, opts)
+	_, es, err := pulled(ref, opts, nil, false)
 	if err != nil {
 		t.Fatalf("throttled pull: %v", err)
 	}
-	for _, e := range src.Images() {
+	for _, e := range es {
 		ls, _ := e.Image.Layers()
 		for _, l := range ls {
 			rc, err := l.Compressed()
@@ -202,7 +202,7 @@ func TestPrivateCA(t *testing.T) {
 		t.Errorf("--insecure: %v", err)
 	}
 	writeCert(t, srv, filepath.Join(certs, host), "ca.crt")
-	if _, err := Source(context.Background(), ref, opts); err != nil {
+	if _, err := Open(context.Background(), ref, opts); err != nil {
 		t.Errorf("CA in certs.d/%s: %v", host, err)
 	}
 	other := t.TempDir()
@@ -210,7 +210,7 @@ func TestPrivateCA(t *testing.T) {
 	os.RemoveAll(filepath.Join(certs, host))
 	withDir := opts
 	withDir.CertDir = other
-	if _, err := Source(context.Background(), ref, withDir); err != nil {
+	if _, err := Open(context.Background(), ref, withDir); err != nil {
 		t.Errorf("--cert-dir: %v", err)
 	}
 	// A client certificate without its key is refused, as by Docker.
@@ -232,7 +232,7 @@ func TestClientCertificate(t *testing.T) {
 	writeCert(t, srv, dir, "ca.crt")
 	opts := testOpts(t)
 	opts.CertDir = dir
-	_, err := Source(context.Background(), host+"/app:1", opts)
+	_, err := Open(context.Background(), host+"/app:1", opts)
 	if err == nil || !strings.Contains(err.Error(), "client certificate") {
 		t.Errorf("no client certificate: %v", err)
 	}
@@ -280,7 +280,7 @@ func TestThrottleExhausted(t *testing.T) {
 		n.Store(0)
 		opts := testOpts(t)
 		opts.Backoff = remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
-		_, err := Source(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/app:1", opts)
+		_, err := Open(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/app:1", opts)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%d: %v, want %q", status, err, want)
 		}
@@ -336,11 +336,11 @@ func TestPullResumesDroppedBlob(t *testing.T) {
 		drops.Add(1)
 		panic(http.ErrAbortHandler)
 	})
-	src, err := Source(context.Background(), ref, opts)
+	_, es, err := pulled(ref, opts, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, _ := src.Images()[0].Image.Layers()
+	ls, _ := es[0].Image.Layers()
 	for _, l := range ls {
 		rc, err := l.Uncompressed()
 		if err != nil {

@@ -213,6 +213,7 @@ func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Wri
 	}
 	src = overlay.Clean(src)
 	if _, _, ok := overlay.Lookup(dirs, src); !ok {
+		//lint:ignore ST1005 docker cp's own words
 		return fmt.Errorf("Could not find the file /%s in container %s", src, strings.TrimPrefix(c.Name, "/"))
 	}
 	newBase := path.Base("/" + src)

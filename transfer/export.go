@@ -65,6 +65,7 @@ func ExportTarget(st store.Store, arg string) (*store.Container, store.Image, er
 	}
 	id, err := st.Refs().Resolve(arg)
 	if err != nil {
+		//lint:ignore ST1005 docker export's own words
 		return nil, nil, fmt.Errorf("No such container or image: %s", arg)
 	}
 	img, err := st.Images().Get(id)

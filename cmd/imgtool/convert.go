@@ -10,7 +10,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -56,11 +55,124 @@ func init() {
 	var cf compressFlags
 	var platforms []string
 	var all, skipMissing, legacy, quiet, jsonOut bool
+	var rf registryFlags
 	register(&command{
 		name:  "convert",
 		usage: "[OPTIONS] SRC DST",
 		short: "Copy images between archives, OCI layouts and the store",
-		long: `SRC and DST are locations named like skopeo's transports:
+		long:  convertLong,
+		setFlags: func(fs *pflag.FlagSet) {
+			cf.add(fs, "")
+			fs.StringArrayVar(&platforms, "platform", nil, "keep only this platform of an index (os/arch[/variant], repeatable)")
+			fs.BoolVar(&all, "all-platforms", false, "keep every platform (also for the store)")
+			fs.BoolVar(&skipMissing, "skip-missing-platforms", false, "drop platforms whose blobs the source lacks instead of failing")
+			fs.BoolVar(&legacy, "legacy", false, "docker-archive output in Docker <=24's layout (<v1id>/layer.tar)")
+			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (on stderr when the output is stdout; docs/json.md)")
+			rf.set(fs)
+		},
+		minArgs: 2, maxArgs: 2,
+		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			start := time.Now()
+			comp, keep, err := cf.parse(fs)
+			if err != nil {
+				return err
+			}
+			wanted, err := parsePlatforms(platforms)
+			if err != nil {
+				return err
+			}
+			if all && len(wanted) > 0 {
+				return usageError{"--all-platforms and --platform exclude each other"}
+			}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			if err := checkStdio(args[0], args[1]); err != nil {
+				return err
+			}
+			opts := transfer.ConvertOptions{
+				Platforms: wanted, AllPlatforms: all, SkipMissingPlatforms: skipMissing,
+				Keep: keep, Compression: comp, Level: cf.level, Epoch: epoch, Legacy: legacy, Jobs: rf.jobs,
+				Skipped: func(what string, d v1.Hash) {
+					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
+				},
+			}
+			src, err := transfer.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			dst, err := transfer.ParseRef(args[1])
+			if err != nil {
+				return err
+			}
+			res, err := g.run(src, dst, rf.options(g, true), opts)
+			if err != nil {
+				return err
+			}
+			out := os.Stdout
+			if dst.Path == "-" {
+				out = os.Stderr
+			}
+			return printConverted(out, res.Written, args[1], jsonOut, quiet, start)
+		},
+	})
+}
+
+// printConverted prints what convert wrote: a line per item, or --json.
+func printConverted(out *os.File, written []transfer.Written, dst string, jsonOut, quiet bool, start time.Time) error {
+	if jsonOut {
+		r := &result{Command: "convert", Output: dst, Images: []imageResult{}}
+		for _, w := range written {
+			ir := imageResult{Tags: w.Tags, Platforms: w.Platforms, DiffIDs: []string{}, ChainIDs: []string{}}
+			if w.ID != (v1.Hash{}) {
+				ir.ID = w.ID.String()
+			}
+			if w.Digest != (v1.Hash{}) {
+				ir.Digest = w.Digest.String()
+			}
+			r.Images = append(r.Images, ir)
+		}
+		return printResult(out, r, start)
+	}
+	if !quiet {
+		for _, w := range written {
+			printWritten(out, w)
+		}
+	}
+	return nil
+}
+
+// checkStdio refuses stdin/stdout when they are terminals.
+func checkStdio(src, dst string) error {
+	if r, err := transfer.ParseRef(src); err == nil && r.Path == "-" && isTerminal(os.Stdin) {
+		return usageError{"refusing to read an archive from a terminal; redirect stdin"}
+	}
+	if r, err := transfer.ParseRef(dst); err == nil && r.Path == "-" && isTerminal(os.Stdout) {
+		return usageError{"refusing to write an archive to a terminal; redirect stdout"}
+	}
+	return nil
+}
+
+func printWritten(out *os.File, w transfer.Written) {
+	name := strings.Join(w.Tags, ", ")
+	if name == "" {
+		name = "untagged"
+	}
+	what := "image " + w.ID.String()
+	if w.ID == (v1.Hash{}) {
+		what = "index " + w.Digest.String()
+	}
+	plat := ""
+	if len(w.Platforms) > 0 {
+		plat = " [" + strings.Join(w.Platforms, ", ") + "]"
+	}
+	fmt.Fprintf(out, "Wrote %s: %s%s\n", name, what, plat)
+}
+
+// convertLong is `imgtool convert --help`.
+const convertLong = `SRC and DST are locations named like skopeo's transports:
   docker-archive:PATH[:REF]   docker save archive (Docker 25+ form; --legacy for <=24)
   oci-archive:PATH[:REF]      tar of an OCI image layout
   oci:DIR[:REF]               OCI image layout directory
@@ -97,109 +209,4 @@ Examples:
   imgtool convert oci:layout:latest docker-archive:-:app:1 | docker load
   imgtool convert --compress zstd app:1 oci-archive:app.oci.tar
   imgtool convert --platform linux/arm64 oci-archive:multi.tar oci:arm64-only
-  imgtool convert docker-archive:two.tar:@sha256:0123... store:`,
-		setFlags: func(fs *pflag.FlagSet) {
-			cf.add(fs, "")
-			fs.StringArrayVar(&platforms, "platform", nil, "keep only this platform of an index (os/arch[/variant], repeatable)")
-			fs.BoolVar(&all, "all-platforms", false, "keep every platform (also for the store)")
-			fs.BoolVar(&skipMissing, "skip-missing-platforms", false, "drop platforms whose blobs the source lacks instead of failing")
-			fs.BoolVar(&legacy, "legacy", false, "docker-archive output in Docker <=24's layout (<v1id>/layer.tar)")
-			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
-			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (on stderr when the output is stdout; docs/json.md)")
-		},
-		minArgs: 2, maxArgs: 2,
-		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			start := time.Now()
-			comp, keep, err := cf.parse(fs)
-			if err != nil {
-				return err
-			}
-			wanted, err := parsePlatforms(platforms)
-			if err != nil {
-				return err
-			}
-			if all && len(wanted) > 0 {
-				return usageError{"--all-platforms and --platform exclude each other"}
-			}
-			epoch, err := sourceDateEpoch()
-			if err != nil {
-				return err
-			}
-			if err := checkStdio(args[0], args[1]); err != nil {
-				return err
-			}
-			opts := transfer.ConvertOptions{
-				Platforms: wanted, AllPlatforms: all, SkipMissingPlatforms: skipMissing,
-				Keep: keep, Compression: comp, Level: cf.level, Epoch: epoch, Legacy: legacy,
-				Skipped: func(what string, d v1.Hash) {
-					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
-				},
-			}
-			src, err := transfer.ParseRef(args[0])
-			if err != nil {
-				return err
-			}
-			dst, err := transfer.ParseRef(args[1])
-			if err != nil {
-				return err
-			}
-			res, err := g.run(src, dst, registry.Options{UserAgent: "imgtool"}, opts)
-			if err != nil {
-				return err
-			}
-			written := res.Written
-			out := os.Stdout
-			if r, _ := transfer.ParseRef(args[1]); r.Path == "-" {
-				out = os.Stderr
-			}
-			if jsonOut {
-				r := &result{Command: "convert", Output: args[1], Images: []imageResult{}}
-				for _, w := range written {
-					ir := imageResult{Tags: w.Tags, Platforms: w.Platforms, DiffIDs: []string{}, ChainIDs: []string{}}
-					if w.ID != (v1.Hash{}) {
-						ir.ID = w.ID.String()
-					}
-					if w.Digest != (v1.Hash{}) {
-						ir.Digest = w.Digest.String()
-					}
-					r.Images = append(r.Images, ir)
-				}
-				return printResult(out, r, start)
-			}
-			if quiet {
-				return nil
-			}
-			for _, w := range written {
-				printWritten(out, w)
-			}
-			return nil
-		},
-	})
-}
-
-// checkStdio refuses stdin/stdout when they are terminals.
-func checkStdio(src, dst string) error {
-	if r, err := transfer.ParseRef(src); err == nil && r.Path == "-" && isTerminal(os.Stdin) {
-		return usageError{"refusing to read an archive from a terminal; redirect stdin"}
-	}
-	if r, err := transfer.ParseRef(dst); err == nil && r.Path == "-" && isTerminal(os.Stdout) {
-		return usageError{"refusing to write an archive to a terminal; redirect stdout"}
-	}
-	return nil
-}
-
-func printWritten(out *os.File, w transfer.Written) {
-	name := strings.Join(w.Tags, ", ")
-	if name == "" {
-		name = "untagged"
-	}
-	what := "image " + w.ID.String()
-	if w.ID == (v1.Hash{}) {
-		what = "index " + w.Digest.String()
-	}
-	plat := ""
-	if len(w.Platforms) > 0 {
-		plat = " [" + strings.Join(w.Platforms, ", ") + "]"
-	}
-	fmt.Fprintf(out, "Wrote %s: %s%s\n", name, what, plat)
-}
+  imgtool convert docker-archive:two.tar:@sha256:0123... store:`

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -23,24 +22,7 @@ func init() {
 		name:  "flatten",
 		usage: "[--tag REPO:TAG]... SRC [DST]",
 		short: "Squash an image into a single-layer image with the same config",
-		long: `Merges every layer of SRC (whiteouts and opaque directories applied, hardlinks, symlinks,
-devices, fifos, setuid/sticky bits and security.capability kept) into one layer, and
-writes an image with SRC's config (Env, Cmd, Entrypoint, WorkingDir, User, Labels,
-ExposedPorts, ... every key kept) except rootfs.diff_ids, now the one new layer, and
-history, now one entry: created (SOURCE_DATE_EPOCH when set, else SRC's created),
-created_by "imgtool flatten", comment "flattened from sha256:<SRC's ID>". Flattening the
-same image twice gives the same image ID.
-
-SRC is a store image (tag, ID or ID prefix; store:REF), docker-archive:PATH[:REF],
-oci-archive:PATH[:REF] or oci:DIR[:REF]. Without DST the result goes into the store and
-its ID is printed; --tag tags it. With DST (a file, or - for stdout) the result is written
-there as a docker-save archive (Docker 25+ form) carrying the --tag names, and its ID is
-printed unless DST is -.
-
-Examples:
-  imgtool flatten --tag app:flat app:1
-  imgtool flatten docker-archive:app.tar flat.tar
-  imgtool flatten --tag app:flat oci:layout:1.0 - | docker load`,
+		long:  flattenLong,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVarP(&tags, "tag", "t", nil, "name the result REPO:TAG (repeatable)")
 			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (on stderr when DST is -; docs/json.md)")
@@ -76,68 +58,67 @@ Examples:
 				}
 				opts.Created = epoch
 			}
-			st, err := g.store()
-			if err != nil {
+			res, err := flattenRun(g, args, refs, opts)
+			switch {
+			case err != nil:
 				return err
-			}
-			toStore := len(args) == 1
-			var unlock func()
-			if toStore {
-				unlock, err = st.Writer()
-			} else {
-				unlock, err = st.Reader()
-			}
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			env := &transfer.Env{Store: func() (transfer.Store, error) { return st, nil }}
-			in, err := transfer.ResolveSquashInput(context.Background(), st, args[0], env)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			src, err := in.Source(st)
-			if err != nil {
-				return err
-			}
-			var res *transfer.Squashed
-			if toStore {
-				nrefs := make([]name.Reference, len(refs))
-				for i, r := range refs {
-					nrefs[i] = r
-				}
-				res, err = transfer.SquashToStore(st, src, nrefs, opts)
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return report(res, os.Stdout)
-				}
-				fmt.Println(res.ID)
-				return nil
-			}
-			w, commit, abort, err := archiveOutput(args[1])
-			if err != nil {
-				return err
-			}
-			res, err = transfer.SquashToArchive(w, src, refs, archive.Options{Format: archive.Docker, Epoch: opts.Created}, opts)
-			if err != nil {
-				abort()
-				return err
-			}
-			if err := commit(); err != nil {
-				return err
-			}
-			if jsonOut {
+			case jsonOut && len(args) == 1:
+				return report(res, os.Stdout)
+			case jsonOut:
 				return report(res, resultStream(args[1]))
-			}
-			if args[1] != "-" {
+			case len(args) == 1 || args[1] != "-":
 				fmt.Println(res.ID)
 			}
 			return nil
 		},
 	})
+}
+
+// flattenRun squashes args[0] into the store (no DST) or into a docker
+// archive at args[1].
+func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.SquashOptions) (*transfer.Squashed, error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	toStore := len(args) == 1
+	var unlock func()
+	if toStore {
+		unlock, err = st.Writer()
+	} else {
+		unlock, err = st.Reader()
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	env := &transfer.Env{Store: func() (transfer.Store, error) { return st, nil }}
+	in, err := transfer.ResolveSquashInput(g.ctx, st, args[0], env)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	src, err := in.Source(st)
+	if err != nil {
+		return nil, err
+	}
+	if toStore {
+		nrefs := make([]name.Reference, len(refs))
+		for i, r := range refs {
+			nrefs[i] = r
+		}
+		return transfer.SquashToStore(st, src, nrefs, opts)
+	}
+	w, commit, abort, err := archiveOutput(args[1])
+	if err != nil {
+		return nil, err
+	}
+	res, err := transfer.SquashToArchive(w, src, refs, archive.Options{Format: archive.Docker, Epoch: opts.Created}, opts)
+	if err != nil {
+		abort()
+		return nil, err
+	}
+	return res, commit()
 }
 
 // parsedTags parses --tag values already validated by the command.
@@ -150,3 +131,23 @@ func parsedTags(tags []string) []name.Tag {
 	}
 	return out
 }
+
+// flattenLong is `imgtool flatten --help`.
+const flattenLong = `Merges every layer of SRC (whiteouts and opaque directories applied, hardlinks, symlinks,
+devices, fifos, setuid/sticky bits and security.capability kept) into one layer, and
+writes an image with SRC's config (Env, Cmd, Entrypoint, WorkingDir, User, Labels,
+ExposedPorts, ... every key kept) except rootfs.diff_ids, now the one new layer, and
+history, now one entry: created (SOURCE_DATE_EPOCH when set, else SRC's created),
+created_by "imgtool flatten", comment "flattened from sha256:<SRC's ID>". Flattening the
+same image twice gives the same image ID.
+
+SRC is a store image (tag, ID or ID prefix; store:REF), docker-archive:PATH[:REF],
+oci-archive:PATH[:REF] or oci:DIR[:REF]. Without DST the result goes into the store and
+its ID is printed; --tag tags it. With DST (a file, or - for stdout) the result is written
+there as a docker-save archive (Docker 25+ form) carrying the --tag names, and its ID is
+printed unless DST is -.
+
+Examples:
+  imgtool flatten --tag app:flat app:1
+  imgtool flatten docker-archive:app.tar flat.tar
+  imgtool flatten --tag app:flat oci:layout:1.0 - | docker load`

@@ -60,11 +60,6 @@ var GrammarAccepted = map[string]string{
 	"a:" + strings.Repeat("t", 128):                     "a:" + strings.Repeat("t", 128),
 	"a:_x":                                              "a:_x",
 	"a:x..":                                             "a:x..",
-	"[fc00::1]:5000/docker":                             "[fc00::1]:5000/docker:latest",
-	"[fc00::1]:5000/docker/docker":                      "[fc00::1]:5000/docker/docker:latest",
-	"[fc00:1:2:3:4:5:6:7]:5000/library/debian":          "[fc00:1:2:3:4:5:6:7]:5000/library/debian:latest",
-	"LOCALDOMAIN/library/debian":                        "LOCALDOMAIN/library/debian:latest",
-	"Docker/docker":                                     "Docker/docker:latest",
 	"a.b-c__d/e":                                        "a.b-c__d/e:latest",
 }
 
@@ -104,6 +99,13 @@ var GrammarRejected = []string{
 	"a:" + strings.Repeat("t", 129),
 	"a:-x",
 	"a:.x",
+	// distribution/reference (Docker 25+) accepts these, Docker 20.10 (the
+	// peer of the interop suite) refuses them: an IPv6 or upper-case domain.
+	"[fc00::1]:5000/docker",
+	"[fc00::1]:5000/docker/docker",
+	"[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+	"LOCALDOMAIN/library/debian",
+	"Docker/docker",
 	// Hostile names (issue "Reliability round two", item 5).
 	"../evil:1",
 	"x:..",

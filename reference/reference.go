@@ -49,6 +49,16 @@ func Parse(s string) (name.Reference, error) {
 func parseNormalized(s string) (dref.Named, error) {
 	named, err := dref.ParseNormalizedNamed(s)
 	if err == nil {
+		// Docker 20.10 (docker/distribution 2.7) predates two extensions
+		// of the grammar: an upper-case domain and an IPv6 domain. Such a
+		// name cannot be tagged or loaded there, so refuse it with 20.10's words.
+		domain := dref.Domain(named)
+		if strings.ToLower(domain) != domain {
+			return nil, errors.New("invalid reference format: repository name must be lowercase")
+		}
+		if strings.HasPrefix(domain, "[") {
+			return nil, fmt.Errorf("invalid reference format: %q", s)
+		}
 		return named, nil
 	}
 	msg := err.Error()

@@ -13,18 +13,17 @@ import (
 
 // ent describes one entry of a test layer tar.
 type ent struct {
-	name    string
-	typ     byte
-	mode    int64
-	uid     int
-	gid     int
-	data    string
-	link    string
-	major   int64
-	minor   int64
-	xattrs  map[string]string
-	mtime   int64
-	rawMode bool // use mode as is (do not default)
+	name   string
+	typ    byte
+	mode   int64
+	uid    int
+	gid    int
+	data   string
+	link   string
+	major  int64
+	minor  int64
+	xattrs map[string]string
+	mtime  int64
 }
 
 func f(name, data string) ent { return ent{name: name, typ: tar.TypeReg, mode: 0644, data: data} }
@@ -32,13 +31,12 @@ func d(name string) ent       { return ent{name: name, typ: tar.TypeDir, mode: 0
 func sl(name, target string) ent {
 	return ent{name: name, typ: tar.TypeSymlink, mode: 0777, link: target}
 }
-func hl(name, target string) ent         { return ent{name: name, typ: tar.TypeLink, mode: 0644, link: target} }
-func wh(name string) ent                 { return ent{name: name, typ: tar.TypeReg, mode: 0600} }
-func (e ent) m(mode int64) ent           { e.mode = mode; return e }
-func (e ent) own(uid, gid int) ent       { e.uid, e.gid = uid, gid; return e }
-func (e ent) at(sec int64) ent           { e.mtime = sec; return e }
-func (e ent) x(k, v string) ent          { e.xattrs = map[string]string{k: v}; return e }
-func (e ent) dev(major, minor int64) ent { e.major, e.minor = major, minor; return e }
+func hl(name, target string) ent   { return ent{name: name, typ: tar.TypeLink, mode: 0644, link: target} }
+func wh(name string) ent           { return ent{name: name, typ: tar.TypeReg, mode: 0600} }
+func (e ent) m(mode int64) ent     { e.mode = mode; return e }
+func (e ent) own(uid, gid int) ent { e.uid, e.gid = uid, gid; return e }
+func (e ent) at(sec int64) ent     { e.mtime = sec; return e }
+func (e ent) x(k, v string) ent    { e.xattrs = map[string]string{k: v}; return e }
 
 func mkTar(t testing.TB, ents ...ent) []byte {
 	t.Helper()

@@ -32,7 +32,6 @@ type metaCase struct {
 	damage    func(t *testing.T, f *storeFixture) // the metadata that points outside
 	cmds      [][]string                          // each run in turn; {c} is the container
 	fail      map[int]string                      // cmds[i] must fail with this in its error
-	after     func(t *testing.T, f *storeFixture) // extra checks
 }
 
 func TestStoreMetadataCannotEscape(t *testing.T) {

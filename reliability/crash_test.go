@@ -26,7 +26,7 @@ func crashTrials() int {
 		return n
 	}
 	if testing.Short() {
-		return 10 // make unit: a quick pass; the full run has 50
+		return 6 // make unit: a quick pass; the full run has 50
 	}
 	return 50
 }

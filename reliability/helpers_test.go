@@ -221,6 +221,9 @@ func mountTmpfs(t testing.TB, dir string, size string) {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0755"); err != nil {
+		if dockertest.PeersRequired() {
+			t.Fatalf("cannot mount a tmpfs (%v); %s=1 makes this fatal", err, dockertest.EnvRequirePeers)
+		}
 		t.Skipf("cannot mount a tmpfs (%v)", err)
 	}
 	t.Cleanup(func() {

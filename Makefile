@@ -28,8 +28,10 @@ test-deps:
 	  else echo "not root: the interop tests will skip peers that are missing:$$missing"; fi; \
 	fi
 
+# Unit tests: no daemons, no root, under a minute (-short skips what needs
+# root or dockerd, saying so; the interop suite and `make test` run them).
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /interop)
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v /interop)
 
 interop:
 	IMGTOOL_REQUIRE_PEERS=$${IMGTOOL_REQUIRE_PEERS:-1} $(GO) test -count=1 -timeout 60m -v ./interop/

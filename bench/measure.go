@@ -32,9 +32,8 @@ type tool struct {
 	after    func(run int) error    // untimed, after (cleanup)
 	output   func(run int) string   // file or dir the command wrote (its size is reported)
 	daemon   *daemon                // whose peak RSS to report
-	note     string
-	skip     string // non-empty: not run, this is why
-	optional bool   // a failure is reported, not fatal
+	skip     string                 // non-empty: not run, this is why
+	optional bool                   // a failure is reported, not fatal
 
 	samples []sample
 	err     error
@@ -92,7 +91,7 @@ func measure(t *tool, run int) (sample, error) {
 		s.daemonKB, _ = peakRSS(t.daemon.pid())
 	}
 	if err != nil {
-		return s, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, lastLines(strings.TrimSpace(errb.String()), 5))
+		return s, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, lastLines(strings.TrimSpace(errb.String()), 5))
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.rssKB = ru.Maxrss

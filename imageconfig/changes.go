@@ -91,6 +91,7 @@ func parseFlags(flags []string, allowed ...string) (map[string]string, error) {
 	vals := map[string]string{}
 	for _, f := range flags {
 		if !strings.HasPrefix(f, "--") {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return nil, fmt.Errorf("Arg should start with -- : %s", f)
 		}
 		if f == "--" {
@@ -102,12 +103,15 @@ func parseFlags(flags []string, allowed ...string) (map[string]string, error) {
 			known = known || a == name
 		}
 		if !known {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return nil, fmt.Errorf("Unknown flag: %s", name)
 		}
 		if _, dup := vals[name]; dup {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return nil, fmt.Errorf("Duplicate flag specified: %s", name)
 		}
 		if !hasValue {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return nil, fmt.Errorf("Missing a value on flag: %s", name)
 		}
 		vals[name] = value
@@ -171,6 +175,7 @@ func parseInstruction(n *node) (*instruction, error) {
 		}
 		switch trigger := strings.ToUpper(strings.TrimSpace(n.args[0])); trigger {
 		case "ONBUILD":
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return nil, errors.New("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
 		case "MAINTAINER", "FROM":
 			return nil, fmt.Errorf("%s isn't allowed as an ONBUILD trigger", trigger)
@@ -206,6 +211,7 @@ func parseHealthcheck(in *instruction) error {
 			cmd = []string{strings.Join(args, " ")}
 		}
 		if len(cmd) == 0 {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return errors.New("Missing command after HEALTHCHECK CMD")
 		}
 		if !n.json {
@@ -213,6 +219,7 @@ func parseHealthcheck(in *instruction) error {
 		}
 		h.Test = append([]string{typ}, cmd...)
 	default:
+		//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 		return fmt.Errorf("Unknown type %q in HEALTHCHECK (try CMD)", typ)
 	}
 	for _, f := range []struct {
@@ -228,6 +235,7 @@ func parseHealthcheck(in *instruction) error {
 			return err
 		}
 		if d < time.Millisecond {
+			//lint:ignore ST1005 Docker's own error text (dockerfile instructions parser), kept verbatim
 			return fmt.Errorf("Interval %q cannot be less than %s", f.name, time.Millisecond)
 		}
 		*f.dst = d
@@ -419,29 +427,36 @@ func parsePortSpec(raw string) ([]string, error) {
 	}
 	ip, _, err := net.SplitHostPort(rawIP + ":")
 	if err != nil {
-		return nil, fmt.Errorf("Invalid ip address %v: %s", rawIP, err)
+		//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
+		return nil, fmt.Errorf("Invalid ip address %v: %w", rawIP, err)
 	}
 	if ip != "" && net.ParseIP(ip) == nil {
+		//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 		return nil, fmt.Errorf("Invalid ip address: %s", ip)
 	}
 	if containerPort == "" {
+		//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 		return nil, fmt.Errorf("No port specified: %s<empty>", raw)
 	}
 	start, end, err := portRange(containerPort)
 	if err != nil {
+		//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 		return nil, fmt.Errorf("Invalid containerPort: %s", containerPort)
 	}
 	if hostPort != "" {
 		hs, he, err := portRange(hostPort)
 		if err != nil {
+			//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 			return nil, fmt.Errorf("Invalid hostPort: %s", hostPort)
 		}
 		if end-start != he-hs && end != start {
+			//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 			return nil, fmt.Errorf("Invalid ranges specified for container and host Ports: %s and %s", containerPort, hostPort)
 		}
 	}
 	lp := strings.ToLower(proto)
 	if lp != "tcp" && lp != "udp" && lp != "sctp" {
+		//lint:ignore ST1005 Docker's own error text (go-connections/nat), kept verbatim
 		return nil, fmt.Errorf("Invalid proto: %s", proto)
 	}
 	var out []string
@@ -481,12 +496,14 @@ func portRange(s string) (uint64, uint64, error) {
 func checkSignal(raw string) error {
 	if n, err := strconv.Atoi(raw); err == nil {
 		if n == 0 {
+			//lint:ignore ST1005 Docker's own error text (signal parsing), kept verbatim
 			return fmt.Errorf("Invalid signal: %s", raw)
 		}
 		return nil
 	}
 	name := strings.TrimPrefix(strings.ToUpper(raw), "SIG")
 	if _, ok := signalNames[name]; !ok {
+		//lint:ignore ST1005 Docker's own error text (signal parsing), kept verbatim
 		return fmt.Errorf("Invalid signal: %s", raw)
 	}
 	return nil

@@ -294,6 +294,7 @@ func parseNameVal(rest, key string, esc rune) ([]string, error) {
 	for _, w := range words {
 		k, v, ok := strings.Cut(w, "=")
 		if !ok {
+			//lint:ignore ST1005 Docker's own error text (dockerfile parser), kept verbatim
 			return nil, fmt.Errorf("Syntax error - can't find = in %q. Must be of the form: name=value", w)
 		}
 		args = append(args, k, v)
@@ -306,6 +307,7 @@ func parseNameVal(rest, key string, esc rune) ([]string, error) {
 func parseJSON(rest string) ([]string, error) {
 	rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
 	if !strings.HasPrefix(rest, "[") {
+		//lint:ignore ST1005 Docker's own error text (dockerfile parser), kept verbatim
 		return nil, fmt.Errorf("Error parsing %q as a JSON array", rest)
 	}
 	var arr []any

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/internal/dockertest"
 )
 
@@ -50,15 +53,20 @@ func rootFSLayers(t *testing.T, d *dockertest.Daemon, ref string) []string {
 	return layers
 }
 
+// chainIDs are the chain IDs of diffIDs (imageid, on OCI image-spec's
+// identity; checked against dockerd's layerdb by TestIdentitiesMatchDockerLayerdb).
 func chainIDs(diffIDs []string) []string {
-	out := make([]string, len(diffIDs))
+	hs := make([]v1.Hash, len(diffIDs))
 	for i, d := range diffIDs {
-		if i == 0 {
-			out[i] = d
-			continue
+		h, err := v1.NewHash(d)
+		if err != nil {
+			panic(fmt.Sprintf("chainIDs: %v", err))
 		}
-		sum := sha256.Sum256([]byte(out[i-1] + " " + d))
-		out[i] = "sha256:" + hex.EncodeToString(sum[:])
+		hs[i] = h
+	}
+	out := make([]string, len(hs))
+	for i, c := range imageid.ChainIDs(hs) {
+		out[i] = c.String()
 	}
 	return out
 }

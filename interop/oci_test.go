@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -128,6 +129,16 @@ func TestSkopeoCopiesConvertOutputs(t *testing.T) {
 		out := dockertest.MustImgtool(t, "verify", tc.loc)
 		if !strings.Contains(out, "OK: 1 image(s), 3 layer(s) verified") {
 			t.Errorf("imgtool verify %s:\n%s", tc.loc, out)
+		}
+		// The peers check the same output: skopeo re-hashes every blob
+		// while copying it to a dir: (a digest mismatch fails the copy),
+		// and umoci reads OCI layouts' history and layer descriptors.
+		dirCopy := filepath.Join(t.TempDir(), "dir")
+		if out, err := runCmd("skopeo", "copy", "--quiet", tc.loc, "dir:"+dirCopy); err != nil {
+			t.Errorf("skopeo copy %s dir: (digests re-checked): %v\n%s", tc.loc, err, out)
+		}
+		if layout, ok := strings.CutPrefix(tc.loc, "oci:"); ok {
+			umociStatLayers(t, layout, want.RootFS.Layers)
 		}
 	}
 
@@ -253,14 +264,26 @@ func TestTwoPlatformIndex(t *testing.T) {
 	// docker-archive holds each platform's image
 	da := filepath.Join(dir, "multi-docker.tar")
 	dockertest.MustImgtool(t, "convert", "oci:"+lay, "docker-archive:"+da+":synth-multi:2")
-	a, err := imgarchive.Open(da)
-	if err != nil {
-		t.Fatal(err)
+	// checked by skopeo (not imgtool's own reader): images @0 and @1, no @2,
+	// one per platform
+	var archs []string
+	for i := 0; ; i++ {
+		out, err := runCmd("skopeo", "inspect", fmt.Sprintf("docker-archive:%s:@%d", da, i))
+		if err != nil {
+			if !strings.Contains(out, "Invalid source index") {
+				t.Fatalf("skopeo inspect %s @%d: %v\n%s", da, i, err, out)
+			}
+			break
+		}
+		var insp struct{ Architecture string }
+		if err := json.Unmarshal([]byte(out), &insp); err != nil {
+			t.Fatalf("skopeo inspect @%d: %v", i, err)
+		}
+		archs = append(archs, insp.Architecture)
 	}
-	if n := len(a.Images()); n != 2 {
-		t.Errorf("docker-archive of the index: %d images, want 2", n)
+	if n := len(archs); n != 2 || archs[0] == archs[1] {
+		t.Errorf("docker-archive of the index: %d images (%v), want 2 platforms", n, archs)
 	}
-	a.Close()
 
 	// determinism: the same input twice gives the same bytes, every format and compression
 	for _, f := range []struct{ name, sink string }{
@@ -469,5 +492,45 @@ func containerdStyle(t *testing.T, saved, out, name string) {
 	files = append(files, tarEntry{name: "index.json", body: string(top)}, tarEntry{name: "oci-layout", body: `{"imageLayoutVersion":"1.0.0"}`})
 	if err := os.WriteFile(out, layerTar(t, files...), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// umociStatLayers: umoci stat reads the OCI layout's image and must list
+// exactly diffIDs as its layers' diff_ids, each with a layer descriptor.
+func umociStatLayers(t *testing.T, layout string, diffIDs []string) {
+	t.Helper()
+	dockertest.Require(t, "umoci")
+	ref := layout
+	if !strings.Contains(filepath.Base(layout), ":") {
+		ref += ":latest"
+	}
+	out, err := runCmd("umoci", "stat", "--image", ref, "--json")
+	if err != nil {
+		t.Errorf("umoci stat %s: %v\n%s", ref, err, out)
+		return
+	}
+	var st struct {
+		History []struct {
+			Layer *struct {
+				Digest string `json:"digest"`
+				Size   int64  `json:"size"`
+			} `json:"layer"`
+			DiffID string `json:"diff_id"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("umoci stat %s: %v\n%s", ref, err, out)
+	}
+	var got []string
+	for _, h := range st.History {
+		if h.Layer != nil {
+			got = append(got, h.DiffID)
+			if h.Layer.Digest == "" || h.Layer.Size <= 0 {
+				t.Errorf("umoci stat %s: layer descriptor %+v", ref, h.Layer)
+			}
+		}
+	}
+	if !equalStrings(got, diffIDs) {
+		t.Errorf("umoci stat %s: diff_ids %v, want %v", ref, got, diffIDs)
 	}
 }

@@ -1,55 +1,78 @@
-// Package reference parses image references the way Docker does and prints
+// Package reference parses image references exactly as Docker does (with
+// distribution/reference, Docker's own grammar and normalisation) and prints
 // them in Docker's familiar form (nginx:latest, not index.docker.io/library/nginx:latest).
+//
+// The parsed value is a go-containerregistry name.Reference, which the rest
+// of imgtool uses; a string is only turned into one after Docker's grammar
+// has accepted it, so nothing outside that grammar ("../evil:1", "x:..",
+// "Bad", "a//b") reaches a store, an archive or a registry.
 package reference
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
+	dref "github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-var anyUpper = regexp.MustCompile(`[A-Z]`)
-
-// pathComponent is Docker's grammar for one "/"-separated part of a
-// repository path; go-containerregistry's check is looser.
-var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
-
-// hex64 matches a full image ID without its algorithm; Docker refuses it as a name.
-var hex64 = regexp.MustCompile(`^[a-f0-9]{64}$`)
-
-// Parse parses a tag or digest reference; a reference without either gets :latest.
+// Parse parses a tag or digest reference with Docker's grammar
+// (ParseNormalizedNamed); a reference without either gets :latest. A
+// reference with both a tag and a digest is the digest reference, as for
+// docker pull.
 func Parse(s string) (name.Reference, error) {
-	if hex64.MatchString(s) {
-		return nil, fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
-	}
-	repo := s
-	if i := strings.IndexAny(repo, "@"); i >= 0 {
-		repo = repo[:i]
-	}
-	if j := strings.LastIndex(repo, ":"); j > strings.LastIndex(repo, "/") {
-		repo = repo[:j]
-	}
-	if anyUpper.MatchString(repo) {
-		return nil, fmt.Errorf("invalid reference format: repository name must be lowercase")
-	}
-	r, err := name.ParseReference(s, name.StrictValidation)
+	named, err := parseNormalized(s)
 	if err != nil {
-		r, err = name.ParseReference(s)
+		return nil, err
 	}
+	// Build the value from Docker's split rather than re-parsing the string
+	// with go-containerregistry, whose idea of where the registry ends
+	// differs (Docker: a first component with ".", ":" or an upper-case
+	// letter, or "localhost").
+	reg, err := name.NewRegistry(dref.Domain(named))
 	if err != nil {
-		return nil, fmt.Errorf("invalid reference format: %q", s)
+		return nil, fmt.Errorf("invalid reference format: %q: %w", s, err)
 	}
-	for _, part := range strings.Split(r.Context().RepositoryStr(), "/") {
-		if !pathComponent.MatchString(part) {
-			return nil, fmt.Errorf("invalid reference format: %q", s)
-		}
+	repo := reg.Repo(dref.Path(named))
+	switch v := named.(type) {
+	case dref.Canonical:
+		return repo.Digest(v.Digest().String()), nil
+	case dref.Tagged:
+		return repo.Tag(v.Tag()), nil
 	}
-	return r, nil
+	return repo.Tag("latest"), nil
 }
 
-// ParseTag parses a reference that must carry a tag (or gets :latest).
+// parseNormalized is distribution/reference's ParseNormalizedNamed with the
+// error texts of the Docker release imgtool is tested against (20.10).
+func parseNormalized(s string) (dref.Named, error) {
+	named, err := dref.ParseNormalizedNamed(s)
+	if err == nil {
+		// Docker 20.10 (docker/distribution 2.7) predates two extensions
+		// of the grammar: an upper-case domain and an IPv6 domain. Such a
+		// name cannot be tagged or loaded there, so refuse it with 20.10's words.
+		domain := dref.Domain(named)
+		if strings.ToLower(domain) != domain {
+			return nil, errors.New("invalid reference format: repository name must be lowercase")
+		}
+		if strings.HasPrefix(domain, "[") {
+			return nil, fmt.Errorf("invalid reference format: %q", s)
+		}
+		return named, nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "64-byte hexadecimal"):
+		return nil, err
+	case strings.HasSuffix(msg, "must be lowercase"), errors.Is(err, dref.ErrNameContainsUppercase):
+		return nil, errors.New("invalid reference format: repository name must be lowercase")
+	}
+	return nil, fmt.Errorf("invalid reference format: %q", s)
+}
+
+// ParseTag parses a reference that must carry a tag (or gets :latest), as
+// docker tag demands of its target: a digest is refused.
 func ParseTag(s string) (name.Tag, error) {
 	r, err := Parse(s)
 	if err != nil {
@@ -63,17 +86,19 @@ func ParseTag(s string) (name.Tag, error) {
 }
 
 // ParseNamedTagged parses a tag that must be written out, as docker load
-// demands of RepoTags entries: "name" alone is an error.
+// demands of RepoTags entries: "name" alone, or a digest, is an error.
 func ParseNamedTagged(s string) (name.Tag, error) {
-	t, err := ParseTag(s)
+	named, err := parseNormalized(s)
 	if err != nil {
-		return t, err
+		return name.Tag{}, err
 	}
-	last := s[strings.LastIndex(s, "/")+1:]
-	if !strings.Contains(last, ":") {
+	if _, ok := named.(dref.NamedTagged); !ok {
 		return name.Tag{}, fmt.Errorf("invalid tag %q", s)
 	}
-	return t, nil
+	if _, ok := named.(dref.Canonical); ok {
+		return name.Tag{}, fmt.Errorf("invalid tag %q", s)
+	}
+	return ParseTag(s)
 }
 
 // FamiliarName is the repository as Docker shows it: "nginx", "user/app", "host:5000/app".

@@ -399,6 +399,10 @@ func TestSearchCatalog(t *testing.T) {
 	}
 }
 
+// TestDistMetaDockerFormat checks the metadata store's own rules (idempotent
+// add, Docker Hub naming, candidates by registry). Whether the files are the
+// ones dockerd writes is checked against a real dockerd pulling from a local
+// docker-registry: interop TestDistMetaMatchesDockerd.
 func TestDistMetaDockerFormat(t *testing.T) {
 	root := t.TempDir()
 	m := openDistMeta(root)

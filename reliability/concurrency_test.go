@@ -20,7 +20,10 @@ func TestConcurrentWriters(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "store")
 	copyTree(t, f.template, root)
 	work := t.TempDir()
-	const workers, iterations = 4, 8
+	workers, iterations := 4, 8
+	if testing.Short() {
+		iterations = 4 // make unit: a quick pass
+	}
 	type op struct {
 		args []string
 		save string // output file of a save

@@ -25,6 +25,9 @@ func crashTrials() int {
 	if n, err := strconv.Atoi(os.Getenv("IMGTOOL_CRASH_TRIALS")); err == nil && n > 0 {
 		return n
 	}
+	if testing.Short() {
+		return 6 // make unit: a quick pass; the full run has 50
+	}
 	return 50
 }
 

@@ -161,8 +161,56 @@ func mustImgtool(t testing.TB, root string, args ...string) *result {
 // hasCommand reports whether the CLI knows a subcommand.
 func hasCommand(t testing.TB, name string) bool {
 	t.Helper()
-	r := imgtool(t, t.TempDir(), name, "--help")
-	return !(r.code == 2 && strings.Contains(r.stderr, "is not an imgtool command"))
+	return commands(t)[name]
+}
+
+var commandList struct {
+	once sync.Once
+	set  map[string]bool
+	err  string
+}
+
+// commands is the set of commands `imgtool help` lists (its "Commands:"
+// section). It does not look at any command's own output, so a command that
+// exists but fails cannot pass for a missing one; an empty or unreadable
+// list fails the test.
+func commands(t testing.TB) map[string]bool {
+	t.Helper()
+	commandList.once.Do(func() {
+		r := imgtool(t, t.TempDir(), "help")
+		if r.code != 0 {
+			commandList.err = r.String()
+			return
+		}
+		commandList.set = parseCommandList(r.stdout + r.stderr)
+		if len(commandList.set) == 0 {
+			commandList.err = "no \"Commands:\" section in:\n" + r.String()
+		}
+	})
+	if commandList.err != "" {
+		t.Fatalf("imgtool help: %s", commandList.err)
+	}
+	return commandList.set
+}
+
+// parseCommandList reads the "Commands:" section of imgtool's usage text:
+// indented lines "  name  description" up to the first blank line.
+func parseCommandList(usage string) map[string]bool {
+	set := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.TrimSpace(line) == "Commands:":
+			in = true
+		case in && strings.TrimSpace(line) == "":
+			return set
+		case in && strings.HasPrefix(line, "  "):
+			if f := strings.Fields(line); len(f) > 0 {
+				set[f[0]] = true
+			}
+		}
+	}
+	return set
 }
 
 // requireRoot skips (or fails under IMGTOOL_REQUIRE_PEERS=1) without root.
@@ -179,6 +227,9 @@ func mountTmpfs(t testing.TB, dir string, size string) {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0755"); err != nil {
+		if dockertest.PeersRequired() {
+			t.Fatalf("cannot mount a tmpfs (%v); %s=1 makes this fatal", err, dockertest.EnvRequirePeers)
+		}
 		t.Skipf("cannot mount a tmpfs (%v)", err)
 	}
 	t.Cleanup(func() {

@@ -183,7 +183,7 @@ func (d *Daemon) start() error {
 			d.proc = nil
 			d.mu.Unlock()
 			unmountUnder(d.Dir)
-			return fmt.Errorf("dockerd exited during startup: %v\n%s", p.err, d.logTail(40))
+			return fmt.Errorf("dockerd exited during startup: %w\n%s", p.err, d.logTail(40))
 		default:
 		}
 		if err := ping(client); err == nil {

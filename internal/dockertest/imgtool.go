@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -71,13 +70,9 @@ func goBinary() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
 	return "/usr/local/go/bin/go"
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // ImgtoolBinary returns the imgtool CLI binary, building it (once per test
 // binary) with `go build -o <tmp>/imgtool ./cmd/imgtool` from the module
@@ -105,7 +100,7 @@ func ImgtoolBinary(t testing.TB) string {
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			b.err = fmt.Errorf("go build ./cmd/imgtool: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build ./cmd/imgtool: %w\n%s", err, out)
 			return
 		}
 		b.bin = bin

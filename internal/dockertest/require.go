@@ -45,8 +45,20 @@ func PeersRequired() bool {
 // every named tool is on PATH. Known names: docker, dockerd, skopeo, umoci,
 // docker-registry, busybox; any other name is looked up on PATH as is.
 // "root" is a pseudo tool: the test needs uid 0.
+//
+// Under -short (make unit) a test needing root, dockerd or the docker CLI is
+// skipped, saying so: the unit run needs neither root nor daemons; the
+// interop suite and `go test` without -short run it.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
+	if testing.Short() {
+		for _, tool := range tools {
+			switch tool {
+			case "root", "dockerd", "docker":
+				t.Skipf("-short: needs %s (run without -short, e.g. make test or make interop)", strings.Join(tools, ", "))
+			}
+		}
+	}
 	var missing []string
 	for _, tool := range tools {
 		switch tool {

@@ -1,97 +1,37 @@
-package flatten
+package interop
 
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imgtool/imgtool/flatten"
+	"github.com/imgtool/imgtool/internal/dockertest"
 )
 
 // The init layer's paths: docker export includes them, image layers don't.
-var initPaths = map[string]bool{
+var exportInitPaths = map[string]bool{
 	".dockerenv": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "etc/mtab": true,
 	"dev": true, "dev/console": true, "dev/pts": true, "dev/shm": true, "proc": true, "sys": true,
 }
 
-// TestDockerExportCompare builds a small image with a private dockerd, exports
-// a container created from it, flattens the image's layers from `docker save`
-// and compares the two trees. Skipped without dockerd, as non-root, or with -short.
-func TestDockerExportCompare(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("needs root and not -short")
-	}
-	dockerd, err := exec.LookPath("dockerd")
-	if err != nil {
-		t.Skip("dockerd not installed")
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("docker CLI not installed")
-	}
+// TestFlattenDockerExportCompare builds a small image on a private dockerd,
+// exports a container created from it, flattens the image's layers from
+// `docker save` with package flatten and compares the two trees (moved here
+// from flatten/docker_test.go, which started a dockerd of its own).
+func TestFlattenDockerExportCompare(t *testing.T) {
+	d := dockertest.Shared(t)
 	bb := "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		t.Skip("no /bin/busybox")
-	}
-	D, err := os.MkdirTemp("", "fltdk")
-	must(t, err)
-	defer func() {
-		if err := os.RemoveAll(D); err != nil {
-			t.Logf("cleanup: %v", err)
-		}
-	}()
-	sock := "unix://" + filepath.Join(D, "sock")
-	logf, err := os.Create(filepath.Join(D, "dockerd.log"))
-	must(t, err)
-	defer logf.Close()
-	cmd := exec.Command(dockerd, "--data-root", filepath.Join(D, "root"), "--exec-root", filepath.Join(D, "exec"),
-		"--pidfile", filepath.Join(D, "pid"), "-H", sock, "--bridge=none", "--iptables=false",
-		"--ip-masq=false", "--ip-forward=false")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, cmd.Start())
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	docker := func(stdin io.Reader, args ...string) []byte {
-		t.Helper()
-		c := exec.Command("docker", append([]string{"-H", sock}, args...)...)
-		c.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+filepath.Join(D, "cli"))
-		c.Stdin = stdin
-		var out, errb bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errb
-		if err := c.Run(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(D, "dockerd.log"))
-			t.Fatalf("docker %v: %v\n%s\n--- dockerd log tail:\n%s", args, err, errb.String(), tail(log, 3000))
-		}
-		return out.Bytes()
-	}
-	up := false
-	for i := 0; i < 60 && !up; i++ {
-		c := exec.Command("docker", "-H", sock, "version")
-		c.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(D, "cli"))
-		up = c.Run() == nil
-		if !up {
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	if !up {
-		log, _ := os.ReadFile(filepath.Join(D, "dockerd.log"))
-		t.Fatalf("dockerd did not come up:\n%s", tail(log, 3000))
-	}
+	dockertest.Require(t, bb)
 
 	// Base image: busybox plus applet symlinks.
 	var base bytes.Buffer
@@ -108,11 +48,9 @@ func TestDockerExportCompare(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "etc/motd", Typeflag: tar.TypeReg, Mode: 0644, Size: 3})
 	tw.Write([]byte("hi\n"))
 	must(t, tw.Close())
-	docker(&base, "import", "-", "base:1")
+	d.DockerIn(t, &base, "import", "-", "fltbase:1")
 
-	ctx := filepath.Join(D, "ctx")
-	must(t, os.MkdirAll(ctx, 0755))
-	dockerfile := `FROM base:1
+	dockerfile := `FROM fltbase:1
 RUN mkdir -p /data/sub /data/opq /data/gonedir && echo a > /data/a && echo b > /data/b && echo c > /data/opq/c \
  && echo keep > /data/sub/keep && ln /data/a /data/a-link && ln -s /data/b /data/b-sym && ln -s ../data /rel \
  && echo x > /data/gone && echo y > /data/gonedir/y && chmod 4755 /data/b && mkfifo /data/fifo && rm /etc/motd \
@@ -124,11 +62,17 @@ RUN rm -f /data/gone /data/a && rm -rf /data/gonedir /data/opq && mkdir /data/op
 RUN rm /data/b && echo z > /data/b && mkdir /data/gone && echo w > /data/gone/w && rm /data/sub/keep \
  && rm /data/a-link && chmod 0700 /data
 `
-	must(t, os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0644))
-	docker(nil, "build", "--network", "none", "-t", "img:1", ctx)
-	docker(nil, "create", "--network", "none", "--name", "c1", "img:1", "sh")
-	export := docker(nil, "export", "c1")
-	save := docker(nil, "save", "img:1")
+	d.Build(t, "fltimg:1", dockerfile, nil)
+	name := fmt.Sprintf("flt-export-%d", time.Now().UnixNano())
+	d.Docker(t, "create", "--network", "none", "--name", name, "fltimg:1", "sh")
+	t.Cleanup(func() { d.DockerErr("rm", "-f", name) })
+	D := t.TempDir()
+	d.Docker(t, "export", "-o", filepath.Join(D, "export.tar"), name)
+	d.Docker(t, "save", "-o", filepath.Join(D, "save.tar"), "fltimg:1")
+	export, err := os.ReadFile(filepath.Join(D, "export.tar"))
+	must(t, err)
+	save, err := os.ReadFile(filepath.Join(D, "save.tar"))
+	must(t, err)
 
 	// Unpack the save archive and open its layers in manifest order.
 	sdir := filepath.Join(D, "save")
@@ -159,30 +103,30 @@ RUN rm /data/b && echo z > /data/b && mkdir /data/gone && echo w > /data/gone/w 
 	if len(man) != 1 {
 		t.Fatalf("manifest: %s", mb)
 	}
-	var ls []Layer
+	var ls []flatten.Layer
 	for _, l := range man[0].Layers {
 		p := filepath.Join(sdir, filepath.FromSlash(l))
-		ls = append(ls, TarLayer(func() (io.ReadCloser, error) { return os.Open(p) }))
+		ls = append(ls, flatten.TarLayer(func() (io.ReadCloser, error) { return os.Open(p) }))
 	}
 	t.Logf("%d layers", len(ls))
 	var mine bytes.Buffer
-	must(t, Flatten(&mine, ls, Options{}))
+	must(t, flatten.Flatten(&mine, ls, flatten.Options{}))
 
-	want, err := Describe(bytes.NewReader(export))
+	want, err := flatten.Describe(bytes.NewReader(export))
 	must(t, err)
-	got, err := Describe(bytes.NewReader(mine.Bytes()))
+	got, err := flatten.Describe(bytes.NewReader(mine.Bytes()))
 	must(t, err)
-	gotByPath := map[string]Node{}
+	gotByPath := map[string]flatten.Node{}
 	for _, n := range got {
 		gotByPath[n.Path] = n
 	}
 	var unexplained []string
-	for _, line := range DiffTrees(want, got) {
+	for _, line := range flatten.DiffTrees(want, got) {
 		t.Logf("diff: %s", line)
 		p := strings.SplitN(line[2:], " ", 2)[0]
 		top := strings.SplitN(p, "/", 2)[0]
 		switch {
-		case line[0] == '-' && (initPaths[p] || top == "dev" || top == "proc" || top == "sys"):
+		case line[0] == '-' && (exportInitPaths[p] || top == "dev" || top == "proc" || top == "sys"):
 		default:
 			unexplained = append(unexplained, line)
 		}
@@ -244,7 +188,7 @@ RUN rm /data/b && echo z > /data/b && mkdir /data/gone && echo w > /data/gone/w 
 			t.Errorf("%s missing", p)
 			continue
 		}
-		if n.Type == tar.TypeReg && n.SHA256 != sum(want) {
+		if n.Type == tar.TypeReg && n.SHA256 != flattenSum(want) {
 			t.Errorf("%s: wrong content", p)
 		}
 	}
@@ -255,9 +199,11 @@ RUN rm /data/b && echo z > /data/b && mkdir /data/gone && echo w > /data/gone/w 
 	}
 }
 
-func tail(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(b)
 }
+
+func flattenSum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/imgtool/imgtool/reference"
 )
 
 // Options configure registry access.
@@ -111,6 +112,11 @@ func (o Options) nameOptions() []name.Option {
 // ParseReference parses an image reference ("app:1", "host:5000/a/b@sha256:…")
 // the way the registry commands do; a name without tag gets ":latest".
 func ParseReference(ref string, opts Options) (name.Reference, error) {
+	// Docker's grammar first (package reference): ggcr's alone takes tags
+	// such as "x:..", which docker pull and push refuse.
+	if _, err := reference.Parse(ref); err != nil {
+		return nil, err
+	}
 	r, err := name.ParseReference(ref, opts.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference format %q: %v", ref, err)

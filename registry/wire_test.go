@@ -355,3 +355,15 @@ func TestPullResumesDroppedBlob(t *testing.T) {
 		t.Errorf("%d downloads dropped; the test did not test resuming", drops.Load())
 	}
 }
+
+// pull and push take Docker's reference grammar, not ggcr's looser one.
+func TestParseReferenceDockerGrammar(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:5000/x:..", "127.0.0.1:5000/../evil:1", "reg.example/a//b:1", "x:-1"} {
+		if r, err := ParseReference(bad, Options{}); err == nil {
+			t.Errorf("ParseReference(%q) = %v, want Docker's invalid reference format", bad, r)
+		}
+	}
+	if _, err := ParseReference("127.0.0.1:5000/team/app:1.0", Options{}); err != nil {
+		t.Errorf("a good reference: %v", err)
+	}
+}

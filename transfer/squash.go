@@ -239,7 +239,8 @@ func SquashToStore(st store.Store, src *SquashSource, tags []name.Reference, opt
 // archive.Write (aopts.Format; Docker's save form by default). The layer is
 // spooled once to a temp file while its diff ID is computed, since the
 // config that names it comes first in the archive's layout.
-func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, aopts archive.Options, opts SquashOptions) (*Squashed, error) {
+func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, opts SquashOptions) (*Squashed, error) {
+	aopts := archive.Options{Format: archive.Docker, Epoch: opts.Created}
 	f, err := os.CreateTemp(opts.TempDir, "imgtool-flatten-layer-")
 	if err != nil {
 		return nil, err

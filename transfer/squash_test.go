@@ -110,7 +110,7 @@ func squashArchive(t *testing.T, p string, opts SquashOptions) (*Squashed, []byt
 	}
 	var buf bytes.Buffer
 	tag, _ := name.NewTag("flat/test:1")
-	res, err := SquashToArchive(&buf, src, []name.Tag{tag}, archive.Options{}, opts)
+	res, err := SquashToArchive(&buf, src, []name.Tag{tag}, opts)
 	if err != nil {
 		t.Fatalf("%s: %v", p, err)
 	}
@@ -364,7 +364,7 @@ func TestSquashReadsContentOnce(t *testing.T) {
 			return &countingRC{rc, &read}, err
 		})
 	}
-	if _, err := SquashToArchive(io.Discard, src, nil, archive.Options{}, SquashOptions{}); err != nil {
+	if _, err := SquashToArchive(io.Discard, src, nil, SquashOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if read > 2*total {

@@ -10,7 +10,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -113,7 +112,7 @@ func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.Squash
 	if err != nil {
 		return nil, err
 	}
-	res, err := transfer.SquashToArchive(w, src, refs, archive.Options{Format: archive.Docker, Epoch: opts.Created}, opts)
+	res, err := transfer.SquashToArchive(w, src, refs, opts)
 	if err != nil {
 		abort()
 		return nil, err

@@ -247,7 +247,7 @@ func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, opts Squas
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 	h := sha256.New()
-	cw := &squashCounter{w: io.MultiWriter(f, h)}
+	cw := &tarball.CountingWriter{W: io.MultiWriter(f, h)}
 	if err := flatten.Flatten(cw, src.Layers, flatten.Options{TempDir: opts.TempDir}); err != nil {
 		return nil, err
 	}
@@ -256,22 +256,11 @@ func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, opts Squas
 	if err != nil {
 		return nil, err
 	}
-	img := &squashedImage{config: cfg, layer: &squashLayerFile{path: f.Name(), size: cw.n, diffID: diffID}}
+	img := &squashedImage{config: cfg, layer: &squashLayerFile{path: f.Name(), size: cw.N, diffID: diffID}}
 	if err := archive.Write(w, []item.Item{{Image: img, Tags: tags}}, aopts); err != nil {
 		return nil, err
 	}
 	return &Squashed{ID: imageid.FromBytes(cfg), DiffID: diffID, Config: cfg}, nil
-}
-
-type squashCounter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *squashCounter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // squashLayerFile is an uncompressed layer tar in a temp file.

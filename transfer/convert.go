@@ -201,7 +201,7 @@ func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
 	}
 	items := source.Items()
 	if ref.Name != "" && t.Name != "store" { // the store resolved its names itself
-		it, err := SelectItem(items, ref.Name)
+		it, err := selectItem(items, ref.Name, t.Name == "docker-archive")
 		if err != nil {
 			source.Close()
 			return nil, nil, fmt.Errorf("%s: %w", ref, err)

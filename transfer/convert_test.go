@@ -260,6 +260,31 @@ func TestSelectItem(t *testing.T) {
 	}
 }
 
+// An OCI :REF is a ref name, tag or digest; a number that names no ref
+// fails (skopeo's oci: transport has no positions), where docker-archive:
+// numbers its images.
+func TestSelectItemOCIRefIsNoPosition(t *testing.T) {
+	a, err := archive.Open(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	items := []item.Item{{Image: a.Items()[0].Image, RefNames: []string{"latest"}}, {Image: a.Items()[1].Image, RefNames: []string{"7"}}}
+	for _, sel := range []string{"0", "1", "@0"} {
+		if _, err := selectItem(items, sel, false); err == nil {
+			t.Errorf("oci :%s picked an image by position", sel)
+		}
+	}
+	for sel, want := range map[string]int{"latest": 0, "7": 1} {
+		if it, err := selectItem(items, sel, false); err != nil || it.Image != items[want].Image {
+			t.Errorf("oci :%s: %v", sel, err)
+		}
+	}
+	if it, err := selectItem(items, "@1", true); err != nil || it.Image != items[1].Image {
+		t.Errorf("docker-archive :@1: %v", err)
+	}
+}
+
 // ---- multi-platform ---------------------------------------------------------------
 
 type layoutFile struct {

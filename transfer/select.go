@@ -41,8 +41,17 @@ func Select(items []Item, name string, opts ConvertOptions, singlePlatform bool)
 // SelectItem picks one item by a 0-based index number, a digest
 // (@sha256:…, sha256:…; a manifest, index, image ID or a platform
 // manifest inside an index), an OCI ref name, or a tag.
-func SelectItem(items []Item, sel string) (Item, error) {
+func SelectItem(items []Item, sel string) (Item, error) { return selectItem(items, sel, true) }
+
+// selectItem is SelectItem; numbered says whether a number picks an item
+// by position (docker-archive:PATH:@N, as containers/image numbers them).
+// An OCI location's :REF is a ref name, a tag or a digest only: "0" that
+// names no ref fails instead of quietly taking the first image.
+func selectItem(items []Item, sel string, numbered bool) (Item, error) {
 	if n, ok := strings.CutPrefix(sel, "@"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		if !numbered {
+			return Item{}, fmt.Errorf("@%s: only docker-archive: numbers its images (the source holds: %s)", n, listItems(items))
+		}
 		return itemNumber(items, n)
 	}
 	if d := strings.TrimPrefix(sel, "@"); strings.HasPrefix(d, "sha256:") || strings.HasPrefix(d, "sha512:") {
@@ -99,7 +108,7 @@ func SelectItem(items []Item, sel string) (Item, error) {
 	if len(hits) > 1 {
 		return Item{}, fmt.Errorf("%q names %d images (%s); pick one by number or digest", sel, len(hits), listItems(items))
 	}
-	if strings.Trim(sel, "0123456789") == "" {
+	if numbered && strings.Trim(sel, "0123456789") == "" {
 		return itemNumber(items, sel)
 	}
 	if t, err := reference.ParseTag(sel); err == nil {

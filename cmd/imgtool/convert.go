@@ -187,7 +187,7 @@ saves, compressed as a whole or per layer).
 A source holding several images converts them all (shared blobs written once),
 or the one SRC's :REF picks: a tag (app:1), an OCI ref name (latest), a digest
 (@sha256:... : manifest, index, image ID, or one platform of an index) or its
-number (0, 1, ... or @0, @1, ... as skopeo's docker-archive:PATH:@N). DST's :REF
+number (docker-archive only: 0, 1, ... or @0, @1, ... as skopeo's :@N). DST's :REF
 renames the single image written.
 
 Platforms (the same rule for load, save, pull, push and flatten): plain images are

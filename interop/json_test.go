@@ -28,6 +28,7 @@ type jsonResult struct {
 	OK       *bool    `json:"ok"`
 	Layers   int      `json:"layers"`
 	Problems []string `json:"problems"`
+	Warnings []string `json:"warnings"`
 	Duration *float64 `json:"duration_seconds"`
 }
 

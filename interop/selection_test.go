@@ -211,3 +211,24 @@ func TestPlatformStringsAsDocker(t *testing.T) {
 		}
 	}
 }
+
+// ggcr's source_image_with_empty_layer_history.tar names its config with
+// another digest: docker load takes it (the image ID is the content's
+// digest), so verify warns, naming the file and that ID, and passes.
+func TestVerifyConfigNameIsAWarning(t *testing.T) {
+	d := dockertest.Shared(t)
+	p := peerFixture(t, "ggcr/mutate/source_image_with_empty_layer_history.tar")
+	out := d.Docker(t, "load", "-i", p)
+	id := d.ImageID(t, "bazel/pkg/v1/mutate:source_image")
+	r := dockertest.Imgtool(t, "--root", newStore(t), "verify", "docker-archive:"+p)
+	if r.Code != 0 {
+		t.Fatalf("verify of an archive docker loads (%s) failed: %s", strings.TrimSpace(out), r)
+	}
+	if !strings.Contains(r.Stdout, "WARNING config 6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e.json") || !strings.Contains(r.Stdout, id) {
+		t.Errorf("verify should warn naming the file and docker's image ID %s:\n%s", id, r.Stdout)
+	}
+	js := decodeResult(t, "verify", dockertest.MustImgtool(t, "--root", newStore(t), "verify", "--json", "docker-archive:"+p))
+	if js.OK == nil || !*js.OK || len(js.Warnings) != 1 || !strings.Contains(js.Warnings[0], id) {
+		t.Errorf("verify --json: ok %v, warnings %q", js.OK, js.Warnings)
+	}
+}

@@ -51,6 +51,7 @@ type result struct {
 	OK       *bool         `json:"ok,omitempty"`       // verify
 	Layers   int           `json:"layers,omitempty"`   // verify: layers checked
 	Problems []string      `json:"problems,omitempty"` // verify: one per mismatch
+	Warnings []string      `json:"warnings,omitempty"` // verify: what docker accepts but is not strictly right
 	Duration float64       `json:"duration_seconds"`
 }
 

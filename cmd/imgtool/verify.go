@@ -44,7 +44,7 @@ Examples:
 			vr, err := transfer.Verify(context.Background(), args[0], env, lines)
 			if jsonOut && vr != nil {
 				ok := len(vr.Problems) == 0
-				r := &result{Command: "verify", Output: args[0], OK: &ok, Layers: vr.Layers, Problems: vr.Problems}
+				r := &result{Command: "verify", Output: args[0], OK: &ok, Layers: vr.Layers, Problems: vr.Problems, Warnings: vr.Warnings}
 				if perr := printResult(os.Stdout, r, start); perr != nil {
 					return perr
 				}

@@ -5,8 +5,11 @@ BIN     := bin/imgtool
 
 .PHONY: build test test-deps unit interop bench bench-smoke bench-deps micro-bench install demo fuzz clean
 
+# The commit is stamped in as well as Go's VCS stamp, which -buildvcs=false
+# (or a tree without .git) leaves out.
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/imgtool
+	$(GO) build -trimpath -ldflags "-X main.stampedCommit=$(COMMIT)" -o $(BIN) ./cmd/imgtool
 
 # The whole suite: unit tests and the interop suite (which skips peers that
 # are missing, unless IMGTOOL_REQUIRE_PEERS=1).

@@ -108,6 +108,9 @@ func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.Squash
 		}
 		return transfer.SquashToStore(st, src, nrefs, opts)
 	}
+	if args[1] == "-" && isTerminal(os.Stdout) { // flatten has no -o: DST names the file
+		return nil, usageError{"refusing to write an archive to a terminal; give DST as a file name or redirect stdout"}
+	}
 	w, commit, abort, err := archiveOutput(args[1])
 	if err != nil {
 		return nil, err

@@ -138,6 +138,12 @@ func run(argv []string) int {
 		fmt.Fprintf(os.Stderr, "imgtool: %v\nSee 'imgtool --help'.\n", err)
 		return 2
 	}
+	if _, err := progress.ParseMode(g.progress); err != nil {
+		// every command, also those that show no progress: a typo in a CI
+		// script's --progress or IMGTOOL_PROGRESS must not pass unnoticed
+		fmt.Fprintf(os.Stderr, "imgtool: %v\nSee 'imgtool --help'.\n", err)
+		return 2
+	}
 	args := fs.Args()
 	switch {
 	case *version:

@@ -8,6 +8,11 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// stampedCommit is set by the Makefile (-ldflags -X main.stampedCommit=…),
+// so version shows the commit also when the build has no VCS stamp
+// (-buildvcs=false, a copied tree, go run).
+var stampedCommit string
+
 func init() {
 	register(&command{
 		name:  "version",
@@ -15,12 +20,15 @@ func init() {
 		short: "Print imgtool's version, commit and Go version",
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			version, commit := "(devel)", "unknown"
+			if stampedCommit != "" {
+				commit = stampedCommit
+			}
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				if bi.Main.Version != "" {
 					version = bi.Main.Version
 				}
 				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
+					if s.Key == "vcs.revision" && stampedCommit == "" {
 						commit = s.Value
 					}
 				}

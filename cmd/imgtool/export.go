@@ -21,8 +21,9 @@ security.capability kept; for a container the init files (.dockerenv, etc/hosts,
 the read-write layer are included. It reads the overlay2 directories directly, so it works
 on a real Docker data root whether or not the daemon runs, without mounting.
 Output differs from docker export only in entry mtimes of directories the init layer
-copied up, and in user/group names (imgtool writes none; docker looks them up in the
-container's /etc/passwd). Without -o the tar goes to stdout, which must not be a terminal.
+copied up, in user/group names (imgtool writes none; docker looks them up in the
+container's /etc/passwd) and in header mode bits (imgtool writes permission bits only,
+as Docker >= 24 does; Docker 20.10 adds the S_IF file-type bits). Without -o the tar goes to stdout, which must not be a terminal.
 
 Examples:
   imgtool export -o rootfs.tar my-container

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/sys/atomicwriter"
 )
 
 // Docker's distribution metadata, kept in the data root exactly as dockerd
@@ -109,30 +110,11 @@ func (m *distMeta) add(diffID, digest v1.Hash, repo name.Repository) error {
 	return writeAtomic(filepath.Join(m.dir, "diffid-by-digest", "sha256", digest.Hex), []byte(diffID.String()))
 }
 
+// writeAtomic writes a distribution metadata file as the store writes its
+// files: moby's atomicwriter (temp file, fsync, rename).
 func writeAtomic(p string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicwriter.WriteFile(p, b, 0o644)
 }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/imgtool/imgtool/transfer"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,24 +26,11 @@ func archiveOutput(path string) (w io.Writer, commit func() error, abort func(),
 		}
 		return os.Stdout, func() error { return nil }, func() {}, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	o, err := transfer.CreateOutput(path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	commit = func() error {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Chmod(f.Name(), 0o644); err != nil {
-			return err
-		}
-		return os.Rename(f.Name(), path)
-	}
-	abort = func() { f.Close(); os.Remove(f.Name()) }
-	return f, commit, abort, nil
+	return o, o.Commit, o.Abort, nil
 }
 
 // archiveInput opens where a command reads an archive: a file, or stdin

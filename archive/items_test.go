@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
+	"github.com/imgtool/imgtool/reference"
 )
 
 const peerFixtures = "/work/shared/peer-fixtures"
@@ -41,7 +42,7 @@ func TestContainerdAllPlatformsOneWalk(t *testing.T) {
 		if im.Digest != all[i].Digest || platform.String(im.Platform) != platform.String(all[i].Platform) {
 			t.Errorf("image %d: %s %s, index has %s %s", i, im.Digest, platform.String(im.Platform), all[i].Digest, platform.String(all[i].Platform))
 		}
-		if len(im.Tags) != 1 || im.Tags[0].String() != "docker.io/regclient/testrepo:b1" {
+		if len(im.Tags) != 1 || reference.FullyQualified(im.Tags[0]) != "docker.io/regclient/testrepo:b1" {
 			t.Errorf("image %d tags %v", i, im.Tags)
 		}
 	}

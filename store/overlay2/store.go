@@ -21,6 +21,7 @@ func init() {
 // Store is an overlay2 data root.
 type Store struct {
 	root string
+	opts store.Options
 }
 
 var _ store.Store = (*Store)(nil)
@@ -38,7 +39,7 @@ func Open(root string) (*Store, error) {
 	} else if driver != "overlay2" {
 		return nil, fmt.Errorf("%s is a %s data root, not overlay2", abs, driver)
 	}
-	return &Store{root: abs}, nil
+	return &Store{root: abs, opts: store.DefaultOptions()}, nil
 }
 
 // Driver is Docker's name for this storage driver.

@@ -40,7 +40,7 @@ Examples:
 			}
 			var res *transfer.Imported
 			err = withContainer(g, args[0], func(st store.Store, c *store.Container) error {
-				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag})
+				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag, Ctx: g.ctx})
 				return err
 			})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,5 +51,33 @@ func TestAsideHasherErrorsAndEarlyClose(t *testing.T) {
 	case <-b.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("aside hasher still running after Close")
+	}
+}
+
+// closable fails the test if it is read after Close, as a zstd decoder
+// panics when closed under a reader.
+type closable struct {
+	t      *testing.T
+	closed atomic.Bool
+}
+
+func (c *closable) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		c.t.Error("read after Close: the caller closed the input while the aside hasher still read it")
+	}
+	time.Sleep(time.Millisecond)
+	return min(len(p), 16<<10), nil
+}
+
+func TestAsideHasherCloseWaitsForReads(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		src := &closable{t: t}
+		a := NewAsideHasher(src)
+		// Take the whole first chunk: the reader goroutine is then
+		// reading the next one from src when Close comes.
+		io.ReadFull(a, make([]byte, asideChunk))
+		a.Close()
+		src.closed.Store(true) // what the caller does next: rc.Close()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -1,6 +1,7 @@
 package overlay2
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 		tx.drop(st)
 		return v1.Hash{}, v1.Hash{}, err
 	}
-	res, err := tx.applyStream(nil, st, r)
+	res, err := tx.applyStream(context.Background(), st, r) // the caller wraps r with its context
 	if err != nil {
 		tx.drop(st)
 		var be *budgetError

@@ -64,7 +64,7 @@ type limitReader struct {
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
-	if l.ctx != nil && l.ctx.Err() != nil {
+	if l.ctx.Err() != nil {
 		return 0, context.Cause(l.ctx)
 	}
 	if l.budget != nil && int64(len(p)) > l.budget.limit-l.n+1 {

@@ -219,7 +219,7 @@ func (tx *Tx) apply(ctx context.Context, st *staged) error {
 
 // applyStream unpacks an uncompressed layer tar into st's diff dir,
 // recording tar-split in the write-set; it returns the stream's diff ID.
-// The stream is read through the layer budget and ctx (nil: none).
+// The stream is read through the layer budget and ctx.
 func (tx *Tx) applyStream(ctx context.Context, st *staged, r io.Reader) (v1.Hash, error) {
 	ts, err := os.OpenFile(filepath.Join(st.writeSet, "tar-split.json.gz"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {

@@ -227,6 +227,11 @@ func TestInterruptSafety(t *testing.T) {
 			ops = append(ops, op)
 		}
 	}
+	// save writes no store: an interrupted one must leave no output.
+	outDir := filepath.Join(t.TempDir(), "out")
+	saveTo := filepath.Join(outDir, "ab.tar")
+	os.Mkdir(outDir, 0o755)
+	ops = append(ops, crashOp{name: "save", args: func(*crashFixture) []string { return []string{"--progress", "none", "save", "-o", saveTo, "a:1", "b:1"} }})
 	dur := opDurations(t, f, ops)
 	sigs := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}
 	trials := max(crashTrials()/2, 2*len(ops))
@@ -237,7 +242,9 @@ func TestInterruptSafety(t *testing.T) {
 		root := filepath.Join(t.TempDir(), "store")
 		copyTree(t, f.template, root)
 		before := storeFiles(t, root)
-		code, stderr := signalRun(t, run{root: root, args: op.args(f)}, sig, delay)
+		os.RemoveAll(outDir)
+		os.Mkdir(outDir, 0o755)
+		code, stderr := signalRun(t, run{root: root, args: op.args(f), tmpdir: outDir}, sig, delay)
 		what := fmt.Sprintf("trial %d (%s, %v after %v)", i, op.name, sig, delay)
 		switch code {
 		case 0:
@@ -256,6 +263,9 @@ func TestInterruptSafety(t *testing.T) {
 		}
 		if after := storeFiles(t, root); after != before {
 			t.Errorf("%s: store changed:\n%s", what, after.diff(before))
+		}
+		if left := dirEntries(outDir); len(left) > 0 {
+			t.Errorf("%s: output or temp files left: %q", what, left)
 		}
 		if res := (run{root: root, args: []string{"check", "--deep"}}).do(t); res.code != 0 || strings.TrimSpace(res.stdout) != "" {
 			t.Fatalf("%s: store not clean:\n%s", what, res)

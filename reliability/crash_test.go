@@ -231,7 +231,9 @@ func TestInterruptSafety(t *testing.T) {
 	outDir := filepath.Join(t.TempDir(), "out")
 	saveTo := filepath.Join(outDir, "ab.tar")
 	os.Mkdir(outDir, 0o755)
-	ops = append(ops, crashOp{name: "save", args: func(*crashFixture) []string { return []string{"--progress", "none", "save", "-o", saveTo, "a:1", "b:1"} }})
+	ops = append(ops, crashOp{name: "save", args: func(*crashFixture) []string {
+		return []string{"--progress", "none", "save", "-o", saveTo, "a:1", "b:1"}
+	}})
 	dur := opDurations(t, f, ops)
 	sigs := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}
 	trials := max(crashTrials()/2, 2*len(ops))

@@ -22,6 +22,9 @@ func init() {
 type Store struct {
 	root string
 	opts store.Options
+	// keepMarker: a killed writer's leftovers could not be removed, so
+	// the in-progress marker stays for the next writer (writer.go).
+	keepMarker bool
 }
 
 var _ store.Store = (*Store)(nil)

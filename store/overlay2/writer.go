@@ -19,10 +19,15 @@ import (
 func (s *Store) markerPath() string { return filepath.Join(s.imageDir(), "imgtool.writing") }
 
 // beginWrite removes a killed writer's leftovers, then sets the marker.
+// The cleanup is best effort: a store that check cannot scan (a
+// damaged imagedb) must stay writable, and `check --repair` remains the
+// way to remove what is left; the marker stays until a cleanup succeeds.
 func (s *Store) beginWrite() error {
 	if _, err := os.Stat(s.markerPath()); err == nil {
 		if _, err := s.removeGarbage(); err != nil {
-			return fmt.Errorf("removing what an interrupted command left: %w", err)
+			fmt.Fprintf(os.Stderr, "imgtool: warning: removing what an interrupted command left: %v (run `imgtool check --repair`)\n", err)
+			s.keepMarker = true
+			return nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -36,7 +41,11 @@ func (s *Store) beginWrite() error {
 
 // endWrite clears the marker: everything this writer made is committed or
 // rolled back.
-func (s *Store) endWrite() { os.Remove(s.markerPath()) }
+func (s *Store) endWrite() {
+	if !s.keepMarker {
+		os.Remove(s.markerPath())
+	}
+}
 
 // removeGarbage runs check's scan and repairs its Garbage findings only
 // (Unused layers stay for `check --repair`: a complete layer is not a

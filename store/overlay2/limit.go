@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,7 +43,11 @@ func (s *Store) budget() *budgetError {
 	b := &budgetError{limit: s.opts.MaxLayerSize}
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.overlayDir(), &st); err == nil {
-		if free := int64(st.Bavail) * int64(st.Bsize); b.limit <= 0 || free < b.limit {
+		avail := st.Bavail
+		if os.Geteuid() == 0 {
+			avail = st.Bfree // root may write the reserved blocks too
+		}
+		if free := int64(avail) * int64(st.Bsize); b.limit <= 0 || free < b.limit {
 			b.limit, b.free = free, true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,7 +108,7 @@ func bombCases(t *testing.T) []bombCase {
 	zs128 := zstded(t, zeroLayer(t, 128<<20))
 	archive := func(layer []byte) []byte {
 		p := filepath.Join(t.TempDir(), "a.tar")
-		writeArchive(t, p, newImage("bomb:1", layer))
+		writeArchive(t, p, bombImage(t, layer))
 		b, _ := os.ReadFile(p)
 		return b
 	}
@@ -119,6 +120,30 @@ func bombCases(t *testing.T) []bombCase {
 		{"layer-pax01-sparse-1tib", archive(sparseTar(1<<40, "0.1")), []string{"load", "-q", "-i", "{file}"}, "sparse files"},
 		{"import-pax-sparse-1tib", sparseTar(1<<40, "1.0"), []string{"import", "{file}", "sparse:1"}, "sparse files"},
 	}
+}
+
+// bombImage is an image of one layer stored as given (compressed or
+// not) whose config names the diff ID of its uncompressed tar: a valid
+// image, only too big.
+func bombImage(t testing.TB, layer []byte) testImage {
+	raw := layer
+	switch {
+	case bytes.HasPrefix(layer, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(bytes.NewReader(layer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = io.ReadAll(zr)
+	case bytes.HasPrefix(layer, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		d, _ := zstd.NewReader(nil)
+		var err error
+		if raw, err = d.DecodeAll(layer, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := newImage("bomb:1", raw)
+	img.layers = [][]byte{layer}
+	return img
 }
 
 // TestBombCorpus: every case fails with one line naming the cause, leaves
@@ -155,4 +180,32 @@ func TestBombCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLimitEnvironment: IMGTOOL_MAX_LAYER_SIZE sets the budget as the flag
+// does, and IMGTOOL_NO_SYNC=1 loads a store that checks clean.
+func TestLimitEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "bomb.tar")
+	writeArchive(t, archive, bombImage(t, gzipped(zeroLayer(t, 32<<20))))
+	envRun := func(root string, env ...string) (int, string) {
+		cmd := run{root: root, args: []string{"load", "-q", "-i", archive}}.command(t, t.Context())
+		cmd.Env = append(cmd.Env, env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), stderr.String()
+	}
+	root := filepath.Join(dir, "a")
+	if code, stderr := envRun(root, "IMGTOOL_MAX_LAYER_SIZE=8m"); code != 1 || !strings.Contains(stderr, "limit of 8 MiB") {
+		t.Errorf("IMGTOOL_MAX_LAYER_SIZE=8m: want the budget error, got %d %q", code, stderr)
+	}
+	if code, stderr := envRun(filepath.Join(dir, "bad"), "IMGTOOL_MAX_LAYER_SIZE=lots"); code != 2 || !strings.Contains(stderr, "invalid size") {
+		t.Errorf("IMGTOOL_MAX_LAYER_SIZE=lots: want a usage error, got %d %q", code, stderr)
+	}
+	root = filepath.Join(dir, "b")
+	if code, stderr := envRun(root, "IMGTOOL_NO_SYNC=1"); code != 0 {
+		t.Fatalf("IMGTOOL_NO_SYNC=1: load failed: %q", stderr)
+	}
+	checkStore(t, run{root: root})
 }

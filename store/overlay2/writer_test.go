@@ -112,3 +112,40 @@ func TestLayerBudget(t *testing.T) {
 		t.Fatalf("AddLayer: want the budget error, got %v", err)
 	}
 }
+
+// TestExtractStopsOnFirstError: with several layers in flight, the first
+// over budget fails the transaction with its own error (not the others'
+// cancellation) and Abort leaves nothing.
+func TestExtractStopsOnFirstError(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOptions(store.Options{MaxLayerSize: 256 << 10})
+	img := &memImage{}
+	var diffs []string
+	for i, n := range []int{1 << 10, 2 << 20, 100 << 10, 3 << 20} {
+		l := ckTar(t, "f", strings.Repeat(string(rune('a'+i)), n))
+		img.layers = append(img.layers, l)
+		diffs = append(diffs, imageid.FromBytes(l).String())
+	}
+	img.config, _ = json.Marshal(map[string]any{"os": "linux", "architecture": "amd64",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffs}})
+	unlock, err := s.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	tx := s.begin()
+	if _, err := tx.AddImage(img, v1.Hash{}); err != nil {
+		t.Fatal(err)
+	}
+	err = tx.Extract(context.Background(), nil)
+	tx.Abort()
+	if err == nil || !strings.Contains(err.Error(), "--max-layer-size") || errors.Is(err, context.Canceled) {
+		t.Fatalf("want the budget error of a layer, got %v", err)
+	}
+	if r := ckRun(t, s, store.CheckOptions{}); len(r.Problems) != 0 {
+		t.Errorf("leftovers: %v", r.Problems)
+	}
+}

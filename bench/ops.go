@@ -66,6 +66,12 @@ func (e *benchEnv) ops(im *image) []*op {
 			},
 				prep:  func(r int) error { return os.MkdirAll(e.path(r, k+"-store"), 0o755) },
 				after: func(r int) error { return os.RemoveAll(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY load -i ARCHIVE"},
+			// The same without the syncfs before the commit renames: the cost of durability.
+			{name: "imgtool --no-sync", argv: func(r int) []string {
+				return []string{e.imgtool, "--root", e.path(r, k+"-store"), "--no-sync", "load", "-q", "-i", im.archive}
+			},
+				prep:  func(r int) error { return os.MkdirAll(e.path(r, k+"-store"), 0o755) },
+				after: func(r int) error { return os.RemoveAll(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY --no-sync load -i ARCHIVE"},
 			{name: "docker load", daemon: e.dst, argv: func(r int) []string { return []string{"docker", "load", "-q", "-i", im.archive} },
 				prep: func(r int) error {
 					// The image is removed first: an empty store.

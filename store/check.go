@@ -76,6 +76,16 @@ func NewProblem(sev Severity, fix func() error, msg string) Problem {
 	return Problem{Severity: sev, Msg: msg, fix: fix}
 }
 
+// Repair runs one finding's fix; it reports false for a finding that has
+// none. Backends use it to repair a subset of the findings (the garbage
+// of a killed writer, when the next writer takes the lock).
+func Repair(p Problem) (bool, error) {
+	if p.fix == nil {
+		return false, nil
+	}
+	return true, p.fix()
+}
+
 // RunCheck is the backend-neutral check loop: one scan, or with Repair up
 // to four scan-and-fix passes (a fix can uncover more garbage, e.g. a
 // removed layer leaves its overlay2 dir unreferenced) and a final scan.

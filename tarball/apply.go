@@ -63,14 +63,16 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	// tar-split parses its own copy of the stream in a goroutine and hands
 	// us every byte it read, so both see exactly the same input.
 	// tar-split reads headers 512 bytes at a time; serve them from a buffer.
-	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), storage.NewJSONPacker(sink), nil)
+	putter := &stopPutter{}
+	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), storage.NewJSONPacker(sink), putter)
 	if err != nil {
 		return ApplyResult{}, err
 	}
 	x := newExtractor(root, opts)
 	err = extractStream(x, stream)
 	if err != nil {
-		stream.Close() // unblocks the packer goroutine
+		putter.stop.Store(true) // stops it inside an entry, even one that reads no input
+		stream.Close()          // unblocks the packer goroutine
 	}
 	// Wait, so r and tarSplit are no longer used once Apply returns.
 	if perr := <-done; err == nil && perr != nil {
@@ -109,6 +111,9 @@ func extractStream(x *extractor, stream io.Reader) error {
 				return fmt.Errorf("reading layer tar: %w", err)
 			}
 			return fmt.Errorf("reading layer tar after entry %q: %w", prev, err)
+		}
+		if isSparse(hdr) {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, errSparse)
 		}
 		if err := x.entry(hdr, tr); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)

@@ -18,8 +18,11 @@ import (
 type AsideHasher struct {
 	pr   *io.PipeReader
 	done chan struct{}
-	sum  v1.Hash
-	n    int64
+	// stopped is closed when the reader goroutine has returned: after
+	// that, r is no longer read and the caller may close it.
+	stopped chan struct{}
+	sum     v1.Hash
+	n       int64
 }
 
 const (
@@ -35,7 +38,7 @@ type chunk struct {
 // NewAsideHasher starts reading r.
 func NewAsideHasher(r io.Reader) *AsideHasher {
 	pr, pw := io.Pipe()
-	a := &AsideHasher{pr: pr, done: make(chan struct{})}
+	a := &AsideHasher{pr: pr, done: make(chan struct{}), stopped: make(chan struct{})}
 	free := make(chan *chunk, asideChunks)
 	for i := 0; i < asideChunks; i++ {
 		free <- &chunk{buf: make([]byte, asideChunk)}
@@ -58,6 +61,7 @@ func NewAsideHasher(r io.Reader) *AsideHasher {
 		a.sum = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	}()
 	go func() { // the reader: one read, two consumers
+		defer close(a.stopped)
 		var err error
 		for err == nil {
 			c := <-free
@@ -96,11 +100,12 @@ func NewAsideHasher(r io.Reader) *AsideHasher {
 func (a *AsideHasher) Read(p []byte) (int, error) { return a.pr.Read(p) }
 
 // Close stops reading early (the remaining input is not consumed) and
-// waits until r is no longer read: the caller may close r's decompressor
-// next (a zstd decoder closed under a running Read crashes).
+// waits until the reader goroutine has stopped reading r: the caller
+// closes r next (a zstd decoder panics when closed under a reader), so
+// Close must not return while a read of r is still in flight.
 func (a *AsideHasher) Close() error {
 	err := a.pr.Close()
-	<-a.done
+	<-a.stopped
 	return err
 }
 

@@ -54,30 +54,30 @@ func TestAsideHasherErrorsAndEarlyClose(t *testing.T) {
 	}
 }
 
-// watched fails the test if it is read after closed is set.
-type watched struct {
-	r      io.Reader
-	closed atomic.Bool
+// closable fails the test if it is read after Close, as a zstd decoder
+// panics when closed under a reader.
+type closable struct {
 	t      *testing.T
+	closed atomic.Bool
 }
 
-func (w *watched) Read(p []byte) (int, error) {
-	time.Sleep(20 * time.Millisecond) // a read in flight when Close is called
-	if w.closed.Load() {
-		w.t.Error("source read after AsideHasher.Close returned")
+func (c *closable) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		c.t.Error("read after Close: the caller closed the input while the aside hasher still read it")
 	}
-	return w.r.Read(p)
+	time.Sleep(time.Millisecond)
+	return min(len(p), 16<<10), nil
 }
 
-// TestAsideHasherCloseWaits: once Close returns, r is not read any more, so
-// the caller may close it (Apply's error path, then the decompressor).
-func TestAsideHasherCloseWaits(t *testing.T) {
-	for range 3 {
-		w := &watched{r: bytes.NewReader(make([]byte, 50*asideChunk)), t: t}
-		a := NewAsideHasher(w)
-		io.ReadFull(a, make([]byte, asideChunk)) // the reader goes on to the next chunk
+func TestAsideHasherCloseWaitsForReads(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		src := &closable{t: t}
+		a := NewAsideHasher(src)
+		// Take the whole first chunk: the reader goroutine is then
+		// reading the next one from src when Close comes.
+		io.ReadFull(a, make([]byte, asideChunk))
 		a.Close()
-		w.closed.Store(true)
-		time.Sleep(50 * time.Millisecond)
+		src.closed.Store(true) // what the caller does next: rc.Close()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

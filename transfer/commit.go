@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,6 +42,9 @@ type ImportOptions struct {
 	Platform   *v1.Platform
 	ConfigFrom string // an image whose CMD/ENTRYPOINT/ENV/... start the config
 	Tag        *name.Tag
+	// Ctx, once done (SIGINT/SIGTERM), fails the next read of the input:
+	// the transaction is then aborted and its files removed. nil: never.
+	Ctx context.Context
 }
 
 // Imported is what import and commit made.
@@ -82,12 +86,13 @@ func Import(st store.Store, r io.Reader, opts ImportOptions) (*Imported, error) 
 	defer unlock()
 	tx := st.Begin()
 	defer tx.Abort()
-	dr, _, err := tarball.Decompress(r)
+	dr, _, err := tarball.Decompress(withCtx(opts.Ctx, r))
 	if err != nil {
 		return nil, err
 	}
 	defer dr.Close()
-	diffID, _, err := tx.AddLayer(dr, v1.Hash{})
+	// Both sides: a small compressed input may expand for a long time.
+	diffID, _, err := tx.AddLayer(withCtx(opts.Ctx, dr), v1.Hash{})
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +164,7 @@ type CommitOptions struct {
 	Message string
 	Author  string
 	Tag     *name.Tag
+	Ctx     context.Context // as ImportOptions.Ctx
 }
 
 // Commit turns a container's read-write layer (relative to its init
@@ -192,7 +198,7 @@ func Commit(st store.Store, c *store.Container, opts CommitOptions) (*Imported, 
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 	}
-	diffID, err := stageRW(tx, rw, c.Parent)
+	diffID, err := stageRW(opts.Ctx, tx, rw, c.Parent)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +215,7 @@ func Commit(st store.Store, c *store.Container, opts CommitOptions) (*Imported, 
 // stageRW registers the read-write dir as a layer; an unchanged container
 // gives the empty tar's diff ID and no layer, which the config marks as
 // an empty_layer history entry.
-func stageRW(tx store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
+func stageRW(ctx context.Context, tx store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
 	entries, err := os.ReadDir(rw)
 	if err != nil {
 		return v1.Hash{}, err
@@ -222,6 +228,14 @@ func stageRW(tx store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
 		return v1.Hash{}, err
 	}
 	defer rc.Close()
-	diffID, _, err := tx.AddLayer(rc, parent)
+	diffID, _, err := tx.AddLayer(withCtx(ctx, rc), parent)
 	return diffID, err
+}
+
+// withCtx makes r fail every read once ctx is done (nil: r itself).
+func withCtx(ctx context.Context, r io.Reader) io.Reader {
+	if ctx == nil {
+		return r
+	}
+	return ctxReader{ctx, r}
 }

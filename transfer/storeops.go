@@ -24,6 +24,7 @@ type (
 	CheckOptions  = store.CheckOptions
 	CheckReport   = store.CheckReport
 	Problem       = store.Problem
+	StoreOptions  = store.Options
 )
 
 // Severities of check's problems.
@@ -40,6 +41,13 @@ var (
 
 // OpenStore opens (or, empty, creates) the store at root.
 func OpenStore(root string) (Store, error) { return store.Open(root) }
+
+// OpenStoreWith is OpenStore with the global options (--max-layer-size,
+// --no-sync).
+func OpenStoreWith(root string, opts StoreOptions) (Store, error) { return store.OpenWith(root, opts) }
+
+// ParseSize reads a size such as 64g, 512m or 1048576.
+func ParseSize(s string) (int64, error) { return store.ParseSize(s) }
 
 // DefaultRoot is the store used without --root.
 func DefaultRoot() string { return store.DefaultRoot() }

@@ -39,7 +39,7 @@ Examples:
 			}
 			var res *transfer.Imported
 			err = withContainer(g, args[0], func(st transfer.Store, c *transfer.Container) error {
-				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag})
+				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag, Ctx: g.ctx})
 				return err
 			})
 			if err != nil {

@@ -44,7 +44,7 @@ Examples:
 		minArgs: 1, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			start := time.Now()
-			opts := transfer.ImportOptions{Changes: changes, Message: message, ConfigFrom: configFrom}
+			opts := transfer.ImportOptions{Changes: changes, Message: message, ConfigFrom: configFrom, Ctx: g.ctx}
 			if platform != "" {
 				ps, err := parsePlatforms([]string{platform})
 				if err != nil {

@@ -40,7 +40,8 @@ type globals struct {
 	root     string
 	progress string
 	st       transfer.Store
-	ctx      context.Context // cancelled by SIGINT/SIGTERM (signals.go)
+	ctx      context.Context       // cancelled by SIGINT/SIGTERM (signals.go)
+	opts     transfer.StoreOptions // --max-layer-size, --no-sync
 }
 
 // reporter is the progress display a command uses; quiet silences it.
@@ -57,7 +58,7 @@ func (g *globals) reporter(verb string, quiet bool) (progress.Reporter, error) {
 
 func (g *globals) store() (transfer.Store, error) {
 	if g.st == nil {
-		st, err := transfer.OpenStore(g.root)
+		st, err := transfer.OpenStoreWith(g.root, g.opts)
 		if err != nil {
 			return nil, err
 		}
@@ -131,10 +132,16 @@ func run(argv []string) int {
 	fs.SetInterspersed(false)
 	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
 	fs.StringVar(&g.progress, "progress", "", "progress on stderr: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
+	maxLayer := fs.String("max-layer-size", envOr("IMGTOOL_MAX_LAYER_SIZE", "64g"), "most bytes one layer may expand to when unpacked, e.g. 64g; 0: only the free space of the store's filesystem, which is always checked (env IMGTOOL_MAX_LAYER_SIZE)")
+	fs.BoolVar(&g.opts.NoSync, "no-sync", os.Getenv("IMGTOOL_NO_SYNC") == "1", "skip the filesystem sync before new layers are registered: faster, but a power loss may then lose the last command's layers (env IMGTOOL_NO_SYNC=1)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")
 	fs.Usage = func() {}
-	if err := fs.Parse(argv); err != nil {
+	err := fs.Parse(argv)
+	if err == nil {
+		g.opts.MaxLayerSize, err = transfer.ParseSize(*maxLayer)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "imgtool: %v\nSee 'imgtool --help'.\n", err)
 		return 2
 	}
@@ -207,6 +214,13 @@ func runCommand(g *globals, c *command, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // oneLine keeps error output to one line, whatever a library returned.

@@ -1,6 +1,9 @@
 package overlay2
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,9 +31,13 @@ func (tx *Tx) AddLayer(r io.Reader, parent v1.Hash) (diffID, chain v1.Hash, err 
 		tx.drop(st)
 		return v1.Hash{}, v1.Hash{}, err
 	}
-	res, err := tx.applyStream(st, r)
+	res, err := tx.applyStream(context.Background(), st, r) // the caller wraps r with its context
 	if err != nil {
 		tx.drop(st)
+		var be *budgetError
+		if errors.As(err, &be) {
+			err = fmt.Errorf("new layer: %w", err)
+		}
 		return v1.Hash{}, v1.Hash{}, err
 	}
 	st.diffID = res
@@ -89,5 +96,7 @@ func (tx *Tx) writeSetFiles(st *staged) error {
 			return err
 		}
 	}
-	return syncDir(st.writeSet)
+	// No fsync here: Commit's one syncfs covers the write-set with the
+	// layer's files.
+	return nil
 }

@@ -98,6 +98,10 @@ func (tx *Tx) Extract(ctx context.Context, progress func(diffID v1.Hash, done bo
 			return err
 		}
 	}
+	// The first failure cancels the layers still streaming: each stops at
+	// its next read instead of expanding the rest of its data for nothing.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	jobs := runtime.GOMAXPROCS(0)
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -108,29 +112,30 @@ func (tx *Tx) Extract(ctx context.Context, progress func(diffID v1.Hash, done bo
 		sem <- struct{}{}
 		go func(st *staged) {
 			defer func() { <-sem; wg.Done() }()
-			mu.Lock()
-			failed := firstErr != nil
-			mu.Unlock()
-			if failed || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return
 			}
 			if progress != nil {
 				progress(st.diffID, false)
 			}
-			err := tx.apply(st)
-			mu.Lock()
-			if err != nil && firstErr == nil {
-				firstErr = err
+			err := tx.apply(ctx, st)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil && ctx.Err() == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel(err)
+				return
 			}
-			mu.Unlock()
-			if err == nil && progress != nil {
+			if progress != nil {
 				progress(st.diffID, true)
 			}
 		}(st)
 	}
 	wg.Wait()
-	if firstErr == nil {
-		firstErr = ctx.Err()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = context.Cause(ctx)
 	}
 	return firstErr
 }
@@ -193,13 +198,16 @@ func (tx *Tx) prepare(st *staged) error {
 
 // apply streams a source layer into its diff dir, checks the diff ID the
 // config promised, and fills the write-set.
-func (tx *Tx) apply(st *staged) error {
+func (tx *Tx) apply(ctx context.Context, st *staged) error {
 	rc, err := st.source.Uncompressed()
 	if err != nil {
 		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
 	}
 	defer rc.Close()
-	got, err := tx.applyStream(st, rc)
+	got, err := tx.applyStream(ctx, st, rc)
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx) // interrupted, or another layer failed first
+	}
 	if err != nil {
 		return fmt.Errorf("layer %d (%s): %w", st.index, st.diffID, err)
 	}
@@ -211,12 +219,14 @@ func (tx *Tx) apply(st *staged) error {
 
 // applyStream unpacks an uncompressed layer tar into st's diff dir,
 // recording tar-split in the write-set; it returns the stream's diff ID.
-func (tx *Tx) applyStream(st *staged, r io.Reader) (v1.Hash, error) {
+// The stream is read through the layer budget and ctx.
+func (tx *Tx) applyStream(ctx context.Context, st *staged, r io.Reader) (v1.Hash, error) {
 	ts, err := os.OpenFile(filepath.Join(st.writeSet, "tar-split.json.gz"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	res, err := tarball.Apply(r, tx.s.diffPath(st.cacheID), ts, tx.opts)
+	lr := &limitReader{ctx: ctx, r: r, budget: tx.s.budget()}
+	res, err := tarball.Apply(lr, tx.s.diffPath(st.cacheID), ts, tx.opts)
 	if cerr := ts.Close(); err == nil {
 		err = cerr
 	}
@@ -250,6 +260,9 @@ func (tx *Tx) Commit() (err error) {
 			s.removeLayer(registered[i])
 		}
 	}()
+	if err := s.syncfs(len(tx.layers)); err != nil {
+		return err
+	}
 	for _, st := range tx.layers {
 		if err := os.Rename(st.writeSet, s.layerPath(st.chain.Hex)); err != nil {
 			return fmt.Errorf("registering layer %s: %w", st.chain, err)

@@ -21,6 +21,10 @@ func init() {
 // Store is an overlay2 data root.
 type Store struct {
 	root string
+	opts store.Options
+	// keepMarker: a killed writer's leftovers could not be removed, so
+	// the in-progress marker stays for the next writer (writer.go).
+	keepMarker bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -38,7 +42,7 @@ func Open(root string) (*Store, error) {
 	} else if driver != "overlay2" {
 		return nil, fmt.Errorf("%s is a %s data root, not overlay2", abs, driver)
 	}
-	return &Store{root: abs}, nil
+	return &Store{root: abs, opts: store.DefaultOptions()}, nil
 }
 
 // Driver is Docker's name for this storage driver.
@@ -91,7 +95,9 @@ func (s *Store) mkdirs() error {
 
 // Writer locks the store for writing and returns the unlock function. It
 // refuses a data root that a running Docker daemon owns: dockerd keeps the
-// store in memory and would overwrite or ignore what imgtool writes.
+// store in memory and would overwrite or ignore what imgtool writes. A
+// writer killed before its unlock leaves the in-progress marker; the next
+// writer then removes what it left (writer.go).
 func (s *Store) Writer() (unlock func(), err error) {
 	if pid, ok := store.DaemonUsing(s.root); ok {
 		return nil, fmt.Errorf("refusing to write: %s is in use by a running Docker daemon (pid %d); stop it or use another --root", s.root, pid)
@@ -99,7 +105,15 @@ func (s *Store) Writer() (unlock func(), err error) {
 	if err := s.mkdirs(); err != nil {
 		return nil, err
 	}
-	return store.Lock(s.lockPath(), true)
+	release, err := store.Lock(s.lockPath(), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.beginWrite(); err != nil {
+		release()
+		return nil, err
+	}
+	return func() { s.endWrite(); release() }, nil
 }
 
 // Reader takes the shared lock, so no writer removes what a reader streams.

@@ -203,6 +203,15 @@ func runCase(t *testing.T, c corpusCase, tmpl, passwd string) {
 	}
 	before := dockertest.StoreListing(store)
 	r := run{root: store, args: args, dir: work, tmpdir: tmp, user: c.Unprivileged}
+	if c.MaxRSSMiB > 0 {
+		r.rss = filepath.Join(sandbox, "rss.txt")
+		if _, err := os.Stat("/usr/bin/time"); err != nil {
+			if os.Getenv("IMGTOOL_REQUIRE_PEERS") == "1" {
+				t.Fatalf("GNU time (package time) measures the memory bound: %v", err)
+			}
+			t.Skipf("GNU time (package time) is missing: cannot measure this case's memory bound")
+		}
+	}
 	res := r.do(t)
 	t.Logf("exit %d, peak RSS %d KiB, stderr: %s", res.code, res.maxRSSKiB, strings.TrimSpace(res.stderr))
 	// A bound on memory, not time: the limit cases are small archives

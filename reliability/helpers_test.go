@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,13 +39,14 @@ type run struct {
 	dir    string   // working directory ("" = a fresh temp dir)
 	tmpdir string   // TMPDIR ("" = inherited)
 	user   bool     // run as uid/gid 65534
+	rss    string   // measure peak RSS through GNU time into this file ("" = no)
 }
 
 type result struct {
 	args           []string
 	code           int
 	stdout, stderr string
-	maxRSSKiB      int64 // the process's peak resident set (wait4 rusage)
+	maxRSSKiB      int64 // imgtool's peak resident set (run.rss), KiB
 }
 
 func (r *result) String() string {
@@ -94,6 +96,13 @@ func binary(t testing.TB) string {
 func (r run) command(t testing.TB, ctx context.Context) *exec.Cmd {
 	args := append([]string{"--root", r.root}, r.args...)
 	cmd := exec.CommandContext(ctx, binary(t), args...)
+	if r.rss != "" {
+		// Go starts children with vfork, and Linux carries the parent's
+		// high-water RSS across exec into the child's rusage: wait4 would
+		// report the test binary's peak. GNU time forks imgtool from a
+		// small process of its own and reports imgtool's peak alone.
+		cmd = exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", r.rss, binary(t)}, args...)...)
+	}
 	cmd.Dir = r.dir
 	if cmd.Dir == "" {
 		cmd.Dir = t.TempDir()
@@ -120,10 +129,9 @@ func (r run) do(t testing.TB) *result {
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	res := &result{args: r.args, stdout: o.String(), stderr: e.String()}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.maxRSSKiB = ru.Maxrss // KiB on Linux
-		}
+	if r.rss != "" {
+		b, _ := os.ReadFile(r.rss)
+		res.maxRSSKiB, _ = strconv.ParseInt(strings.TrimSpace(lastLine(string(b))), 10, 64)
 	}
 	var ee *exec.ExitError
 	switch {

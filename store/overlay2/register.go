@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/store"
@@ -99,45 +99,28 @@ func (tx *Tx) Extract(ctx context.Context, progress func(diffID v1.Hash, done bo
 		}
 	}
 	// The first failure cancels the layers still streaming: each stops at
-	// its next read instead of expanding the rest of its data for nothing.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	jobs := runtime.GOMAXPROCS(0)
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
+	// its next read instead of expanding the rest of its data for nothing;
+	// Wait returns that first failure, not the cancellations it caused.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, st := range tx.layers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(st *staged) {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			if ctx.Err() != nil {
-				return
+				return context.Cause(ctx)
 			}
 			if progress != nil {
 				progress(st.diffID, false)
 			}
-			err := tx.apply(ctx, st)
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil && ctx.Err() == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				cancel(err)
-				return
+			if err := tx.apply(ctx, st); err != nil {
+				return err
 			}
 			if progress != nil {
 				progress(st.diffID, true)
 			}
-		}(st)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = context.Cause(ctx)
-	}
-	return firstErr
+	return g.Wait()
 }
 
 // prepare creates overlay2/<cache-id>/{diff,link,[lower,work]}, the l/

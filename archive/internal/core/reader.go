@@ -1,4 +1,5 @@
-// Package archive reads and writes image archives: every `docker save`
+// Package core is the shared core of archive: the tar member index, blob
+// reading, image and layer types, the blob plan. Its readers serve every `docker save`
 // format (legacy ≤24, Docker 25+ hybrid OCI layout, containerd-store
 // saves), plain OCI image-layout tars and directories, and ggcr/crane
 // tarballs, each optionally compressed as a whole or per layer.
@@ -15,7 +16,7 @@
 // Tar member names themselves are clamped to the root (as Docker's chrooted
 // untar does). When a name occurs more than once, the last member wins, as
 // in an extraction.
-package archive
+package core
 
 import (
 	"bufio"

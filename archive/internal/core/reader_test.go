@@ -1,4 +1,4 @@
-package archive
+package core
 
 import (
 	"archive/tar"
@@ -17,7 +17,7 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-const fixture2010 = "../testdata/archive/docker20.10-save.tar"
+const fixture2010 = "../../../testdata/archive/docker20.10-save.tar"
 
 // Values of the committed fixture (see testdata/archive/README.md).
 const (

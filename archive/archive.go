@@ -11,11 +11,15 @@
 package archive
 
 import (
+	"errors"
+	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive/dockersave"
 	"github.com/imgtool/imgtool/archive/internal/core"
+	"github.com/imgtool/imgtool/archive/oci"
 	"github.com/imgtool/imgtool/item"
 )
 
@@ -57,11 +61,23 @@ func OpenLayout(dir string) (*Archive, error) { return core.OpenLayout(dir) }
 
 // Write writes imgs to w as one archive in opts.Format (Docker,
 // DockerLegacy or OCIArchive).
-func Write(w io.Writer, imgs []item.Item, opts Options) error { return core.Write(w, imgs, opts) }
+func Write(w io.Writer, imgs []item.Item, opts Options) error {
+	switch opts.Format {
+	case Docker:
+		return dockersave.Write(w, imgs, opts)
+	case DockerLegacy:
+		return dockersave.WriteLegacy(w, imgs, opts)
+	case OCIArchive:
+		return oci.Write(w, imgs, opts)
+	case OCILayout:
+		return errors.New("the OCI layout format is a directory: use WriteLayout")
+	}
+	return fmt.Errorf("unknown format %v", opts.Format)
+}
 
 // WriteLayout writes imgs as an OCI image layout in dir.
 func WriteLayout(dir string, imgs []item.Item, opts Options) error {
-	return core.WriteLayout(dir, imgs, opts)
+	return oci.WriteLayout(dir, imgs, opts)
 }
 
 // IsAttestation reports a descriptor of buildx's attestation manifests (or

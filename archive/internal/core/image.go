@@ -49,7 +49,7 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 		return i.rawManifest, i.manifestMT, nil
 	}
 	i.once.Do(func() {
-		m := ociManifest(ociDesc(mediaTypeOCIConfig, imageid.FromBytes(i.rawConfig), int64(len(i.rawConfig))), nil)
+		m := OCIManifest(OCIDesc(MediaTypeOCIConfig, imageid.FromBytes(i.rawConfig), int64(len(i.rawConfig))), nil)
 		for _, l := range i.layers {
 			d, err := l.Digest()
 			if err != nil {
@@ -61,10 +61,10 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 				i.err = err
 				return
 			}
-			m.Layers = append(m.Layers, ociDesc(mt, d, l.ent.size))
+			m.Layers = append(m.Layers, OCIDesc(mt, d, l.ent.size))
 		}
 		i.synth, i.err = json.Marshal(m)
-		i.synthMT = mediaTypeOCIManifest
+		i.synthMT = MediaTypeOCIManifest
 	})
 	return i.synth, i.synthMT, i.err
 }
@@ -146,16 +146,16 @@ func (i *image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 // Manifest, Index); their field order is the one containerd and Docker 25+
 // write, so the bytes stay theirs.
 
-// ociDesc is a descriptor of a blob.
-func ociDesc(mt types.MediaType, h v1.Hash, size int64) ocispec.Descriptor {
+// OCIDesc is a descriptor of a blob.
+func OCIDesc(mt types.MediaType, h v1.Hash, size int64) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(h.String()), Size: size}
 }
 
-// toDescriptor converts a ggcr descriptor read from an index. The
+// ToDescriptor converts a ggcr descriptor read from an index. The
 // pre-OCI "features" platform field (ggcr only, never written by Docker)
 // has no place in the OCI type and is dropped.
-func toDescriptor(d v1.Descriptor) ocispec.Descriptor {
-	o := ociDesc(d.MediaType, d.Digest, d.Size)
+func ToDescriptor(d v1.Descriptor) ocispec.Descriptor {
+	o := OCIDesc(d.MediaType, d.Digest, d.Size)
 	o.URLs, o.Annotations, o.Data, o.ArtifactType = d.URLs, d.Annotations, d.Data, d.ArtifactType
 	if p := d.Platform; p != nil {
 		o.Platform = &ocispec.Platform{Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures, Variant: p.Variant}
@@ -163,10 +163,10 @@ func toDescriptor(d v1.Descriptor) ocispec.Descriptor {
 	return o
 }
 
-// ociManifest is an image manifest over config and layers.
-func ociManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec.Manifest {
+// OCIManifest is an image manifest over config and layers.
+func OCIManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec.Manifest {
 	if layers == nil {
 		layers = []ocispec.Descriptor{} // "layers": [], never null
 	}
-	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(mediaTypeOCIManifest), Config: config, Layers: layers}
+	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(MediaTypeOCIManifest), Config: config, Layers: layers}
 }

@@ -16,15 +16,15 @@ import (
 
 // Media types not named by ggcr's types package.
 const (
-	mediaTypeOCILayer        types.MediaType = "application/vnd.oci.image.layer.v1.tar"
+	MediaTypeOCILayer        types.MediaType = "application/vnd.oci.image.layer.v1.tar"
 	mediaTypeDockerTar       types.MediaType = "application/vnd.docker.image.rootfs.diff.tar"
-	mediaTypeOCIIndex                        = types.OCIImageIndex
-	mediaTypeOCIManifest                     = types.OCIManifestSchema1
-	mediaTypeOCIConfig                       = types.OCIConfigJSON
+	MediaTypeOCIIndex                        = types.OCIImageIndex
+	MediaTypeOCIManifest                     = types.OCIManifestSchema1
+	MediaTypeOCIConfig                       = types.OCIConfigJSON
 	mediaTypeOCILayerGzip                    = types.OCILayer
 	mediaTypeOCILayerZstd                    = types.OCILayerZStd
-	annotationContainerdName                 = "io.containerd.image.name"
-	annotationRefName                        = "org.opencontainers.image.ref.name"
+	AnnotationContainerdName                 = "io.containerd.image.name"
+	AnnotationRefName                        = "org.opencontainers.image.ref.name"
 )
 
 // layer is a layer blob inside an indexed archive. It reads the blob
@@ -124,4 +124,15 @@ func (l *layer) MediaType() (types.MediaType, error) {
 		return mediaTypeOCILayerZstd, nil
 	}
 	return mediaTypeDockerTar, nil
+}
+
+// OCILayoutFile is the oci-layout file every layout holds.
+const OCILayoutFile = `{"imageLayoutVersion": "1.0.0"}`
+
+// SameMember reports whether two archive layers are served by the same
+// tar member (a legacy save's layer.tar symlinks resolve to one member).
+func SameMember(a, b v1.Layer) bool {
+	la, ok1 := a.(*layer)
+	lb, ok2 := b.(*layer)
+	return ok1 && ok2 && la.ent == lb.ent
 }

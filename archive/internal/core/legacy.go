@@ -86,20 +86,20 @@ func rawString(s string) *json.RawMessage {
 	return &r
 }
 
-// legacyV1Layer is one <v1id>/ directory of a legacy save.
-type legacyV1Layer struct {
-	id   string // hex
-	json []byte // <v1id>/json content
+// LegacyV1Layer is one <v1id>/ directory of a legacy save.
+type LegacyV1Layer struct {
+	ID   string // hex
+	JSON []byte // <v1id>/json content
 }
 
-// legacyV1Chain computes the v1 IDs and json files Docker 20.10's save
+// LegacyV1Chain computes the v1 IDs and json files Docker 20.10's save
 // writes for an image with the given config and diff IDs.
-func legacyV1Chain(config []byte, diffIDs []v1.Hash) ([]legacyV1Layer, error) {
+func LegacyV1Chain(config []byte, diffIDs []v1.Hash) ([]LegacyV1Layer, error) {
 	top, err := v1ImageFromConfig(config)
 	if err != nil {
 		return nil, err
 	}
-	var out []legacyV1Layer
+	var out []LegacyV1Layer
 	parent := ""
 	var chain v1.Hash
 	for i, d := range diffIDs {
@@ -125,7 +125,7 @@ func legacyV1Chain(config []byte, diffIDs []v1.Hash) ([]legacyV1Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, legacyV1Layer{id: id, json: b})
+		out = append(out, LegacyV1Layer{ID: id, JSON: b})
 		parent = id
 	}
 	return out, nil

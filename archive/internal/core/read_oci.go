@@ -44,7 +44,7 @@ func (a *Archive) walkIndex(top *v1.IndexManifest) ([]item.Item, error) {
 		}
 		tags := tagsFromAnnotations(d.Annotations)
 		var refNames []string
-		if rn := d.Annotations[annotationRefName]; rn != "" && len(tags) == 0 {
+		if rn := d.Annotations[AnnotationRefName]; rn != "" && len(tags) == 0 {
 			refNames = []string{rn}
 		}
 		if i, ok := byDigest[d.Digest]; ok {
@@ -93,7 +93,7 @@ func (a *Archive) indexItem(k int, d v1.Descriptor, single bool) (*item.Item, er
 
 func mergeNames(it *item.Item, tags []name.Tag, refNames []string) {
 	for _, t := range tags {
-		if !containsTag(it.Tags, t) {
+		if !ContainsTag(it.Tags, t) {
 			it.Tags = append(it.Tags, t)
 		}
 	}
@@ -192,7 +192,7 @@ func presentImages(idx v1.ImageIndex, depth int) ([]item.Item, error) {
 // else org.opencontainers.image.ref.name when it is a full name:tag
 // reference (a bare tag such as "latest" gives nothing).
 func tagsFromAnnotations(an map[string]string) []name.Tag {
-	for _, k := range []string{annotationContainerdName, annotationRefName} {
+	for _, k := range []string{AnnotationContainerdName, AnnotationRefName} {
 		if s := an[k]; s != "" {
 			if t, err := reference.ParseNamedTagged(s); err == nil {
 				return []name.Tag{t}
@@ -242,7 +242,7 @@ func (a *Archive) manifestImage(p string, raw []byte, mt types.MediaType, digest
 	return img, ci, nil
 }
 
-func containsTag(ts []name.Tag, t name.Tag) bool {
+func ContainsTag(ts []name.Tag, t name.Tag) bool {
 	for _, x := range ts {
 		if x.String() == t.String() {
 			return true

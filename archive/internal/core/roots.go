@@ -148,10 +148,10 @@ func IsAttestation(d v1.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
-// rawIndex is an image index with its descriptors kept as raw JSON: not
+// RawIndex is an image index with its descriptors kept as raw JSON: not
 // ocispec.Index, because a rewritten index must keep every untouched
 // descriptor byte for byte (unknown fields and key order included).
-type rawIndex struct {
+type RawIndex struct {
 	SchemaVersion int               `json:"schemaVersion"`
 	MediaType     types.MediaType   `json:"mediaType,omitempty"`
 	ArtifactType  string            `json:"artifactType,omitempty"`
@@ -174,7 +174,7 @@ func FilterIndex(idx v1.ImageIndex, keep Keep) (v1.ImageIndex, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	var doc rawIndex
+	var doc RawIndex
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, 0, fmt.Errorf("invalid index: %v", err)
 	}
@@ -236,7 +236,7 @@ func filterDesc(idx v1.ImageIndex, d v1.Descriptor, raw json.RawMessage, keep Ke
 	sraw, _ := fsub.RawManifest()
 	d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
 	subs[d.Digest] = fsub
-	b, err := json.Marshal(toDescriptor(d))
+	b, err := json.Marshal(ToDescriptor(d))
 	return b, n, true, err
 }
 

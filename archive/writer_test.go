@@ -1,4 +1,4 @@
-package core
+package archive
 
 import (
 	"archive/tar"

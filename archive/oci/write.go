@@ -1,4 +1,8 @@
-package core
+// Package oci reads and writes OCI image layouts: directories and tars
+// (oci-archive), images and whole indexes, artifacts carried byte for
+// byte. Docker 25+'s save is this layout plus manifest.json, so
+// archive/dockersave writes through WriteTar.
+package oci
 
 import (
 	"bytes"
@@ -11,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/imgtool/imgtool/archive/internal/core"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
@@ -23,7 +28,7 @@ import (
 type blob struct {
 	name  string // relative path in the archive/layout
 	data  []byte // nil for layers
-	layer *wLayer
+	layer *core.PlanLayer
 }
 
 type ociOut struct {
@@ -35,31 +40,31 @@ type ociOut struct {
 	repos      []byte // Docker form only; nil if no tags
 }
 
-func layerDescs(p *plan, wi *wImage) []ocispec.Descriptor {
-	out := make([]ocispec.Descriptor, len(wi.diffIDs))
-	for i, d := range wi.diffIDs {
-		l := p.byDiff[d]
-		out[i] = ociDesc(l.mt, l.digest, l.size)
+func layerDescs(p *core.Plan, wi *core.PlanImage) []ocispec.Descriptor {
+	out := make([]ocispec.Descriptor, len(wi.DiffIDs))
+	for i, d := range wi.DiffIDs {
+		l := p.ByDiff[d]
+		out[i] = core.OCIDesc(l.MT, l.Digest, l.Size)
 	}
 	return out
 }
 
 // keptManifest returns the source manifest of wi when the output blobs
 // are exactly the ones it names, so it can be written unchanged.
-func keptManifest(wi *wImage, descs []ocispec.Descriptor) ([]byte, types.MediaType, bool) {
-	if fa, ok := wi.img.(interface{ ManifestFromArchive() bool }); ok && !fa.ManifestFromArchive() {
+func keptManifest(wi *core.PlanImage, descs []ocispec.Descriptor) ([]byte, types.MediaType, bool) {
+	if fa, ok := wi.Img.(interface{ ManifestFromArchive() bool }); ok && !fa.ManifestFromArchive() {
 		return nil, "", false
 	}
-	raw, err := wi.img.RawManifest()
+	raw, err := wi.Img.RawManifest()
 	if err != nil {
 		return nil, "", false
 	}
-	mt, err := wi.img.MediaType()
+	mt, err := wi.Img.MediaType()
 	if err != nil || !mt.IsImage() {
 		return nil, "", false
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil || m.Config.Digest != wi.id || m.Config.Size != int64(len(wi.raw)) || len(m.Layers) != len(descs) {
+	if err != nil || m.Config.Digest != wi.ID || m.Config.Size != int64(len(wi.Raw)) || len(m.Layers) != len(descs) {
 		return nil, "", false
 	}
 	for i, d := range m.Layers {
@@ -75,39 +80,39 @@ func blobName(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 // indexBytes returns the output bytes of an index: the source's when every
 // child is written unchanged, else the source with the changed
 // descriptors rewritten (the others kept byte for byte).
-func indexBytes(wx *wIndex) ([]byte, error) {
+func indexBytes(wx *core.PlanIndex) ([]byte, error) {
 	type out struct {
 		d  v1.Hash
 		sz int64
-		mt types.MediaType
+		MT types.MediaType
 	}
-	outs := make([]out, len(wx.kids))
+	outs := make([]out, len(wx.Kids))
 	changed := false
-	for i, k := range wx.kids {
-		d := wx.im.Manifests[i]
-		if k.img != nil {
-			outs[i] = out{k.img.manD, int64(len(k.img.man)), k.img.manMT}
+	for i, k := range wx.Kids {
+		d := wx.IM.Manifests[i]
+		if k.Img != nil {
+			outs[i] = out{k.Img.ManD, int64(len(k.Img.Man)), k.Img.ManMT}
 		} else {
-			outs[i] = out{k.idx.outD, int64(len(k.idx.out)), k.idx.mt}
+			outs[i] = out{k.Idx.OutD, int64(len(k.Idx.Out)), k.Idx.MT}
 		}
-		if outs[i].d != d.Digest || outs[i].sz != d.Size || (d.MediaType != "" && outs[i].mt != d.MediaType) {
+		if outs[i].d != d.Digest || outs[i].sz != d.Size || (d.MediaType != "" && outs[i].MT != d.MediaType) {
 			changed = true
 		}
 	}
 	if !changed {
-		return wx.raw, nil
+		return wx.Raw, nil
 	}
-	var doc rawIndex
-	if err := json.Unmarshal(wx.raw, &doc); err != nil || len(doc.Manifests) != len(outs) {
+	var doc core.RawIndex
+	if err := json.Unmarshal(wx.Raw, &doc); err != nil || len(doc.Manifests) != len(outs) {
 		return nil, fmt.Errorf("invalid index: %v", err)
 	}
 	for i, o := range outs {
-		d := wx.im.Manifests[i]
+		d := wx.IM.Manifests[i]
 		if o.d == d.Digest && o.sz == d.Size {
 			continue
 		}
-		d.Digest, d.Size, d.MediaType = o.d, o.sz, o.mt
-		b, err := json.Marshal(toDescriptor(d))
+		d.Digest, d.Size, d.MediaType = o.d, o.sz, o.MT
+		b, err := json.Marshal(core.ToDescriptor(d))
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +123,7 @@ func indexBytes(wx *wIndex) ([]byte, error) {
 
 // buildOCI computes every blob and the index of an OCI layout (plus, for
 // the Docker form, manifest.json and repositories).
-func buildOCI(p *plan, docker bool) (*ociOut, error) {
+func buildOCI(p *core.Plan, docker DockerFiles) (*ociOut, error) {
 	o := &ociOut{manifests: map[v1.Hash]v1.Hash{}, manSizes: map[v1.Hash]int64{}}
 	seen := map[string]bool{}
 	add := func(b blob) {
@@ -127,23 +132,23 @@ func buildOCI(p *plan, docker bool) (*ociOut, error) {
 			o.blobs = append(o.blobs, b)
 		}
 	}
-	for _, wi := range p.images {
-		if err := imageBlobs(p, wi, docker, add); err != nil {
+	for _, wi := range p.Images {
+		if err := imageBlobs(p, wi, docker != nil, add); err != nil {
 			return nil, err
 		}
-		o.manifests[wi.id], o.manSizes[wi.id] = wi.manD, int64(len(wi.man))
+		o.manifests[wi.ID], o.manSizes[wi.ID] = wi.ManD, int64(len(wi.Man))
 	}
 	// p.indexes is in post-order: children before parents
-	for _, wx := range p.indexes {
+	for _, wx := range p.Indexes {
 		b, err := indexBytes(wx)
 		if err != nil {
 			return nil, err
 		}
-		wx.out, wx.outD = b, imageid.FromBytes(b)
-		add(blob{name: blobName(wx.outD), data: b})
+		wx.Out, wx.OutD = b, imageid.FromBytes(b)
+		add(blob{name: blobName(wx.OutD), data: b})
 	}
-	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(mediaTypeOCIIndex), Manifests: []ocispec.Descriptor{}}
-	for _, r := range p.roots {
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(core.MediaTypeOCIIndex), Manifests: []ocispec.Descriptor{}}
+	for _, r := range p.Roots {
 		idx.Manifests = append(idx.Manifests, rootDescs(r)...)
 	}
 	sort.Slice(o.blobs, func(i, j int) bool { return o.blobs[i].name < o.blobs[j].name })
@@ -151,8 +156,8 @@ func buildOCI(p *plan, docker bool) (*ociOut, error) {
 	if o.index, err = json.Marshal(idx); err != nil {
 		return nil, err
 	}
-	if docker {
-		if o.manifestJS, o.repos, err = dockerManifest(p); err != nil {
+	if docker != nil {
+		if o.manifestJS, o.repos, err = docker(p); err != nil {
 			return nil, err
 		}
 	}
@@ -161,57 +166,57 @@ func buildOCI(p *plan, docker bool) (*ociOut, error) {
 
 // imageBlobs adds an image's config, layers and manifest: the source
 // manifest when the blobs are unchanged (OCI forms), else a new OCI one.
-func imageBlobs(p *plan, wi *wImage, docker bool, add func(blob)) error {
-	add(blob{name: blobName(wi.id), data: wi.raw})
-	for _, d := range wi.diffIDs {
-		l := p.byDiff[d]
-		add(blob{name: blobName(l.digest), layer: l})
+func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) error {
+	add(blob{name: blobName(wi.ID), data: wi.Raw})
+	for _, d := range wi.DiffIDs {
+		l := p.ByDiff[d]
+		add(blob{name: blobName(l.Digest), layer: l})
 	}
 	descs := layerDescs(p, wi)
 	if raw, mt, ok := keptManifest(wi, descs); ok && !docker {
-		wi.man, wi.manMT = raw, mt
+		wi.Man, wi.ManMT = raw, mt
 	} else {
-		m := ociManifest(ociDesc(mediaTypeOCIConfig, wi.id, int64(len(wi.raw))), descs)
+		m := core.OCIManifest(core.OCIDesc(core.MediaTypeOCIConfig, wi.ID, int64(len(wi.Raw))), descs)
 		mb, err := json.Marshal(m)
 		if err != nil {
 			return err
 		}
-		wi.man, wi.manMT = mb, mediaTypeOCIManifest
+		wi.Man, wi.ManMT = mb, core.MediaTypeOCIManifest
 	}
-	wi.manD = imageid.FromBytes(wi.man)
-	add(blob{name: blobName(wi.manD), data: wi.man})
+	wi.ManD = imageid.FromBytes(wi.Man)
+	add(blob{name: blobName(wi.ManD), data: wi.Man})
 	return nil
 }
 
 // rootDescs are a root's index.json descriptors: one per tag (containerd
 // and ref.name annotations), one per extra bare ref name, else one
 // without annotations.
-func rootDescs(r *wRoot) []ocispec.Descriptor {
+func rootDescs(r *core.PlanRoot) []ocispec.Descriptor {
 	var rdesc ocispec.Descriptor
-	if r.img != nil {
-		rdesc = ociDesc(r.img.manMT, r.img.manD, int64(len(r.img.man)))
+	if r.Img != nil {
+		rdesc = core.OCIDesc(r.Img.ManMT, r.Img.ManD, int64(len(r.Img.Man)))
 	} else {
-		rdesc = ociDesc(r.idx.mt, r.idx.outD, int64(len(r.idx.out)))
+		rdesc = core.OCIDesc(r.Idx.MT, r.Idx.OutD, int64(len(r.Idx.Out)))
 	}
 	var out []ocispec.Descriptor
-	for _, t := range r.tags {
+	for _, t := range r.Tags {
 		d := rdesc
 		d.Annotations = map[string]string{
-			annotationContainerdName: reference.FullyQualified(t),
-			annotationRefName:        t.TagStr(),
+			core.AnnotationContainerdName: reference.FullyQualified(t),
+			core.AnnotationRefName:        t.TagStr(),
 		}
 		out = append(out, d)
 	}
-	for _, rn := range r.refNames {
+	for _, rn := range r.RefNames {
 		dup := false
-		for _, t := range r.tags {
+		for _, t := range r.Tags {
 			dup = dup || t.TagStr() == rn
 		}
 		if dup {
 			continue
 		}
 		d := rdesc
-		d.Annotations = map[string]string{annotationRefName: rn}
+		d.Annotations = map[string]string{core.AnnotationRefName: rn}
 		out = append(out, d)
 	}
 	if len(out) == 0 {
@@ -220,42 +225,59 @@ func rootDescs(r *wRoot) []ocispec.Descriptor {
 	return out
 }
 
-// writeOCITar writes an OCI archive, or (docker) Docker 25+'s save: the
-// same layout plus manifest.json and repositories.
-func writeOCITar(t *tarOut, p *plan, docker bool) error {
+// Write writes imgs to w as one OCI archive: a tar of an OCI image layout.
+// An item holding an index is written whole, keeping its bytes when every
+// child manifest is written unchanged; RefNames are extra bare
+// org.opencontainers.image.ref.name values.
+func Write(w io.Writer, imgs []item.Item, opts core.Options) error {
+	opts.Format = core.OCIArchive
+	return core.WriteTar(w, imgs, opts, func(t *core.TarOut, p *core.Plan) error {
+		return WriteTar(t, p, nil)
+	})
+}
+
+// DockerFiles makes the files Docker 25+'s save writes beside the layout:
+// manifest.json (after index.json) and repositories (last; nil when
+// nothing is tagged).
+type DockerFiles func(p *core.Plan) (manifestJS, repos []byte, err error)
+
+// WriteTar writes the planned images as an OCI layout into t; with docker
+// set it is Docker 25+'s save: every manifest rewritten over the
+// uncompressed blobs, plus docker's files.
+func WriteTar(t *core.TarOut, p *core.Plan, docker DockerFiles) error {
 	o, err := buildOCI(p, docker)
 	if err != nil {
 		return err
 	}
-	if err := t.dir("blobs/"); err != nil {
+	if err := t.Dir("blobs/"); err != nil {
 		return err
 	}
-	if err := t.dir("blobs/sha256/"); err != nil {
+	if err := t.Dir("blobs/sha256/"); err != nil {
 		return err
 	}
 	for _, b := range o.blobs {
 		if b.layer != nil {
-			err = t.layer(b.name, b.layer)
+			err = t.Layer(b.name, b.layer)
 		} else {
-			err = t.file(b.name, b.data)
+			err = t.File(b.name, b.data)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := t.file("index.json", o.index); err != nil {
+	if err := t.File("index.json", o.index); err != nil {
 		return err
 	}
-	if docker {
-		if err := t.file("manifest.json", o.manifestJS); err != nil {
+	if docker != nil {
+		if err := t.File("manifest.json", o.manifestJS); err != nil {
 			return err
 		}
 	}
-	if err := t.file("oci-layout", []byte(ociLayoutFile)); err != nil {
+	if err := t.File("oci-layout", []byte(core.OCILayoutFile)); err != nil {
 		return err
 	}
-	if docker && o.repos != nil {
-		return t.file("repositories", o.repos)
+	if docker != nil && o.repos != nil {
+		return t.File("repositories", o.repos)
 	}
 	return nil
 }
@@ -265,26 +287,26 @@ func writeOCITar(t *tarOut, p *plan, docker bool) error {
 // blobs/sha256/; an existing blob of the same name is replaced. index.json
 // is rewritten to list exactly imgs (one descriptor per tag, one per
 // untagged image). opts.Format must be OCILayout (or left as the default).
-func WriteLayout(dir string, imgs []item.Item, opts Options) error {
-	if opts.Format != OCILayout && opts.Format != Docker {
+func WriteLayout(dir string, imgs []item.Item, opts core.Options) error {
+	if opts.Format != core.OCILayout && opts.Format != core.Docker {
 		return fmt.Errorf("WriteLayout writes OCI layouts, not %s", opts.Format)
 	}
-	opts.Format = OCILayout
+	opts.Format = core.OCILayout
 	blobDir := filepath.Join(dir, "blobs", "sha256")
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return err
 	}
-	p, err := newPlan(imgs, opts)
+	p, err := core.NewPlan(imgs, opts)
 	if err != nil {
 		return err
 	}
-	defer p.cleanup()
+	defer p.Cleanup()
 	// temp files live next to their final place so renames are atomic
-	if err := p.prepare(blobDir); err != nil {
+	if err := p.Prepare(blobDir); err != nil {
 		removeTemps(p)
 		return err
 	}
-	o, err := buildOCI(p, false)
+	o, err := buildOCI(p, nil)
 	if err != nil {
 		removeTemps(p)
 		return err
@@ -294,13 +316,13 @@ func WriteLayout(dir string, imgs []item.Item, opts Options) error {
 		switch {
 		case b.layer == nil:
 			err = writeFileAtomic(dst, b.data)
-		case b.layer.tmp != "":
-			err = os.Chmod(b.layer.tmp, 0o644)
+		case b.layer.Tmp != "":
+			err = os.Chmod(b.layer.Tmp, 0o644)
 			if err == nil {
-				err = os.Rename(b.layer.tmp, dst)
+				err = os.Rename(b.layer.Tmp, dst)
 			}
 			if err == nil {
-				b.layer.tmp = ""
+				b.layer.Tmp = ""
 			}
 		default:
 			err = streamBlobFile(dst, b.layer)
@@ -310,34 +332,36 @@ func WriteLayout(dir string, imgs []item.Item, opts Options) error {
 			return err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile)); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(core.OCILayoutFile)); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, "index.json"), o.index)
 }
 
-func removeTemps(p *plan) {
-	for _, l := range p.layers {
-		if l.tmp != "" {
-			os.Remove(l.tmp)
+// removeTemps unlinks the spooled blobs a failed WriteLayout left.
+func removeTemps(p *core.Plan) {
+	for _, l := range p.Layers {
+		if l.Tmp != "" {
+			os.Remove(l.Tmp)
 		}
 	}
 }
 
-func streamBlobFile(dst string, l *wLayer) error {
+// streamBlobFile writes a layer blob to dst through a temp file beside it.
+func streamBlobFile(dst string, l *core.PlanLayer) error {
 	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-blob-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	rc, check, err := l.open()
+	rc, check, err := l.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	if _, err := io.Copy(f, rc); err != nil {
-		return fmt.Errorf("layer %s: %v", l.diffID, err)
+		return fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
 	if err := check(); err != nil {
 		return err
@@ -351,6 +375,7 @@ func streamBlobFile(dst string, l *wLayer) error {
 	return os.Rename(f.Name(), dst)
 }
 
+// writeFileAtomic writes b to dst through a temp file beside it.
 func writeFileAtomic(dst string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
 	if err != nil {

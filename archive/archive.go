@@ -50,14 +50,14 @@ var ErrMissing = core.ErrMissing
 // Open opens the archive at path ("-" reads stdin). A compressed archive
 // is decompressed once into a temporary file; a directory is read as an
 // OCI image layout.
-func Open(p string) (*Archive, error) { return core.Open(p) }
+func Open(p string) (*Archive, error) { return core.Open(p, load) }
 
 // FromReader reads an archive from a stream, spooled once into an
 // unlinked temporary file.
-func FromReader(r io.Reader) (*Archive, error) { return core.FromReader(r) }
+func FromReader(r io.Reader) (*Archive, error) { return core.FromReader(r, load) }
 
 // OpenLayout opens an OCI image layout directory (index.json, blobs/).
-func OpenLayout(dir string) (*Archive, error) { return core.OpenLayout(dir) }
+func OpenLayout(dir string) (*Archive, error) { return core.OpenLayout(dir, load) }
 
 // Write writes imgs to w as one archive in opts.Format (Docker,
 // DockerLegacy or OCIArchive).
@@ -94,3 +94,41 @@ func IndexImages(idx v1.ImageIndex) ([]item.Item, error) { return core.IndexImag
 
 // CheckImage reports whether every blob an image needs is readable.
 func CheckImage(img v1.Image) error { return core.CheckImage(img) }
+
+// load detects the archive's format and reads its own index once: an OCI
+// layout (or a containerd export, whose index.json naming whole indexes
+// is richer than its manifest.json), a docker save or crane tarball
+// (manifest.json, with Docker 25+'s index.json for descriptors), or a
+// legacy save with only repositories.
+func load(a *core.Archive) (items, images []item.Item, err error) {
+	var top *v1.IndexManifest
+	if a.Has("index.json") {
+		if top, err = oci.ReadTopIndex(a); err != nil && !a.Has("manifest.json") {
+			return nil, nil, err
+		}
+	}
+	switch {
+	case top != nil && (!a.Has("manifest.json") || holdsIndex(top)):
+		return oci.Load(a, top)
+	case a.Has("manifest.json"):
+		items, err = dockersave.Load(a, top)
+	case a.Has("repositories"):
+		items, err = core.LoadLegacy(a)
+	default:
+		err = errors.New("no manifest.json, index.json or repositories in archive")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return items, items, nil
+}
+
+// holdsIndex reports an index.json naming an image index.
+func holdsIndex(top *v1.IndexManifest) bool {
+	for _, d := range top.Manifests {
+		if d.MediaType.IsIndex() {
+			return true
+		}
+	}
+	return false
+}

@@ -3,9 +3,11 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
@@ -169,4 +171,54 @@ func OCIManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec
 		layers = []ocispec.Descriptor{} // "layers": [], never null
 	}
 	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(MediaTypeOCIManifest), Config: config, Layers: layers}
+}
+
+// manifestImage builds the image of a manifest blob at p (cached by
+// digest, so an index naming a manifest twice reads it once).
+func (a *Archive) manifestImage(p string, raw []byte, mt types.MediaType, digest v1.Hash, checkOS bool) (*image, *ConfigInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if img := a.byMan[digest]; img != nil {
+		return img, &ConfigInfo{raw: img.rawConfig, cf: img.config, diffIDs: img.config.RootFS.DiffIDs}, nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: invalid manifest: %v", p, err)
+	}
+	cp, err := BlobPath(m.Config.Digest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config: %v", p, err)
+	}
+	ci, err := a.configAt(cp, &m.Config, checkOS)
+	if errors.As(err, new(*InvalidConfig)) {
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config: %w", p, err)
+	}
+	paths := make([]string, len(m.Layers))
+	descs := make([]*v1.Descriptor, len(m.Layers))
+	for i := range m.Layers {
+		ld := &m.Layers[i]
+		if paths[i], err = BlobPath(ld.Digest); err != nil {
+			return nil, nil, fmt.Errorf("%s: layer %d: %v", p, i, err)
+		}
+		descs[i] = ld
+	}
+	img := &image{rawConfig: ci.raw, config: ci.cf, rawManifest: raw, manifestMT: mt, configPath: cp}
+	if img.layers, err = a.makeLayers(ci, paths, descs, p); err != nil {
+		return nil, nil, err
+	}
+	a.byMan[digest] = img
+	return img, ci, nil
+}
+
+// ContainsTag reports whether ts holds t.
+func ContainsTag(ts []name.Tag, t name.Tag) bool {
+	for _, x := range ts {
+		if x.String() == t.String() {
+			return true
+		}
+	}
+	return false
 }

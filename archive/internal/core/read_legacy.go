@@ -15,8 +15,8 @@ import (
 
 // legacyNode is one v1 image directory (ID/json, ID/layer.tar) of a
 // pre-1.10 save. Its chain (diff IDs, history, layers) includes its
-// parents'; chains are at most maxLayers long, checked on the way down, so
-// copying them per node costs at most maxLayers per node.
+// parents'; chains are at most MaxLayers long, checked on the way down, so
+// copying them per node costs at most MaxLayers per node.
 type legacyNode struct {
 	parent  string
 	diffIDs []v1.Hash
@@ -93,8 +93,8 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 	if nd.busy {
 		return nil, fmt.Errorf("%s/json: parent chain loops", id)
 	}
-	if depth >= maxLayers {
-		return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+	if depth >= MaxLayers {
+		return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, MaxLayers)
 	}
 	nd.busy = true
 	defer func() { nd.busy = false }()
@@ -115,8 +115,8 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s/json: parent %s: %w", id, pid, err)
 		}
-		if len(p.layers) >= maxLayers {
-			return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+		if len(p.layers) >= MaxLayers {
+			return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, MaxLayers)
 		}
 		nd.diffIDs = append(nd.diffIDs, p.diffIDs...)
 		nd.hist = append(nd.hist, p.hist...)
@@ -211,7 +211,7 @@ func (r *legacyReader) add(byID map[string]int, id string) (int, error) {
 	}
 	img := &image{rawConfig: config, config: ci.cf, layers: nd.layers}
 	byID[id] = len(r.a.items)
-	r.a.items = append(r.a.items, item.Item{Image: img, Platform: platformOf(ci.cf)})
+	r.a.items = append(r.a.items, item.Item{Image: img, Platform: PlatformOf(ci.cf)})
 	return byID[id], nil
 }
 

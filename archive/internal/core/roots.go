@@ -13,10 +13,10 @@ import (
 	"github.com/imgtool/imgtool/platform"
 )
 
-// annotationRefType marks buildx attestation manifests in an index.
-const annotationRefType = "vnd.docker.reference.type"
+// AnnotationRefType marks buildx attestation manifests in an index.
+const AnnotationRefType = "vnd.docker.reference.type"
 
-func containsString(ss []string, s string) bool {
+func ContainsString(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {
 			return true
@@ -25,9 +25,9 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-// sniffMT is the media type of a manifest or index blob: its descriptor's,
+// SniffMT is the media type of a manifest or index blob: its descriptor's,
 // else its own mediaType field, else guessed from its shape.
-func sniffMT(mt types.MediaType, raw []byte) types.MediaType {
+func SniffMT(mt types.MediaType, raw []byte) types.MediaType {
 	if mt != "" {
 		return mt
 	}
@@ -100,7 +100,7 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", h, err)
 	}
-	mt := sniffMT(d.MediaType, raw)
+	mt := SniffMT(d.MediaType, raw)
 	if !mt.IsImage() {
 		return nil, fmt.Errorf("%s: %s is not an image manifest", p, mt)
 	}
@@ -126,7 +126,7 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", h, err)
 	}
-	mt := sniffMT(d.MediaType, raw)
+	mt := SniffMT(d.MediaType, raw)
 	if !mt.IsIndex() {
 		return nil, fmt.Errorf("%s: %s is not an image index", p, mt)
 	}
@@ -142,7 +142,7 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 // IsAttestation reports a descriptor of buildx's attestation manifests (or
 // any child whose platform is unknown/unknown): not a runnable image.
 func IsAttestation(d v1.Descriptor) bool {
-	if d.Annotations[annotationRefType] != "" {
+	if d.Annotations[AnnotationRefType] != "" {
 		return true
 	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
@@ -295,7 +295,7 @@ func IndexImages(idx v1.ImageIndex) ([]item.Item, error) {
 			p := d.Platform
 			if p == nil {
 				if cf, err := img.ConfigFile(); err == nil {
-					p = platformOf(cf)
+					p = PlatformOf(cf)
 				}
 			}
 			out = append(out, item.Item{Image: img, Platform: p, Digest: d.Digest})

@@ -229,7 +229,7 @@ func (p *Plan) addRoot(r *PlanRoot) {
 				}
 			}
 			for _, rn := range r.RefNames {
-				if !containsString(o.RefNames, rn) {
+				if !ContainsString(o.RefNames, rn) {
 					o.RefNames = append(o.RefNames, rn)
 				}
 			}
@@ -286,8 +286,8 @@ func (p *Plan) addImage(img v1.Image) (*PlanImage, error) {
 // addIndex adds an index and everything it references. A child whose
 // blobs are missing is an error naming its platform.
 func (p *Plan) addIndex(idx v1.ImageIndex, depth int) (*PlanIndex, error) {
-	if depth > maxIndexDepth {
-		return nil, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
+	if depth > MaxIndexDepth {
+		return nil, fmt.Errorf("indexes nested more than %d deep", MaxIndexDepth)
 	}
 	raw, err := idx.RawManifest()
 	if err != nil {

@@ -113,7 +113,7 @@ func load(a *core.Archive) (items, images []item.Item, err error) {
 	case a.Has("manifest.json"):
 		items, err = dockersave.Load(a, top)
 	case a.Has("repositories"):
-		items, err = core.LoadLegacy(a)
+		items, err = dockersave.LoadLegacy(a)
 	default:
 		err = errors.New("no manifest.json, index.json or repositories in archive")
 	}

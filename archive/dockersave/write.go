@@ -166,7 +166,7 @@ func writeLegacy(t *core.TarOut, p *core.Plan) error {
 // Docker 20.10 writes), its manifest.json item and its tags.
 func (o *legacyOut) addRoot(p *core.Plan, r *core.PlanRoot) error {
 	wi := r.Img
-	chain, err := core.LegacyV1Chain(wi.Raw, wi.DiffIDs)
+	chain, err := legacyV1Chain(wi.Raw, wi.DiffIDs)
 	if err != nil {
 		return fmt.Errorf("image %s: %v", wi.ID, err)
 	}

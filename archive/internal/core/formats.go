@@ -1,10 +1,11 @@
 package core
 
 import (
+	"fmt"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/imgtool/imgtool/item"
+	"github.com/imgtool/imgtool/tarball"
 )
 
 // The surface archive/oci and archive/dockersave read an archive through:
@@ -67,12 +68,62 @@ func (ci *ConfigInfo) File() *v1.ConfigFile { return ci.cf }
 // DiffIDs are the config's rootfs diff IDs.
 func (ci *ConfigInfo) DiffIDs() []v1.Hash { return ci.diffIDs }
 
-// LoadLegacy reads a legacy docker save without manifest.json (repositories
-// and <v1id>/json parent chains).
-func LoadLegacy(a *Archive) ([]item.Item, error) {
-	a.items = nil
-	if err := a.loadLegacy(); err != nil {
-		return nil, err
+// Members lists the archive's member names in archive order (read only).
+func (a *Archive) Members() []string { return a.ix.order }
+
+// MemberLayer is the layer blob at p with its diff ID, hashed once per
+// member (a legacy save's symlinked layer.tar resolves to its target).
+func (a *Archive) MemberLayer(p string) (v1.Layer, v1.Hash, error) {
+	e, err := a.ix.lookup(p)
+	if err != nil {
+		return nil, v1.Hash{}, err
 	}
-	return a.items, nil
+	a.mu.Lock()
+	d, ok := a.byDiff[e]
+	a.mu.Unlock()
+	if !ok {
+		if d, err = diffIDOf(a.ix, e); err != nil {
+			return nil, v1.Hash{}, fmt.Errorf("%s: %v", p, err)
+		}
+		a.mu.Lock()
+		a.byDiff[e] = d
+		a.mu.Unlock()
+	}
+	return &layer{ix: a.ix, ent: e, path: p, diffID: d}, d, nil
 }
+
+// diffIDOf hashes the decompressed content of a layer blob.
+func diffIDOf(ix *tarIndex, e *tarEntry) (v1.Hash, error) {
+	rc, _, err := tarball.Decompress(ix.section(e))
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer rc.Close()
+	return hashReader(rc)
+}
+
+// ChargeJSON counts n bytes of JSON made from the archive against its
+// budget; false when it passes MaxJSONTotal.
+func (a *Archive) ChargeJSON(n int64) bool { return a.jsonRead.Add(n) <= MaxJSONTotal }
+
+// LayersImage is the image of a config over layers made by MemberLayer.
+func LayersImage(ci *ConfigInfo, layers []v1.Layer) (v1.Image, error) {
+	img := &image{rawConfig: ci.raw, config: ci.cf, layers: make([]*layer, len(layers))}
+	for i, l := range layers {
+		al, ok := l.(*layer)
+		if !ok {
+			return nil, fmt.Errorf("layer %d is not an archive layer", i)
+		}
+		img.layers[i] = al
+	}
+	return img, nil
+}
+
+// NotFound is the ErrMissing error for a path the archive does not hold.
+func NotFound(name string) error { return notFound(name) }
+
+// ParseConfig parses the image config raw read from p.
+func ParseConfig(p string, raw []byte) (*ConfigInfo, error) { return parseConfig(p, raw) }
+
+// CheckLinux refuses an os other than linux, as docker load does.
+func CheckLinux(p, osName string) error { return checkLinux(p, osName) }

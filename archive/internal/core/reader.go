@@ -54,10 +54,11 @@ type Archive struct {
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
 
-	mu    sync.Mutex
-	byMan map[v1.Hash]*image // images built from manifest blobs, by manifest digest
-	byIdx map[v1.Hash]*archiveIndex
-	byCfg map[*tarEntry]*ConfigInfo // configs by resolved member: read and parsed once
+	mu     sync.Mutex
+	byMan  map[v1.Hash]*image // images built from manifest blobs, by manifest digest
+	byIdx  map[v1.Hash]*archiveIndex
+	byCfg  map[*tarEntry]*ConfigInfo // configs by resolved member: read and parsed once
+	byDiff map[*tarEntry]v1.Hash     // legacy layer diff IDs by resolved member
 }
 
 // Items returns the archive's top-level items in archive order:
@@ -185,7 +186,7 @@ func openIndexed(f *os.File, load Loader) (*Archive, error) {
 }
 
 func openIndexOf(f *os.File, ix *tarIndex, load Loader) (*Archive, error) {
-	a := &Archive{f: f, ix: ix, byMan: map[v1.Hash]*image{}, byIdx: map[v1.Hash]*archiveIndex{}, byCfg: map[*tarEntry]*ConfigInfo{}}
+	a := &Archive{f: f, ix: ix, byMan: map[v1.Hash]*image{}, byIdx: map[v1.Hash]*archiveIndex{}, byCfg: map[*tarEntry]*ConfigInfo{}, byDiff: map[*tarEntry]v1.Hash{}}
 	var err error
 	if a.items, a.images, err = load(a); err != nil {
 		return nil, err
@@ -197,23 +198,23 @@ func openIndexOf(f *os.File, ix *tarIndex, load Loader) (*Archive, error) {
 // hostile).
 const MaxIndexDepth = 8
 
-// maxJSONTotal bounds the JSON an archive may make the reader hold in all
+// MaxJSONTotal bounds the JSON an archive may make the reader hold in all
 // (each file is read once): it keeps a reader within its 64 MiB memory
 // budget whatever the archive names.
-const maxJSONTotal = 24 << 20
+const MaxJSONTotal = 24 << 20
 
 // MaxItems caps the images of manifest.json and the descriptors of one
 // index: each costs a few hundred bytes held while the archive is open.
 const MaxItems = 10000
 
-// readSmall reads a JSON member, counting it against maxJSONTotal.
+// readSmall reads a JSON member, counting it against MaxJSONTotal.
 func (a *Archive) readSmall(p string) ([]byte, error) {
 	e, err := a.ix.lookup(p)
 	if err != nil {
 		return nil, err
 	}
-	if e.size <= maxJSONSize && a.jsonRead.Add(e.size) > maxJSONTotal {
-		return nil, fmt.Errorf("archive entry %q: the archive's JSON files pass %d bytes in all", p, maxJSONTotal)
+	if e.size <= maxJSONSize && a.jsonRead.Add(e.size) > MaxJSONTotal {
+		return nil, fmt.Errorf("archive entry %q: the archive's JSON files pass %d bytes in all", p, MaxJSONTotal)
 	}
 	return a.ix.readSmall(p)
 }

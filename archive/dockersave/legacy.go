@@ -1,4 +1,4 @@
-package core
+package dockersave
 
 import (
 	"crypto/sha256"
@@ -86,20 +86,20 @@ func rawString(s string) *json.RawMessage {
 	return &r
 }
 
-// LegacyV1Layer is one <v1id>/ directory of a legacy save.
-type LegacyV1Layer struct {
+// legacyV1Layer is one <v1id>/ directory of a legacy save.
+type legacyV1Layer struct {
 	ID   string // hex
 	JSON []byte // <v1id>/json content
 }
 
-// LegacyV1Chain computes the v1 IDs and json files Docker 20.10's save
+// legacyV1Chain computes the v1 IDs and json files Docker 20.10's save
 // writes for an image with the given config and diff IDs.
-func LegacyV1Chain(config []byte, diffIDs []v1.Hash) ([]LegacyV1Layer, error) {
+func legacyV1Chain(config []byte, diffIDs []v1.Hash) ([]legacyV1Layer, error) {
 	top, err := v1ImageFromConfig(config)
 	if err != nil {
 		return nil, err
 	}
-	var out []LegacyV1Layer
+	var out []legacyV1Layer
 	parent := ""
 	var chain v1.Hash
 	for i, d := range diffIDs {
@@ -125,7 +125,7 @@ func LegacyV1Chain(config []byte, diffIDs []v1.Hash) ([]LegacyV1Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, LegacyV1Layer{ID: id, JSON: b})
+		out = append(out, legacyV1Layer{ID: id, JSON: b})
 		parent = id
 	}
 	return out, nil

@@ -349,41 +349,37 @@ func removeTemps(p *core.Plan) {
 
 // streamBlobFile writes a layer blob to dst through a temp file beside it.
 func streamBlobFile(dst string, l *core.PlanLayer) error {
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-blob-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	rc, check, err := l.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	if _, err := io.Copy(f, rc); err != nil {
-		return fmt.Errorf("layer %s: %v", l.DiffID, err)
-	}
-	if err := check(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dst)
+	return writeAtomic(dst, ".tmp-blob-*", func(f *os.File) error {
+		rc, check, err := l.Open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if _, err := io.Copy(f, rc); err != nil {
+			return fmt.Errorf("layer %s: %v", l.DiffID, err)
+		}
+		return check()
+	})
 }
 
 // writeFileAtomic writes b to dst through a temp file beside it.
 func writeFileAtomic(dst string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	return writeAtomic(dst, ".tmp-*", func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
+}
+
+// writeAtomic fills a temp file (named by pattern) beside dst, makes it
+// 0644 and renames it to dst; on failure the temp file is removed.
+func writeAtomic(dst, pattern string, fill func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(dst), pattern)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if _, err := f.Write(b); err != nil {
+	if err := fill(f); err != nil {
 		return err
 	}
 	if err := f.Chmod(0o644); err != nil {

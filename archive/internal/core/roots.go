@@ -85,6 +85,20 @@ func (x *archiveIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("index %s has no manifest %s", x.digest, h)
 }
 
+// childBlob reads child d's blob and checks that it is of the kind is
+// accepts (what and kind name them in errors).
+func (x *archiveIndex) childBlob(d v1.Descriptor, what, kind string, is func(types.MediaType) bool) ([]byte, types.MediaType, string, error) {
+	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	if err != nil {
+		return nil, "", p, fmt.Errorf("%s %s: %w", what, d.Digest, err)
+	}
+	mt := SniffMT(d.MediaType, raw)
+	if !is(mt) {
+		return nil, "", p, fmt.Errorf("%s: %s is not %s", p, mt, kind)
+	}
+	return raw, mt, p, nil
+}
+
 func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	d, err := x.child(h)
 	if err != nil {
@@ -96,13 +110,9 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	if img != nil {
 		return img, nil
 	}
-	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	raw, mt, p, err := x.childBlob(d, "manifest", "an image manifest", types.MediaType.IsImage)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", h, err)
-	}
-	mt := SniffMT(d.MediaType, raw)
-	if !mt.IsImage() {
-		return nil, fmt.Errorf("%s: %s is not an image manifest", p, mt)
+		return nil, err
 	}
 	img, _, err = x.a.manifestImage(p, raw, mt, h, false)
 	if err != nil {
@@ -122,13 +132,9 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if c != nil {
 		return c, nil
 	}
-	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	raw, mt, _, err := x.childBlob(d, "index", "an image index", types.MediaType.IsIndex)
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", h, err)
-	}
-	mt := SniffMT(d.MediaType, raw)
-	if !mt.IsIndex() {
-		return nil, fmt.Errorf("%s: %s is not an image index", p, mt)
+		return nil, err
 	}
 	c = &archiveIndex{a: x.a, raw: raw, mt: mt, digest: h}
 	x.a.mu.Lock()

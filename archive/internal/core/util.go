@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// newHasher is the hash of a digest algorithm: sha512, else sha256.
 func newHasher(alg string) hash.Hash {
 	if alg == "sha512" {
 		return sha512.New()
@@ -17,31 +18,23 @@ func newHasher(alg string) hash.Hash {
 	return sha256.New()
 }
 
+// sum finishes a hasher made by newHasher(alg) (sha256.New for "sha256").
+func sum(alg string, h hash.Hash) v1.Hash {
+	if alg != "sha512" {
+		alg = "sha256"
+	}
+	return v1.Hash{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+// digestOf is the digest of b with alg.
 func digestOf(alg string, b []byte) v1.Hash {
 	h := newHasher(alg)
 	h.Write(b)
-	if alg != "sha512" {
-		alg = "sha256"
-	}
-	return v1.Hash{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
+	return sum(alg, h)
 }
 
+// hashReader is the sha256 digest of what r holds (ggcr's v1.SHA256).
 func hashReader(r io.Reader) (v1.Hash, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return v1.Hash{}, err
-	}
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-func sha256Hash(h hash.Hash) v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-// digestOf2 finishes a hasher made by newHasher.
-func digestOf2(alg string, h hash.Hash) v1.Hash {
-	if alg != "sha512" {
-		alg = "sha256"
-	}
-	return v1.Hash{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
+	h, _, err := v1.SHA256(r)
+	return h, err
 }

@@ -126,7 +126,7 @@ func spoolLayer(l *PlanLayer, dir string) error {
 	if err != nil {
 		return fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
-	if got := sha256Hash(h); got != l.DiffID {
+	if got := sum("sha256", h); got != l.DiffID {
 		return diffMismatch(l.DiffID, got)
 	}
 	l.Size, l.Digest, l.MT = n, l.DiffID, MediaTypeOCILayer
@@ -178,10 +178,10 @@ func (p *Plan) compressLayer(l *PlanLayer, dir string) error {
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("layer %s: compressing: %v", l.DiffID, err)
 	}
-	if got := sha256Hash(uh); got != l.DiffID {
+	if got := sum("sha256", uh); got != l.DiffID {
 		return diffMismatch(l.DiffID, got)
 	}
-	l.Size, l.Digest = cw.N, sha256Hash(ch)
+	l.Size, l.Digest = cw.N, sum("sha256", ch)
 	return f.Close()
 }
 
@@ -199,7 +199,7 @@ func (l *PlanLayer) Open() (io.ReadCloser, func() error, error) {
 			if cr.n != l.Size {
 				return fmt.Errorf("layer blob %s: size %d does not match its descriptor (%d)", l.Digest, cr.n, l.Size)
 			}
-			if got := digestOf2(l.Digest.Algorithm, h); got != l.Digest {
+			if got := sum(l.Digest.Algorithm, h); got != l.Digest {
 				return fmt.Errorf("layer blob %s: content does not match its digest (got %s)", l.Digest, got)
 			}
 			return nil
@@ -226,7 +226,7 @@ func (l *PlanLayer) Open() (io.ReadCloser, func() error, error) {
 		if cr.n != l.Size {
 			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got %d", l.DiffID, l.Size, cr.n)
 		}
-		if got := sha256Hash(h); got != l.DiffID {
+		if got := sum("sha256", h); got != l.DiffID {
 			return diffMismatch(l.DiffID, got)
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -19,7 +20,12 @@ import (
 
 // image is a v1.Image read from an archive. The config bytes are kept
 // verbatim; the manifest is the archive's own when it had one, otherwise a
-// synthesized OCI manifest built on first use.
+// synthesized OCI manifest built on first use. Manifest, Digest, Size and
+// ConfigName are ggcr partial's; the type itself stays hand-written, not
+// partial.CompressedToImage, because partial's extender would hide
+// ConfigPath and ManifestFromArchive (transfer/verify and the OCI writer
+// assert them) and rewrap the archive's layers, hiding UncompressedSize,
+// which lets the writers stream uncompressed layers without spooling.
 type image struct {
 	rawConfig  []byte
 	config     *v1.ConfigFile
@@ -84,12 +90,9 @@ func (i *image) MediaType() (types.MediaType, error) {
 	return mt, err
 }
 
-func (i *image) Size() (int64, error) {
-	b, _, err := i.manifestBytes()
-	return int64(len(b)), err
-}
+func (i *image) Size() (int64, error) { return partial.Size(i) }
 
-func (i *image) ConfigName() (v1.Hash, error) { return imageid.FromBytes(i.rawConfig), nil }
+func (i *image) ConfigName() (v1.Hash, error) { return partial.ConfigName(i) }
 
 func (i *image) ConfigFile() (*v1.ConfigFile, error) {
 	c := *i.config
@@ -98,21 +101,9 @@ func (i *image) ConfigFile() (*v1.ConfigFile, error) {
 
 func (i *image) RawConfigFile() ([]byte, error) { return bytes.Clone(i.rawConfig), nil }
 
-func (i *image) Digest() (v1.Hash, error) {
-	b, _, err := i.manifestBytes()
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	return imageid.FromBytes(b), nil
-}
+func (i *image) Digest() (v1.Hash, error) { return partial.Digest(i) }
 
-func (i *image) Manifest() (*v1.Manifest, error) {
-	b, _, err := i.manifestBytes()
-	if err != nil {
-		return nil, err
-	}
-	return v1.ParseManifest(bytes.NewReader(b))
-}
+func (i *image) Manifest() (*v1.Manifest, error) { return partial.Manifest(i) }
 
 func (i *image) RawManifest() ([]byte, error) {
 	b, _, err := i.manifestBytes()

@@ -2,8 +2,6 @@ package core
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sync"
@@ -28,7 +26,10 @@ const (
 )
 
 // layer is a layer blob inside an indexed archive. It reads the blob
-// through a section reader at its offset; nothing is extracted.
+// through a section reader at its offset; nothing is extracted. It is
+// hand-written rather than partial.CompressedToLayer because its diff ID
+// comes from the config (never by decompressing the blob, which would read
+// every layer twice) and its media type from sniffing the blob itself.
 type layer struct {
 	ix     *tarIndex
 	ent    *tarEntry
@@ -68,12 +69,10 @@ func (l *layer) Digest() (v1.Hash, error) {
 		return l.descDigest, nil
 	}
 	l.digestOnce.Do(func() {
-		h := sha256.New()
-		if _, err := io.Copy(h, l.ix.section(l.ent)); err != nil {
-			l.digestErr = fmt.Errorf("layer %s: hashing %q: %v", l.diffID, l.path, err)
-			return
+		l.digest, l.digestErr = hashReader(l.ix.section(l.ent))
+		if l.digestErr != nil {
+			l.digestErr = fmt.Errorf("layer %s: hashing %q: %v", l.diffID, l.path, l.digestErr)
 		}
-		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	})
 	return l.digest, l.digestErr
 }

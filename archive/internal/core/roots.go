@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
@@ -54,7 +55,9 @@ func SniffMT(mt types.MediaType, raw []byte) types.MediaType {
 
 // archiveIndex is an image index stored in an archive. Its children are
 // read on demand; a child whose blobs the archive lacks gives an error
-// matching ErrMissing.
+// matching ErrMissing. Hand-written (ggcr's partial has no index
+// extender): Image and ImageIndex must serve children from the archive's
+// tar index and caches, and the index bytes are kept verbatim.
 type archiveIndex struct {
 	a      *Archive
 	raw    []byte
@@ -66,7 +69,7 @@ var _ v1.ImageIndex = (*archiveIndex)(nil)
 
 func (x *archiveIndex) MediaType() (types.MediaType, error) { return x.mt, nil }
 func (x *archiveIndex) Digest() (v1.Hash, error)            { return x.digest, nil }
-func (x *archiveIndex) Size() (int64, error)                { return int64(len(x.raw)), nil }
+func (x *archiveIndex) Size() (int64, error)                { return partial.Size(x) }
 func (x *archiveIndex) RawManifest() ([]byte, error)        { return bytes.Clone(x.raw), nil }
 func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
@@ -246,7 +249,8 @@ func filterDesc(idx v1.ImageIndex, d v1.Descriptor, raw json.RawMessage, keep Ke
 	return b, n, true, err
 }
 
-// memIndex is an index whose bytes were rewritten; children come from base.
+// memIndex is an index whose bytes were rewritten; children come from base
+// (hand-written like archiveIndex: partial has no index extender).
 type memIndex struct {
 	base v1.ImageIndex
 	raw  []byte
@@ -255,8 +259,8 @@ type memIndex struct {
 }
 
 func (m *memIndex) MediaType() (types.MediaType, error) { return m.mt, nil }
-func (m *memIndex) Digest() (v1.Hash, error)            { return imageid.FromBytes(m.raw), nil }
-func (m *memIndex) Size() (int64, error)                { return int64(len(m.raw)), nil }
+func (m *memIndex) Digest() (v1.Hash, error)            { return partial.Digest(m) }
+func (m *memIndex) Size() (int64, error)                { return partial.Size(m) }
 func (m *memIndex) RawManifest() ([]byte, error)        { return bytes.Clone(m.raw), nil }
 func (m *memIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(m.raw))

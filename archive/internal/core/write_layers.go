@@ -185,7 +185,7 @@ func (p *Plan) compressLayer(l *PlanLayer, dir string) error {
 	return f.Close()
 }
 
-// open returns the blob bytes of a prepared layer; for a streamed layer
+// Open returns the blob bytes of a prepared layer; for a streamed layer
 // the returned check must be called after the bytes were consumed.
 func (l *PlanLayer) Open() (io.ReadCloser, func() error, error) {
 	if l.Copy {

@@ -1,8 +1,11 @@
-// Package core is the shared core of archive: the tar member index, blob
-// reading, image and layer types, the blob plan. Its readers serve every `docker save`
-// format (legacy ≤24, Docker 25+ hybrid OCI layout, containerd-store
-// saves), plain OCI image-layout tars and directories, and ggcr/crane
-// tarballs, each optionally compressed as a whole or per layer.
+// Package core is the shared core of archive, archive/dockersave and
+// archive/oci: the tar member index, blob reading and caching, the image,
+// layer and index types, the blob plan the writers share, and layer
+// compression. It serves every `docker save` format (legacy ≤24, Docker
+// 25+ hybrid OCI layout, containerd-store saves), plain OCI image-layout
+// tars and directories, and ggcr/crane tarballs, each optionally
+// compressed as a whole or per layer; the format packages read and write
+// through it, and archive.Open picks the format (core.Loader).
 //
 // Reading indexes the (decompressed, or spooled) tar once and serves every
 // blob through an io.SectionReader; nothing is extracted and no blob other

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imgtool/imgtool/archive/internal/core"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -77,7 +78,7 @@ func TestReadDocker2010Legacy(t *testing.T) {
 	// base:1's only layer is a symlink ../<v1id>/layer.tar to app's first layer
 	bl, _ := es[1].Image.Layers()
 	al, _ := es[0].Image.Layers()
-	if bl[0].(*layer).ent != al[0].(*layer).ent {
+	if !core.SameMember(bl[0], al[0]) {
 		t.Fatal("symlinked shared layer not resolved to the same member")
 	}
 	m, err := es[0].Image.Manifest()
@@ -154,7 +155,7 @@ func dockerForm(t testing.TB) ([]byte, [][]byte, []byte) {
 	}})
 	mj := mustJSON(t, []map[string]any{{"Config": "blobs/sha256/" + sha(cfg).Hex, "RepoTags": []string{"foo:1", "foo:2"}, "Layers": paths}})
 	files = append(files, tf{name: "index.json", body: idx}, tf{name: "manifest.json", body: mj},
-		tf{name: "oci-layout", body: []byte(ociLayoutFile)})
+		tf{name: "oci-layout", body: []byte(core.OCILayoutFile)})
 	return mkTar(t, files), layers, man
 }
 
@@ -190,7 +191,7 @@ func TestReadDocker25(t *testing.T) {
 func ociLayoutTar(t testing.TB, nested, gzipLayers bool, refName string) ([]byte, [][]byte, []byte) {
 	layers := testLayers
 	cfg := configFor(t, layers, "linux")
-	files := []tf{{name: "oci-layout", body: []byte(ociLayoutFile)}, {name: "blobs/sha256/" + sha(cfg).Hex, body: cfg}}
+	files := []tf{{name: "oci-layout", body: []byte(core.OCILayoutFile)}, {name: "blobs/sha256/" + sha(cfg).Hex, body: cfg}}
 	var ldesc []map[string]any
 	for _, l := range layers {
 		blob, mt := l, "application/vnd.oci.image.layer.v1.tar"

@@ -1,16 +1,21 @@
-package archive
+// Package dockersave reads and writes `docker save` archives: Docker 25+'s
+// (an OCI layout plus manifest.json and repositories) and the legacy form
+// of Docker ≤24 (<v1id>/layer.tar directories, repositories).
+package dockersave
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/imgtool/imgtool/archive/internal/core"
+	"github.com/imgtool/imgtool/archive/oci"
 	"github.com/imgtool/imgtool/item"
-	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
 )
 
@@ -30,8 +35,6 @@ func encodeLine(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-const ociLayoutFile = `{"imageLayoutVersion": "1.0.0"}`
-
 // dockerItem is moby's tarexport.manifestItem, in its field order: the
 // bytes of manifest.json must be Docker's.
 type dockerItem struct {
@@ -44,24 +47,24 @@ type dockerItem struct {
 
 // dockerManifest is the Docker 25+ form's manifest.json and repositories
 // (nil when nothing is tagged), over the OCI blobs buildOCI wrote.
-func dockerManifest(p *plan) (manifestJS, repos []byte, err error) {
+func dockerManifest(p *core.Plan) (manifestJS, repos []byte, err error) {
 	var items []dockerItem
 	rp := map[string]map[string]string{}
-	for _, r := range p.roots {
-		if r.img == nil {
+	for _, r := range p.Roots {
+		if r.Img == nil {
 			continue
 		}
-		wi := r.img
-		it := dockerItem{Config: "blobs/sha256/" + wi.id.Hex, Parent: p.parentOf(r), LayerSources: map[v1.Hash]dockerDescriptor{}}
-		for _, t := range r.tags {
+		wi := r.Img
+		it := dockerItem{Config: "blobs/sha256/" + wi.ID.Hex, Parent: parentOf(p, r), LayerSources: map[v1.Hash]dockerDescriptor{}}
+		for _, t := range r.Tags {
 			it.RepoTags = append(it.RepoTags, reference.Familiar(t))
-			addRepo(rp, t, wi.diffIDs[len(wi.diffIDs)-1].Hex)
+			addRepo(rp, t, wi.DiffIDs[len(wi.DiffIDs)-1].Hex)
 		}
 		it.Layers = []string{}
-		for _, d := range wi.diffIDs {
-			l := p.byDiff[d]
+		for _, d := range wi.DiffIDs {
+			l := p.ByDiff[d]
 			it.Layers = append(it.Layers, "blobs/sha256/"+d.Hex)
-			it.LayerSources[d] = dockerDescriptor{MediaType: mediaTypeOCILayer, Size: l.size, Digest: d}
+			it.LayerSources[d] = dockerDescriptor{MediaType: core.MediaTypeOCILayer, Size: l.Size, Digest: d}
 		}
 		items = append(items, it)
 	}
@@ -91,17 +94,17 @@ func addRepo(repos map[string]map[string]string, t name.Tag, top string) {
 
 // parentOf is the Parent manifest.json records for r: moby writes an
 // image's parent only when the parent is saved in the same archive.
-func (p *plan) parentOf(r *wRoot) string {
-	if r.parent == (v1.Hash{}) || p.byID[r.parent] == nil {
+func parentOf(p *core.Plan, r *core.PlanRoot) string {
+	if r.Parent == (v1.Hash{}) || p.ByID[r.Parent] == nil {
 		return ""
 	}
-	return r.parent.String()
+	return r.Parent.String()
 }
 
 // v1dir is one <v1 id>/ directory of a legacy save.
 type v1dir struct {
 	json    []byte
-	layer   *wLayer
+	layer   *core.PlanLayer
 	symlink string // target, when the diff ID was written under another dir
 }
 
@@ -114,10 +117,30 @@ type legacyOut struct {
 	repos       map[string]map[string]string
 }
 
+// Write writes imgs to w as Docker 25+'s save: an OCI image layout with
+// uncompressed layers plus manifest.json and repositories. An index cannot
+// be held: each runnable platform image is written as its own image, the
+// tags going to the host platform's image (else the first); Parent is
+// written to manifest.json when that image is in the archive too.
+func Write(w io.Writer, imgs []item.Item, opts core.Options) error {
+	opts.Format = core.Docker
+	return core.WriteTar(w, imgs, opts, func(t *core.TarOut, p *core.Plan) error {
+		return oci.WriteTar(t, p, dockerManifest)
+	})
+}
+
+// WriteLegacy writes imgs to w as Docker ≤24's save (<v1id>/layer.tar
+// dirs, <imageID>.json configs), with v1 IDs exactly as Docker 20.10
+// computes them.
+func WriteLegacy(w io.Writer, imgs []item.Item, opts core.Options) error {
+	opts.Format = core.DockerLegacy
+	return core.WriteTar(w, imgs, opts, writeLegacy)
+}
+
 // writeLegacy writes Docker 20.10's save format.
-func writeLegacy(t *tarOut, p *plan) error {
+func writeLegacy(t *core.TarOut, p *core.Plan) error {
 	o := &legacyOut{dirs: map[string]*v1dir{}, files: map[string][]byte{}, writtenDiff: map[v1.Hash]string{}, repos: map[string]map[string]string{}}
-	for _, r := range p.roots {
+	for _, r := range p.Roots {
 		if err := o.addRoot(p, r); err != nil {
 			return err
 		}
@@ -129,11 +152,11 @@ func writeLegacy(t *tarOut, p *plan) error {
 	if err != nil {
 		return err
 	}
-	if err := t.file("manifest.json", mj); err != nil {
+	if err := t.File("manifest.json", mj); err != nil {
 		return err
 	}
 	if repos != nil {
-		return t.file("repositories", repos)
+		return t.File("repositories", repos)
 	}
 	return nil
 }
@@ -141,30 +164,30 @@ func writeLegacy(t *tarOut, p *plan) error {
 // addRoot lays out one image: its config, a directory per v1 ID (the
 // layer.tar of a diff ID already written becomes a symlink to it, as
 // Docker 20.10 writes), its manifest.json item and its tags.
-func (o *legacyOut) addRoot(p *plan, r *wRoot) error {
-	wi := r.img
-	chain, err := legacyV1Chain(wi.raw, wi.diffIDs)
+func (o *legacyOut) addRoot(p *core.Plan, r *core.PlanRoot) error {
+	wi := r.Img
+	chain, err := legacyV1Chain(wi.Raw, wi.DiffIDs)
 	if err != nil {
-		return fmt.Errorf("image %s: %v", wi.id, err)
+		return fmt.Errorf("image %s: %v", wi.ID, err)
 	}
-	it := dockerItem{Config: wi.id.Hex + ".json", Parent: p.parentOf(r)}
-	o.files[it.Config] = wi.raw
+	it := dockerItem{Config: wi.ID.Hex + ".json", Parent: parentOf(p, r)}
+	o.files[it.Config] = wi.Raw
 	for i, c := range chain {
-		it.Layers = append(it.Layers, c.id+"/layer.tar")
-		if _, ok := o.dirs[c.id]; ok {
+		it.Layers = append(it.Layers, c.ID+"/layer.tar")
+		if _, ok := o.dirs[c.ID]; ok {
 			continue
 		}
-		d := &v1dir{json: c.json}
-		if holder, ok := o.writtenDiff[wi.diffIDs[i]]; ok {
+		d := &v1dir{json: c.JSON}
+		if holder, ok := o.writtenDiff[wi.DiffIDs[i]]; ok {
 			d.symlink = "../" + holder + "/layer.tar"
 		} else {
-			d.layer = p.byDiff[wi.diffIDs[i]]
-			o.writtenDiff[wi.diffIDs[i]] = c.id
+			d.layer = p.ByDiff[wi.DiffIDs[i]]
+			o.writtenDiff[wi.DiffIDs[i]] = c.ID
 		}
-		o.dirs[c.id] = d
+		o.dirs[c.ID] = d
 	}
-	top := chain[len(chain)-1].id
-	for _, tg := range r.tags {
+	top := chain[len(chain)-1].ID
+	for _, tg := range r.Tags {
 		it.RepoTags = append(it.RepoTags, reference.Familiar(tg))
 		addRepo(o.repos, tg, top)
 	}
@@ -174,7 +197,7 @@ func (o *legacyOut) addRoot(p *plan, r *wRoot) error {
 
 // write writes every top-level name, sorted: <config>.json files and
 // <v1id>/ dirs (VERSION, json, layer.tar).
-func (o *legacyOut) write(t *tarOut) error {
+func (o *legacyOut) write(t *core.TarOut) error {
 	var names []string
 	for n := range o.files {
 		names = append(names, n)
@@ -185,46 +208,31 @@ func (o *legacyOut) write(t *tarOut) error {
 	sort.Strings(names)
 	for _, n := range names {
 		if b, ok := o.files[n]; ok {
-			if err := t.file(n, b); err != nil {
+			if err := t.File(n, b); err != nil {
 				return err
 			}
 			continue
 		}
 		id := n[:len(n)-1]
 		d := o.dirs[id]
-		if err := t.dir(n); err != nil {
+		if err := t.Dir(n); err != nil {
 			return err
 		}
-		if err := t.file(id+"/VERSION", []byte("1.0")); err != nil {
+		if err := t.File(id+"/VERSION", []byte("1.0")); err != nil {
 			return err
 		}
-		if err := t.file(id+"/json", d.json); err != nil {
+		if err := t.File(id+"/json", d.json); err != nil {
 			return err
 		}
 		var err error
 		if d.symlink != "" {
-			err = t.symlink(id+"/layer.tar", d.symlink)
+			err = t.Symlink(id+"/layer.tar", d.symlink)
 		} else {
-			err = t.layer(id+"/layer.tar", d.layer)
+			err = t.Layer(id+"/layer.tar", d.layer)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// hostFirst is the index of the image a docker-save tags for a
-// multi-platform index: the best one the host runs, else the first.
-func hostFirst(pis []item.Item) int {
-	best := -1
-	for i, pi := range pis {
-		if pi.Platform == nil || !platform.RunsOnHost(*pi.Platform) {
-			continue
-		}
-		if best < 0 || platform.HostLess(*pi.Platform, *pis[best].Platform) {
-			best = i
-		}
-	}
-	return max(best, 0)
 }

@@ -1,7 +1,11 @@
-// Package archive reads and writes image archives: every `docker save`
-// format (legacy ≤24, Docker 25+ hybrid OCI layout, containerd-store
-// saves), plain OCI image-layout tars and directories, and ggcr/crane
-// tarballs, each optionally compressed as a whole or per layer.
+// Package core is the shared core of archive, archive/dockersave and
+// archive/oci: the tar member index, blob reading and caching, the image,
+// layer and index types, the blob plan the writers share, and layer
+// compression. It serves every `docker save` format (legacy ≤24, Docker
+// 25+ hybrid OCI layout, containerd-store saves), plain OCI image-layout
+// tars and directories, and ggcr/crane tarballs, each optionally
+// compressed as a whole or per layer; the format packages read and write
+// through it, and archive.Open picks the format (core.Loader).
 //
 // Reading indexes the (decompressed, or spooled) tar once and serves every
 // blob through an io.SectionReader; nothing is extracted and no blob other
@@ -15,13 +19,12 @@
 // Tar member names themselves are clamped to the root (as Docker's chrooted
 // untar does). When a name occurs more than once, the last member wins, as
 // in an extraction.
-package archive
+package core
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,6 +39,11 @@ import (
 	"github.com/imgtool/imgtool/tarball"
 )
 
+// Loader reads an opened archive's own index (manifest.json, index.json
+// or repositories) in one walk: items as listed, images with every index
+// expanded. archive's Open dispatches to the format packages.
+type Loader func(a *Archive) (items, images []item.Item, err error)
+
 // Archive is an opened image archive. Close releases its file.
 type Archive struct {
 	f  *os.File
@@ -49,10 +57,11 @@ type Archive struct {
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
 
-	mu    sync.Mutex
-	byMan map[v1.Hash]*image // images built from manifest blobs, by manifest digest
-	byIdx map[v1.Hash]*archiveIndex
-	byCfg map[*tarEntry]*configInfo // configs by resolved member: read and parsed once
+	mu     sync.Mutex
+	byMan  map[v1.Hash]*image // images built from manifest blobs, by manifest digest
+	byIdx  map[v1.Hash]*archiveIndex
+	byCfg  map[*tarEntry]*ConfigInfo // configs by resolved member: read and parsed once
+	byDiff map[*tarEntry]v1.Hash     // legacy layer diff IDs by resolved member
 }
 
 // Items returns the archive's top-level items in archive order:
@@ -86,9 +95,9 @@ func (a *Archive) Close() error {
 // Open opens the archive at path ("-" reads stdin). A compressed archive
 // (gzip, zstd, xz, bzip2) is decompressed once into a temporary file. A
 // directory is read as an OCI image layout.
-func Open(p string) (*Archive, error) {
+func Open(p string, load Loader) (*Archive, error) {
 	if p == "-" {
-		return FromReader(os.Stdin)
+		return FromReader(os.Stdin, load)
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -101,11 +110,11 @@ func Open(p string) (*Archive, error) {
 	}
 	if st.IsDir() {
 		f.Close()
-		return OpenLayout(p)
+		return OpenLayout(p, load)
 	}
 	if !st.Mode().IsRegular() {
 		defer f.Close()
-		return FromReader(f)
+		return FromReader(f, load)
 	}
 	br := bufio.NewReaderSize(f, 16)
 	if tarball.Sniff(br) != tarball.None {
@@ -114,9 +123,9 @@ func Open(p string) (*Archive, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return FromReader(f)
+		return FromReader(f, load)
 	}
-	a, err := openIndexed(f)
+	a, err := openIndexed(f, load)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", p, err)
@@ -127,7 +136,7 @@ func Open(p string) (*Archive, error) {
 // FromReader reads an archive from a stream: it is decompressed (if
 // needed) and spooled once into an unlinked temporary file under
 // os.TempDir(), then indexed.
-func FromReader(r io.Reader) (*Archive, error) {
+func FromReader(r io.Reader, load Loader) (*Archive, error) {
 	rc, c, err := tarball.Decompress(r)
 	if err != nil {
 		return nil, fmt.Errorf("decompressing archive: %v", err)
@@ -145,7 +154,7 @@ func FromReader(r io.Reader) (*Archive, error) {
 		}
 		return nil, fmt.Errorf("reading archive: %v", err)
 	}
-	a, err := openIndexed(tmp)
+	a, err := openIndexed(tmp, load)
 	if err != nil {
 		tmp.Close()
 		return nil, err
@@ -154,7 +163,7 @@ func FromReader(r io.Reader) (*Archive, error) {
 }
 
 // OpenLayout opens an OCI image layout directory (index.json, blobs/).
-func OpenLayout(dir string) (*Archive, error) {
+func OpenLayout(dir string, load Loader) (*Archive, error) {
 	ix, err := scanDir(dir)
 	if err != nil {
 		return nil, err
@@ -163,7 +172,7 @@ func OpenLayout(dir string) (*Archive, error) {
 		ix.close()
 		return nil, fmt.Errorf("%s: not an OCI image layout (no index.json)", dir)
 	}
-	a, err := openIndexOf(nil, ix)
+	a, err := openIndexOf(nil, ix, load)
 	if err != nil {
 		ix.close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -171,87 +180,44 @@ func OpenLayout(dir string) (*Archive, error) {
 	return a, nil
 }
 
-func openIndexed(f *os.File) (*Archive, error) {
+func openIndexed(f *os.File, load Loader) (*Archive, error) {
 	ix, err := scanTar(f)
 	if err != nil {
 		return nil, err
 	}
-	return openIndexOf(f, ix)
+	return openIndexOf(f, ix, load)
 }
 
-func openIndexOf(f *os.File, ix *tarIndex) (*Archive, error) {
-	a := &Archive{f: f, ix: ix, byMan: map[v1.Hash]*image{}, byIdx: map[v1.Hash]*archiveIndex{}, byCfg: map[*tarEntry]*configInfo{}}
-	if err := a.load(); err != nil {
+func openIndexOf(f *os.File, ix *tarIndex, load Loader) (*Archive, error) {
+	a := &Archive{f: f, ix: ix, byMan: map[v1.Hash]*image{}, byIdx: map[v1.Hash]*archiveIndex{}, byCfg: map[*tarEntry]*ConfigInfo{}, byDiff: map[*tarEntry]v1.Hash{}}
+	var err error
+	if a.items, a.images, err = load(a); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// load reads the archive's own index once into items, then expands them.
-func (a *Archive) load() error {
-	var top *v1.IndexManifest
-	if a.ix.exists("index.json") {
-		var err error
-		if top, err = a.readTopIndex(); err != nil && !a.ix.exists("manifest.json") {
-			return err
-		}
-	}
-	var err error
-	switch {
-	case top != nil && (!a.ix.exists("manifest.json") || holdsIndex(top)):
-		// an OCI layout, or a containerd export (manifest.json beside an
-		// index.json naming whole indexes: the index is the richer list)
-		if a.items, err = a.walkIndex(top); err != nil {
-			return err
-		}
-		if a.images, err = expand(a.items); err != nil {
-			return err
-		}
-		if len(a.images) == 0 {
-			return errors.New("index.json: no image manifests found")
-		}
-		return nil
-	case a.ix.exists("manifest.json"):
-		err = a.loadManifestJSON(top)
-	case a.ix.exists("repositories"):
-		err = a.loadLegacy()
-	default:
-		err = errors.New("no manifest.json, index.json or repositories in archive")
-	}
-	if err != nil {
-		return err
-	}
-	a.images = a.items
-	return nil
-}
+// MaxIndexDepth bounds nested indexes (containerd nests one level; more is
+// hostile).
+const MaxIndexDepth = 8
 
-// holdsIndex reports an index.json naming an image index.
-func holdsIndex(top *v1.IndexManifest) bool {
-	for _, d := range top.Manifests {
-		if d.MediaType.IsIndex() {
-			return true
-		}
-	}
-	return false
-}
-
-// maxJSONTotal bounds the JSON an archive may make the reader hold in all
+// MaxJSONTotal bounds the JSON an archive may make the reader hold in all
 // (each file is read once): it keeps a reader within its 64 MiB memory
 // budget whatever the archive names.
-const maxJSONTotal = 24 << 20
+const MaxJSONTotal = 24 << 20
 
-// maxItems caps the images of manifest.json and the descriptors of one
+// MaxItems caps the images of manifest.json and the descriptors of one
 // index: each costs a few hundred bytes held while the archive is open.
-const maxItems = 10000
+const MaxItems = 10000
 
-// readSmall reads a JSON member, counting it against maxJSONTotal.
+// readSmall reads a JSON member, counting it against MaxJSONTotal.
 func (a *Archive) readSmall(p string) ([]byte, error) {
 	e, err := a.ix.lookup(p)
 	if err != nil {
 		return nil, err
 	}
-	if e.size <= maxJSONSize && a.jsonRead.Add(e.size) > maxJSONTotal {
-		return nil, fmt.Errorf("archive entry %q: the archive's JSON files pass %d bytes in all", p, maxJSONTotal)
+	if e.size <= maxJSONSize && a.jsonRead.Add(e.size) > MaxJSONTotal {
+		return nil, fmt.Errorf("archive entry %q: the archive's JSON files pass %d bytes in all", p, MaxJSONTotal)
 	}
 	return a.ix.readSmall(p)
 }
@@ -269,7 +235,7 @@ func (a *Archive) readJSON(p string, v any) ([]byte, error) {
 	return b, nil
 }
 
-type configInfo struct {
+type ConfigInfo struct {
 	raw     []byte
 	cf      *v1.ConfigFile
 	diffIDs []v1.Hash
@@ -277,7 +243,7 @@ type configInfo struct {
 
 // parseConfig validates a config the way docker load does (the OS is
 // checked apart, by checkLinux, since a config can be shared).
-func parseConfig(p string, raw []byte) (*configInfo, error) {
+func parseConfig(p string, raw []byte) (*ConfigInfo, error) {
 	var probe struct {
 		RootFS *json.RawMessage `json:"rootfs"`
 	}
@@ -291,7 +257,7 @@ func parseConfig(p string, raw []byte) (*configInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid image config: %v", p, err)
 	}
-	return &configInfo{raw: raw, cf: cf, diffIDs: cf.RootFS.DiffIDs}, nil
+	return &ConfigInfo{raw: raw, cf: cf, diffIDs: cf.RootFS.DiffIDs}, nil
 }
 
 // checkLinux refuses another OS's image as docker load on Linux does.
@@ -305,7 +271,7 @@ func checkLinux(p, osName string) error {
 	return fmt.Errorf("%s: cannot load %s image on linux: unsupported os %s", p, osName, osName)
 }
 
-func platformOf(cf *v1.ConfigFile) *v1.Platform {
+func PlatformOf(cf *v1.ConfigFile) *v1.Platform {
 	if cf.OS == "" && cf.Architecture == "" {
 		return nil
 	}
@@ -317,9 +283,9 @@ var hexRe = map[string]*regexp.Regexp{
 	"sha512": regexp.MustCompile(`^[a-f0-9]{128}$`),
 }
 
-// blobPath is the layout path of a digest, refusing anything but a
+// BlobPath is the layout path of a digest, refusing anything but a
 // well-formed sha256/sha512 digest.
-func blobPath(h v1.Hash) (string, error) {
+func BlobPath(h v1.Hash) (string, error) {
 	re, ok := hexRe[h.Algorithm]
 	if !ok || !re.MatchString(h.Hex) {
 		return "", fmt.Errorf("invalid digest %q", h.String())
@@ -330,7 +296,7 @@ func blobPath(h v1.Hash) (string, error) {
 // readBlob reads a small blob named by a digest (and size, 0 if unknown),
 // checking both.
 func (a *Archive) readBlob(h v1.Hash, size int64) ([]byte, string, error) {
-	p, err := blobPath(h)
+	p, err := BlobPath(h)
 	if err != nil {
 		return nil, "", err
 	}
@@ -351,7 +317,7 @@ func (a *Archive) readBlob(h v1.Hash, size int64) ([]byte, string, error) {
 // archive naming one config for many images keeps one copy (the hostile
 // corpus names a 60 MB config 40 times). want, when set, is the
 // descriptor the config must match.
-func (a *Archive) configAt(p string, want *v1.Descriptor, checkOS bool) (*configInfo, error) {
+func (a *Archive) configAt(p string, want *v1.Descriptor, checkOS bool) (*ConfigInfo, error) {
 	e, err := a.ix.lookup(p)
 	if err != nil {
 		return nil, err
@@ -368,7 +334,7 @@ func (a *Archive) configAt(p string, want *v1.Descriptor, checkOS bool) (*config
 			return nil, err
 		}
 		if ci, err = parseConfig(p, raw); err != nil {
-			return nil, &invalidConfig{err}
+			return nil, &InvalidConfig{err}
 		}
 		a.byCfg[e] = ci
 	} else if want != nil && (imageid.FromBytes(ci.raw) != want.Digest || (want.Size != 0 && want.Size != int64(len(ci.raw)))) {
@@ -376,26 +342,26 @@ func (a *Archive) configAt(p string, want *v1.Descriptor, checkOS bool) (*config
 	}
 	if checkOS {
 		if err := checkLinux(p, ci.cf.OS); err != nil {
-			return nil, &invalidConfig{err}
+			return nil, &InvalidConfig{err}
 		}
 	}
 	return ci, nil
 }
 
-// invalidConfig marks a config that was read but refused (as opposed to
+// InvalidConfig marks a config that was read but refused (as opposed to
 // one that could not be read), for messages that say which.
-type invalidConfig struct{ err error }
+type InvalidConfig struct{ err error }
 
-func (e *invalidConfig) Error() string { return e.err.Error() }
-func (e *invalidConfig) Unwrap() error { return e.err }
+func (e *InvalidConfig) Error() string { return e.err.Error() }
+func (e *InvalidConfig) Unwrap() error { return e.err }
 
-// maxLayers is Docker's limit on an image's layers (moby's layer store
+// MaxLayers is Docker's limit on an image's layers (moby's layer store
 // refuses a 126th); readers check it before building anything.
-const maxLayers = 125
+const MaxLayers = 125
 
 // makeLayers builds the layers of an image from blob paths and optional
 // descriptors (nil entries where unknown).
-func (a *Archive) makeLayers(ci *configInfo, paths []string, descs []*v1.Descriptor, what string) ([]*layer, error) {
+func (a *Archive) makeLayers(ci *ConfigInfo, paths []string, descs []*v1.Descriptor, what string) ([]*layer, error) {
 	if len(paths) != len(ci.diffIDs) {
 		return nil, fmt.Errorf("%s: invalid manifest, layers length mismatch: expected %d, got %d", what, len(ci.diffIDs), len(paths))
 	}

@@ -1,4 +1,4 @@
-package archive
+package dockersave
 
 import (
 	"crypto/sha256"
@@ -88,8 +88,8 @@ func rawString(s string) *json.RawMessage {
 
 // legacyV1Layer is one <v1id>/ directory of a legacy save.
 type legacyV1Layer struct {
-	id   string // hex
-	json []byte // <v1id>/json content
+	ID   string // hex
+	JSON []byte // <v1id>/json content
 }
 
 // legacyV1Chain computes the v1 IDs and json files Docker 20.10's save
@@ -125,7 +125,7 @@ func legacyV1Chain(config []byte, diffIDs []v1.Hash) ([]legacyV1Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, legacyV1Layer{id: id, json: b})
+		out = append(out, legacyV1Layer{ID: id, JSON: b})
 		parent = id
 	}
 	return out, nil

@@ -1,12 +1,15 @@
-package archive
+package core
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -17,7 +20,12 @@ import (
 
 // image is a v1.Image read from an archive. The config bytes are kept
 // verbatim; the manifest is the archive's own when it had one, otherwise a
-// synthesized OCI manifest built on first use.
+// synthesized OCI manifest built on first use. Manifest, Digest, Size and
+// ConfigName are ggcr partial's; the type itself stays hand-written, not
+// partial.CompressedToImage, because partial's extender would hide
+// ConfigPath and ManifestFromArchive (transfer/verify and the OCI writer
+// assert them) and rewrap the archive's layers, hiding UncompressedSize,
+// which lets the writers stream uncompressed layers without spooling.
 type image struct {
 	rawConfig  []byte
 	config     *v1.ConfigFile
@@ -49,7 +57,7 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 		return i.rawManifest, i.manifestMT, nil
 	}
 	i.once.Do(func() {
-		m := ociManifest(ociDesc(mediaTypeOCIConfig, imageid.FromBytes(i.rawConfig), int64(len(i.rawConfig))), nil)
+		m := OCIManifest(OCIDesc(MediaTypeOCIConfig, imageid.FromBytes(i.rawConfig), int64(len(i.rawConfig))), nil)
 		for _, l := range i.layers {
 			d, err := l.Digest()
 			if err != nil {
@@ -61,10 +69,10 @@ func (i *image) manifestBytes() ([]byte, types.MediaType, error) {
 				i.err = err
 				return
 			}
-			m.Layers = append(m.Layers, ociDesc(mt, d, l.ent.size))
+			m.Layers = append(m.Layers, OCIDesc(mt, d, l.ent.size))
 		}
 		i.synth, i.err = json.Marshal(m)
-		i.synthMT = mediaTypeOCIManifest
+		i.synthMT = MediaTypeOCIManifest
 	})
 	return i.synth, i.synthMT, i.err
 }
@@ -82,12 +90,9 @@ func (i *image) MediaType() (types.MediaType, error) {
 	return mt, err
 }
 
-func (i *image) Size() (int64, error) {
-	b, _, err := i.manifestBytes()
-	return int64(len(b)), err
-}
+func (i *image) Size() (int64, error) { return partial.Size(i) }
 
-func (i *image) ConfigName() (v1.Hash, error) { return imageid.FromBytes(i.rawConfig), nil }
+func (i *image) ConfigName() (v1.Hash, error) { return partial.ConfigName(i) }
 
 func (i *image) ConfigFile() (*v1.ConfigFile, error) {
 	c := *i.config
@@ -96,21 +101,9 @@ func (i *image) ConfigFile() (*v1.ConfigFile, error) {
 
 func (i *image) RawConfigFile() ([]byte, error) { return bytes.Clone(i.rawConfig), nil }
 
-func (i *image) Digest() (v1.Hash, error) {
-	b, _, err := i.manifestBytes()
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	return imageid.FromBytes(b), nil
-}
+func (i *image) Digest() (v1.Hash, error) { return partial.Digest(i) }
 
-func (i *image) Manifest() (*v1.Manifest, error) {
-	b, _, err := i.manifestBytes()
-	if err != nil {
-		return nil, err
-	}
-	return v1.ParseManifest(bytes.NewReader(b))
-}
+func (i *image) Manifest() (*v1.Manifest, error) { return partial.Manifest(i) }
 
 func (i *image) RawManifest() ([]byte, error) {
 	b, _, err := i.manifestBytes()
@@ -146,16 +139,16 @@ func (i *image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 // Manifest, Index); their field order is the one containerd and Docker 25+
 // write, so the bytes stay theirs.
 
-// ociDesc is a descriptor of a blob.
-func ociDesc(mt types.MediaType, h v1.Hash, size int64) ocispec.Descriptor {
+// OCIDesc is a descriptor of a blob.
+func OCIDesc(mt types.MediaType, h v1.Hash, size int64) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(h.String()), Size: size}
 }
 
-// toDescriptor converts a ggcr descriptor read from an index. The
+// ToDescriptor converts a ggcr descriptor read from an index. The
 // pre-OCI "features" platform field (ggcr only, never written by Docker)
 // has no place in the OCI type and is dropped.
-func toDescriptor(d v1.Descriptor) ocispec.Descriptor {
-	o := ociDesc(d.MediaType, d.Digest, d.Size)
+func ToDescriptor(d v1.Descriptor) ocispec.Descriptor {
+	o := OCIDesc(d.MediaType, d.Digest, d.Size)
 	o.URLs, o.Annotations, o.Data, o.ArtifactType = d.URLs, d.Annotations, d.Data, d.ArtifactType
 	if p := d.Platform; p != nil {
 		o.Platform = &ocispec.Platform{Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures, Variant: p.Variant}
@@ -163,10 +156,60 @@ func toDescriptor(d v1.Descriptor) ocispec.Descriptor {
 	return o
 }
 
-// ociManifest is an image manifest over config and layers.
-func ociManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec.Manifest {
+// OCIManifest is an image manifest over config and layers.
+func OCIManifest(config ocispec.Descriptor, layers []ocispec.Descriptor) ocispec.Manifest {
 	if layers == nil {
 		layers = []ocispec.Descriptor{} // "layers": [], never null
 	}
-	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(mediaTypeOCIManifest), Config: config, Layers: layers}
+	return ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: string(MediaTypeOCIManifest), Config: config, Layers: layers}
+}
+
+// manifestImage builds the image of a manifest blob at p (cached by
+// digest, so an index naming a manifest twice reads it once).
+func (a *Archive) manifestImage(p string, raw []byte, mt types.MediaType, digest v1.Hash, checkOS bool) (*image, *ConfigInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if img := a.byMan[digest]; img != nil {
+		return img, &ConfigInfo{raw: img.rawConfig, cf: img.config, diffIDs: img.config.RootFS.DiffIDs}, nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: invalid manifest: %v", p, err)
+	}
+	cp, err := BlobPath(m.Config.Digest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config: %v", p, err)
+	}
+	ci, err := a.configAt(cp, &m.Config, checkOS)
+	if errors.As(err, new(*InvalidConfig)) {
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: config: %w", p, err)
+	}
+	paths := make([]string, len(m.Layers))
+	descs := make([]*v1.Descriptor, len(m.Layers))
+	for i := range m.Layers {
+		ld := &m.Layers[i]
+		if paths[i], err = BlobPath(ld.Digest); err != nil {
+			return nil, nil, fmt.Errorf("%s: layer %d: %v", p, i, err)
+		}
+		descs[i] = ld
+	}
+	img := &image{rawConfig: ci.raw, config: ci.cf, rawManifest: raw, manifestMT: mt, configPath: cp}
+	if img.layers, err = a.makeLayers(ci, paths, descs, p); err != nil {
+		return nil, nil, err
+	}
+	a.byMan[digest] = img
+	return img, ci, nil
+}
+
+// ContainsTag reports whether ts holds t.
+func ContainsTag(ts []name.Tag, t name.Tag) bool {
+	for _, x := range ts {
+		if x.String() == t.String() {
+			return true
+		}
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package archive
+package dockersave
 
 import (
 	"fmt"
@@ -8,39 +8,51 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive/internal/core"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
-	"github.com/imgtool/imgtool/tarball"
 )
 
 // legacyNode is one v1 image directory (ID/json, ID/layer.tar) of a
 // pre-1.10 save. Its chain (diff IDs, history, layers) includes its
-// parents'; chains are at most maxLayers long, checked on the way down, so
-// copying them per node costs at most maxLayers per node.
+// parents'; chains are at most MaxLayers long, checked on the way down, so
+// copying them per node costs at most MaxLayers per node.
 type legacyNode struct {
 	parent  string
 	diffIDs []v1.Hash
 	hist    []history20
 	json    []byte // its own v1 json; the config is made only for items
-	layers  []*layer
+	layers  []v1.Layer
 	done    bool
 	busy    bool
 }
 
+// legacyReader reads the v1 image directories of one archive.
 type legacyReader struct {
-	a         *Archive
-	nodes     map[string]*legacyNode
-	ids       []string // v1 IDs in archive order
-	diffCache map[*tarEntry]v1.Hash
+	a     *core.Archive
+	nodes map[string]*legacyNode
+	ids   []string // v1 IDs in archive order
+	items []item.Item
 }
 
-func (a *Archive) loadLegacy() error {
+// LoadLegacy reads a legacy docker save without manifest.json: the images
+// repositories tags, then the untagged tops of the <v1id>/json parent
+// chains, in archive order.
+func LoadLegacy(a *core.Archive) ([]item.Item, error) {
 	var repos map[string]map[string]string
-	if _, err := a.readJSON("repositories", &repos); err != nil {
-		return err
+	if _, err := a.ReadJSON("repositories", &repos); err != nil {
+		return nil, err
 	}
-	r := &legacyReader{a: a, nodes: map[string]*legacyNode{}, diffCache: map[*tarEntry]v1.Hash{}}
-	for _, n := range a.ix.order {
+	r := &legacyReader{a: a, nodes: map[string]*legacyNode{}}
+	if err := r.load(repos); err != nil {
+		return nil, err
+	}
+	return r.items, nil
+}
+
+// load builds every node, then adds the tagged images and the untagged tops.
+func (r *legacyReader) load(repos map[string]map[string]string) error {
+	for _, n := range r.a.Members() {
 		dir, file, ok := strings.Cut(n, "/")
 		if ok && file == "json" && !strings.Contains(dir, "/") {
 			r.ids = append(r.ids, dir)
@@ -67,7 +79,7 @@ func (a *Archive) loadLegacy() error {
 		if err != nil {
 			return err
 		}
-		a.items[i].Tags = append(a.items[i].Tags, t.tag)
+		r.items[i].Tags = append(r.items[i].Tags, t.tag)
 	}
 	for _, id := range r.ids {
 		if !isParent[id] {
@@ -85,7 +97,7 @@ func (a *Archive) loadLegacy() error {
 func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 	nd := r.nodes[id]
 	if nd == nil {
-		return nil, notFound(id + "/json")
+		return nil, core.NotFound(id + "/json")
 	}
 	if nd.done {
 		return nd, nil
@@ -93,8 +105,8 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 	if nd.busy {
 		return nil, fmt.Errorf("%s/json: parent chain loops", id)
 	}
-	if depth >= maxLayers {
-		return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+	if depth >= core.MaxLayers {
+		return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, core.MaxLayers)
 	}
 	nd.busy = true
 	defer func() { nd.busy = false }()
@@ -102,11 +114,11 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 		Parent string `json:"parent"`
 		OS     string `json:"os"`
 	}
-	raw, err := r.a.readJSON(id+"/json", &v)
+	raw, err := r.a.ReadJSON(id+"/json", &v)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLinux(id+"/json", v.OS); err != nil {
+	if err := core.CheckLinux(id+"/json", v.OS); err != nil {
 		return nil, err
 	}
 	if v.Parent != "" {
@@ -115,8 +127,8 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s/json: parent %s: %w", id, pid, err)
 		}
-		if len(p.layers) >= maxLayers {
-			return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, maxLayers)
+		if len(p.layers) >= core.MaxLayers {
+			return nil, fmt.Errorf("%s/json: parent chain longer than %d layers: max depth exceeded", id, core.MaxLayers)
 		}
 		nd.diffIDs = append(nd.diffIDs, p.diffIDs...)
 		nd.hist = append(nd.hist, p.hist...)
@@ -132,16 +144,9 @@ func (r *legacyReader) build(id string, depth int) (*legacyNode, error) {
 // addLayer appends id's own layer to its chain and makes its config.
 func (r *legacyReader) addLayer(nd *legacyNode, id string, raw []byte) error {
 	lp := id + "/layer.tar"
-	le, err := r.a.ix.lookup(lp)
+	l, d, err := r.a.MemberLayer(lp)
 	if err != nil {
 		return err
-	}
-	d, ok := r.diffCache[le]
-	if !ok {
-		if d, err = diffIDOf(r.a.ix, le); err != nil {
-			return fmt.Errorf("%s: %v", lp, err)
-		}
-		r.diffCache[le] = d
 	}
 	h, err := historyFromV1(raw)
 	if err != nil {
@@ -149,7 +154,7 @@ func (r *legacyReader) addLayer(nd *legacyNode, id string, raw []byte) error {
 	}
 	nd.diffIDs = append(nd.diffIDs, d)
 	nd.hist = append(nd.hist, h)
-	nd.layers = append(nd.layers, &layer{ix: r.a.ix, ent: le, path: lp, diffID: d})
+	nd.layers = append(nd.layers, l)
 	nd.json = raw
 	return nil
 }
@@ -177,7 +182,7 @@ func (r *legacyReader) tagged(repos map[string]map[string]string) ([]legacyTag, 
 		for _, tn := range tagNames {
 			id := strings.TrimPrefix(repos[rn][tn], "sha256:")
 			if r.nodes[id] == nil {
-				return nil, fmt.Errorf("repositories: %s:%s: %v", rn, tn, notFound(id+"/json"))
+				return nil, fmt.Errorf("repositories: %s:%s: %v", rn, tn, core.NotFound(id+"/json"))
 			}
 			t, err := reference.ParseNamedTagged(rn + ":" + tn)
 			if err != nil {
@@ -202,25 +207,18 @@ func (r *legacyReader) add(byID map[string]int, id string) (int, error) {
 	// A config repeats its parents' history: count it against the JSON
 	// budget, or tagging every link of a long chain of large histories
 	// would be quadratic in memory.
-	if r.a.jsonRead.Add(int64(len(config))) > maxJSONTotal {
-		return 0, fmt.Errorf("%s/json: the images' configs pass %d bytes in all", id, maxJSONTotal)
+	if !r.a.ChargeJSON(int64(len(config))) {
+		return 0, fmt.Errorf("%s/json: the images' configs pass %d bytes in all", id, core.MaxJSONTotal)
 	}
-	ci, err := parseConfig(id+"/json", config)
+	ci, err := core.ParseConfig(id+"/json", config)
 	if err != nil {
 		return 0, err
 	}
-	img := &image{rawConfig: config, config: ci.cf, layers: nd.layers}
-	byID[id] = len(r.a.items)
-	r.a.items = append(r.a.items, item.Item{Image: img, Platform: platformOf(ci.cf)})
-	return byID[id], nil
-}
-
-// diffIDOf hashes the decompressed content of a layer blob.
-func diffIDOf(ix *tarIndex, e *tarEntry) (v1.Hash, error) {
-	rc, _, err := tarball.Decompress(ix.section(e))
+	img, err := core.LayersImage(ci, nd.layers)
 	if err != nil {
-		return v1.Hash{}, err
+		return 0, err
 	}
-	defer rc.Close()
-	return hashReader(rc)
+	byID[id] = len(r.items)
+	r.items = append(r.items, item.Item{Image: img, Platform: core.PlatformOf(ci.File())})
+	return byID[id], nil
 }

@@ -1,9 +1,7 @@
-package archive
+package core
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sync"
@@ -16,19 +14,22 @@ import (
 
 // Media types not named by ggcr's types package.
 const (
-	mediaTypeOCILayer        types.MediaType = "application/vnd.oci.image.layer.v1.tar"
+	MediaTypeOCILayer        types.MediaType = "application/vnd.oci.image.layer.v1.tar"
 	mediaTypeDockerTar       types.MediaType = "application/vnd.docker.image.rootfs.diff.tar"
-	mediaTypeOCIIndex                        = types.OCIImageIndex
-	mediaTypeOCIManifest                     = types.OCIManifestSchema1
-	mediaTypeOCIConfig                       = types.OCIConfigJSON
+	MediaTypeOCIIndex                        = types.OCIImageIndex
+	MediaTypeOCIManifest                     = types.OCIManifestSchema1
+	MediaTypeOCIConfig                       = types.OCIConfigJSON
 	mediaTypeOCILayerGzip                    = types.OCILayer
 	mediaTypeOCILayerZstd                    = types.OCILayerZStd
-	annotationContainerdName                 = "io.containerd.image.name"
-	annotationRefName                        = "org.opencontainers.image.ref.name"
+	AnnotationContainerdName                 = "io.containerd.image.name"
+	AnnotationRefName                        = "org.opencontainers.image.ref.name"
 )
 
 // layer is a layer blob inside an indexed archive. It reads the blob
-// through a section reader at its offset; nothing is extracted.
+// through a section reader at its offset; nothing is extracted. It is
+// hand-written rather than partial.CompressedToLayer because its diff ID
+// comes from the config (never by decompressing the blob, which would read
+// every layer twice) and its media type from sniffing the blob itself.
 type layer struct {
 	ix     *tarIndex
 	ent    *tarEntry
@@ -68,12 +69,10 @@ func (l *layer) Digest() (v1.Hash, error) {
 		return l.descDigest, nil
 	}
 	l.digestOnce.Do(func() {
-		h := sha256.New()
-		if _, err := io.Copy(h, l.ix.section(l.ent)); err != nil {
-			l.digestErr = fmt.Errorf("layer %s: hashing %q: %v", l.diffID, l.path, err)
-			return
+		l.digest, l.digestErr = hashReader(l.ix.section(l.ent))
+		if l.digestErr != nil {
+			l.digestErr = fmt.Errorf("layer %s: hashing %q: %v", l.diffID, l.path, l.digestErr)
 		}
-		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	})
 	return l.digest, l.digestErr
 }
@@ -124,4 +123,15 @@ func (l *layer) MediaType() (types.MediaType, error) {
 		return mediaTypeOCILayerZstd, nil
 	}
 	return mediaTypeDockerTar, nil
+}
+
+// OCILayoutFile is the oci-layout file every layout holds.
+const OCILayoutFile = `{"imageLayoutVersion": "1.0.0"}`
+
+// SameMember reports whether two archive layers are served by the same
+// tar member (a legacy save's layer.tar symlinks resolve to one member).
+func SameMember(a, b v1.Layer) bool {
+	la, ok1 := a.(*layer)
+	lb, ok2 := b.(*layer)
+	return ok1 && ok2 && la.ent == lb.ent
 }

@@ -1,4 +1,4 @@
-package archive
+package core
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
@@ -13,10 +14,10 @@ import (
 	"github.com/imgtool/imgtool/platform"
 )
 
-// annotationRefType marks buildx attestation manifests in an index.
-const annotationRefType = "vnd.docker.reference.type"
+// AnnotationRefType marks buildx attestation manifests in an index.
+const AnnotationRefType = "vnd.docker.reference.type"
 
-func containsString(ss []string, s string) bool {
+func ContainsString(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {
 			return true
@@ -25,9 +26,9 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-// sniffMT is the media type of a manifest or index blob: its descriptor's,
+// SniffMT is the media type of a manifest or index blob: its descriptor's,
 // else its own mediaType field, else guessed from its shape.
-func sniffMT(mt types.MediaType, raw []byte) types.MediaType {
+func SniffMT(mt types.MediaType, raw []byte) types.MediaType {
 	if mt != "" {
 		return mt
 	}
@@ -54,7 +55,9 @@ func sniffMT(mt types.MediaType, raw []byte) types.MediaType {
 
 // archiveIndex is an image index stored in an archive. Its children are
 // read on demand; a child whose blobs the archive lacks gives an error
-// matching ErrMissing.
+// matching ErrMissing. Hand-written (ggcr's partial has no index
+// extender): Image and ImageIndex must serve children from the archive's
+// tar index and caches, and the index bytes are kept verbatim.
 type archiveIndex struct {
 	a      *Archive
 	raw    []byte
@@ -66,7 +69,7 @@ var _ v1.ImageIndex = (*archiveIndex)(nil)
 
 func (x *archiveIndex) MediaType() (types.MediaType, error) { return x.mt, nil }
 func (x *archiveIndex) Digest() (v1.Hash, error)            { return x.digest, nil }
-func (x *archiveIndex) Size() (int64, error)                { return int64(len(x.raw)), nil }
+func (x *archiveIndex) Size() (int64, error)                { return partial.Size(x) }
 func (x *archiveIndex) RawManifest() ([]byte, error)        { return bytes.Clone(x.raw), nil }
 func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
@@ -85,6 +88,20 @@ func (x *archiveIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("index %s has no manifest %s", x.digest, h)
 }
 
+// childBlob reads child d's blob and checks that it is of the kind is
+// accepts (what and kind name them in errors).
+func (x *archiveIndex) childBlob(d v1.Descriptor, what, kind string, is func(types.MediaType) bool) ([]byte, types.MediaType, string, error) {
+	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	if err != nil {
+		return nil, "", p, fmt.Errorf("%s %s: %w", what, d.Digest, err)
+	}
+	mt := SniffMT(d.MediaType, raw)
+	if !is(mt) {
+		return nil, "", p, fmt.Errorf("%s: %s is not %s", p, mt, kind)
+	}
+	return raw, mt, p, nil
+}
+
 func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	d, err := x.child(h)
 	if err != nil {
@@ -96,13 +113,9 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 	if img != nil {
 		return img, nil
 	}
-	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	raw, mt, p, err := x.childBlob(d, "manifest", "an image manifest", types.MediaType.IsImage)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", h, err)
-	}
-	mt := sniffMT(d.MediaType, raw)
-	if !mt.IsImage() {
-		return nil, fmt.Errorf("%s: %s is not an image manifest", p, mt)
+		return nil, err
 	}
 	img, _, err = x.a.manifestImage(p, raw, mt, h, false)
 	if err != nil {
@@ -122,13 +135,9 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if c != nil {
 		return c, nil
 	}
-	raw, p, err := x.a.readBlob(d.Digest, d.Size)
+	raw, mt, _, err := x.childBlob(d, "index", "an image index", types.MediaType.IsIndex)
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", h, err)
-	}
-	mt := sniffMT(d.MediaType, raw)
-	if !mt.IsIndex() {
-		return nil, fmt.Errorf("%s: %s is not an image index", p, mt)
+		return nil, err
 	}
 	c = &archiveIndex{a: x.a, raw: raw, mt: mt, digest: h}
 	x.a.mu.Lock()
@@ -142,16 +151,16 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 // IsAttestation reports a descriptor of buildx's attestation manifests (or
 // any child whose platform is unknown/unknown): not a runnable image.
 func IsAttestation(d v1.Descriptor) bool {
-	if d.Annotations[annotationRefType] != "" {
+	if d.Annotations[AnnotationRefType] != "" {
 		return true
 	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
-// rawIndex is an image index with its descriptors kept as raw JSON: not
+// RawIndex is an image index with its descriptors kept as raw JSON: not
 // ocispec.Index, because a rewritten index must keep every untouched
 // descriptor byte for byte (unknown fields and key order included).
-type rawIndex struct {
+type RawIndex struct {
 	SchemaVersion int               `json:"schemaVersion"`
 	MediaType     types.MediaType   `json:"mediaType,omitempty"`
 	ArtifactType  string            `json:"artifactType,omitempty"`
@@ -174,7 +183,7 @@ func FilterIndex(idx v1.ImageIndex, keep Keep) (v1.ImageIndex, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	var doc rawIndex
+	var doc RawIndex
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, 0, fmt.Errorf("invalid index: %v", err)
 	}
@@ -236,11 +245,12 @@ func filterDesc(idx v1.ImageIndex, d v1.Descriptor, raw json.RawMessage, keep Ke
 	sraw, _ := fsub.RawManifest()
 	d.Digest, d.Size = imageid.FromBytes(sraw), int64(len(sraw))
 	subs[d.Digest] = fsub
-	b, err := json.Marshal(toDescriptor(d))
+	b, err := json.Marshal(ToDescriptor(d))
 	return b, n, true, err
 }
 
-// memIndex is an index whose bytes were rewritten; children come from base.
+// memIndex is an index whose bytes were rewritten; children come from base
+// (hand-written like archiveIndex: partial has no index extender).
 type memIndex struct {
 	base v1.ImageIndex
 	raw  []byte
@@ -249,8 +259,8 @@ type memIndex struct {
 }
 
 func (m *memIndex) MediaType() (types.MediaType, error) { return m.mt, nil }
-func (m *memIndex) Digest() (v1.Hash, error)            { return imageid.FromBytes(m.raw), nil }
-func (m *memIndex) Size() (int64, error)                { return int64(len(m.raw)), nil }
+func (m *memIndex) Digest() (v1.Hash, error)            { return partial.Digest(m) }
+func (m *memIndex) Size() (int64, error)                { return partial.Size(m) }
 func (m *memIndex) RawManifest() ([]byte, error)        { return bytes.Clone(m.raw), nil }
 func (m *memIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(m.raw))
@@ -295,7 +305,7 @@ func IndexImages(idx v1.ImageIndex) ([]item.Item, error) {
 			p := d.Platform
 			if p == nil {
 				if cf, err := img.ConfigFile(); err == nil {
-					p = platformOf(cf)
+					p = PlatformOf(cf)
 				}
 			}
 			out = append(out, item.Item{Image: img, Platform: p, Digest: d.Digest})

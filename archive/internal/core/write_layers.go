@@ -1,4 +1,4 @@
-package archive
+package core
 
 import (
 	"crypto/sha256"
@@ -14,9 +14,9 @@ import (
 	"github.com/klauspost/pgzip"
 )
 
-func (p *plan) cleanup() {
-	if p.tmpDir != "" {
-		os.RemoveAll(p.tmpDir)
+func (p *Plan) Cleanup() {
+	if p.TmpDir != "" {
+		os.RemoveAll(p.TmpDir)
 	}
 }
 
@@ -27,29 +27,29 @@ func diffMismatch(d, got v1.Hash) error {
 // prepare decides, for every layer, how its blob is produced, and makes
 // the blobs that cannot be streamed (unknown size, or compression) into
 // temp files, in parallel. dir is where temp files go ("" = a new temp dir).
-func (p *plan) prepare(dir string) error {
-	compress := p.opts.Compression != tarball.None && p.opts.oci() && !p.opts.Keep
-	var todo []*wLayer
-	for _, l := range p.layers {
-		if p.opts.oci() {
-			c, opaque := layerCompression(l.src)
-			if opaque || c != tarball.None && (p.opts.Keep || c == p.opts.Compression) {
+func (p *Plan) Prepare(dir string) error {
+	compress := p.Opts.Compression != tarball.None && p.Opts.oci() && !p.Opts.Keep
+	var todo []*PlanLayer
+	for _, l := range p.Layers {
+		if p.Opts.oci() {
+			c, opaque := layerCompression(l.Src)
+			if opaque || c != tarball.None && (p.Opts.Keep || c == p.Opts.Compression) {
 				var err error
-				if l.size, err = l.src.Size(); err != nil {
-					return fmt.Errorf("layer %s: %v", l.diffID, err)
+				if l.Size, err = l.Src.Size(); err != nil {
+					return fmt.Errorf("layer %s: %v", l.DiffID, err)
 				}
-				if l.digest, err = l.src.Digest(); err != nil {
-					return fmt.Errorf("layer %s: %v", l.diffID, err)
+				if l.Digest, err = l.Src.Digest(); err != nil {
+					return fmt.Errorf("layer %s: %v", l.DiffID, err)
 				}
-				mt, _ := l.src.MediaType()
-				l.copy, l.mt = true, ociLayerMT(mt)
+				mt, _ := l.Src.MediaType()
+				l.Copy, l.MT = true, ociLayerMT(mt)
 				continue
 			}
 		}
 		if !compress {
-			if us, ok := l.src.(uncompressedSizer); ok {
+			if us, ok := l.Src.(uncompressedSizer); ok {
 				if n, ok := us.UncompressedSize(); ok {
-					l.stream, l.size, l.digest, l.mt = true, n, l.diffID, mediaTypeOCILayer
+					l.Stream, l.Size, l.Digest, l.MT = true, n, l.DiffID, MediaTypeOCILayer
 					continue
 				}
 			}
@@ -64,17 +64,17 @@ func (p *plan) prepare(dir string) error {
 		if err != nil {
 			return err
 		}
-		p.tmpDir = d
+		p.TmpDir = d
 		dir = d
 	}
-	sem := make(chan struct{}, p.opts.jobs())
+	sem := make(chan struct{}, p.Opts.jobs())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	for _, l := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(l *wLayer) {
+		go func(l *PlanLayer) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			var err error
@@ -96,25 +96,25 @@ func (p *plan) prepare(dir string) error {
 	return firstErr
 }
 
-// openSpool makes the layer's temp file (removed with the plan's dir) and
+// openSpool makes the layer's temp file (removed with the Plan's dir) and
 // opens its uncompressed stream.
-func (l *wLayer) openSpool(dir string) (*os.File, io.ReadCloser, error) {
+func (l *PlanLayer) openSpool(dir string) (*os.File, io.ReadCloser, error) {
 	f, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
 		return nil, nil, err
 	}
-	l.tmp = f.Name()
-	rc, err := l.src.Uncompressed()
+	l.Tmp = f.Name()
+	rc, err := l.Src.Uncompressed()
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+		return nil, nil, fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
 	return f, rc, nil
 }
 
 // spoolLayer copies an uncompressed layer of unknown size to a temp file,
 // checking its diff ID.
-func spoolLayer(l *wLayer, dir string) error {
+func spoolLayer(l *PlanLayer, dir string) error {
 	f, rc, err := l.openSpool(dir)
 	if err != nil {
 		return err
@@ -124,18 +124,18 @@ func spoolLayer(l *wLayer, dir string) error {
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), rc)
 	if err != nil {
-		return fmt.Errorf("layer %s: %v", l.diffID, err)
+		return fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
-	if got := sha256Hash(h); got != l.diffID {
-		return diffMismatch(l.diffID, got)
+	if got := sum("sha256", h); got != l.DiffID {
+		return diffMismatch(l.DiffID, got)
 	}
-	l.size, l.digest, l.mt = n, l.diffID, mediaTypeOCILayer
+	l.Size, l.Digest, l.MT = n, l.DiffID, MediaTypeOCILayer
 	return f.Close()
 }
 
 // compressLayer makes the compressed blob in one pass: uncompressed →
 // sha256 (diff ID check) → gzip/zstd → sha256 + count → temp file.
-func (p *plan) compressLayer(l *wLayer, dir string) error {
+func (p *Plan) compressLayer(l *PlanLayer, dir string) error {
 	f, rc, err := l.openSpool(dir)
 	if err != nil {
 		return err
@@ -145,62 +145,62 @@ func (p *plan) compressLayer(l *wLayer, dir string) error {
 	ch := sha256.New()
 	cw := &tarball.CountingWriter{W: io.MultiWriter(f, ch)}
 	var zw io.WriteCloser
-	switch p.opts.Compression {
+	switch p.Opts.Compression {
 	case tarball.Gzip:
-		lvl := p.opts.Level
+		lvl := p.Opts.Level
 		if lvl == 0 {
 			lvl = pgzip.DefaultCompression
 		}
 		g, err := pgzip.NewWriterLevel(cw, lvl)
 		if err != nil {
-			return fmt.Errorf("gzip level %d: %v", p.opts.Level, err)
+			return fmt.Errorf("gzip level %d: %v", p.Opts.Level, err)
 		}
 		if err := g.SetConcurrency(pgzipBlock, max(1, runtime.GOMAXPROCS(0))); err != nil {
 			return err
 		}
-		zw, l.mt = g, mediaTypeOCILayerGzip
+		zw, l.MT = g, mediaTypeOCILayerGzip
 	case tarball.Zstd:
 		zopts := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
-		if p.opts.Level != 0 {
-			zopts = append(zopts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(p.opts.Level)))
+		if p.Opts.Level != 0 {
+			zopts = append(zopts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(p.Opts.Level)))
 		}
 		z, err := zstd.NewWriter(cw, zopts...)
 		if err != nil {
 			return err
 		}
-		zw, l.mt = z, mediaTypeOCILayerZstd
+		zw, l.MT = z, mediaTypeOCILayerZstd
 	}
 	uh := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(zw, uh), rc); err != nil {
 		zw.Close()
-		return fmt.Errorf("layer %s: %v", l.diffID, err)
+		return fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("layer %s: compressing: %v", l.diffID, err)
+		return fmt.Errorf("layer %s: compressing: %v", l.DiffID, err)
 	}
-	if got := sha256Hash(uh); got != l.diffID {
-		return diffMismatch(l.diffID, got)
+	if got := sum("sha256", uh); got != l.DiffID {
+		return diffMismatch(l.DiffID, got)
 	}
-	l.size, l.digest = cw.N, sha256Hash(ch)
+	l.Size, l.Digest = cw.N, sum("sha256", ch)
 	return f.Close()
 }
 
-// open returns the blob bytes of a prepared layer; for a streamed layer
+// Open returns the blob bytes of a prepared layer; for a streamed layer
 // the returned check must be called after the bytes were consumed.
-func (l *wLayer) open() (io.ReadCloser, func() error, error) {
-	if l.copy {
-		rc, err := l.src.Compressed()
+func (l *PlanLayer) Open() (io.ReadCloser, func() error, error) {
+	if l.Copy {
+		rc, err := l.Src.Compressed()
 		if err != nil {
-			return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+			return nil, nil, fmt.Errorf("layer %s: %v", l.DiffID, err)
 		}
-		h := newHasher(l.digest.Algorithm)
+		h := newHasher(l.Digest.Algorithm)
 		cr := &checkReader{r: io.TeeReader(rc, h)}
 		check := func() error {
-			if cr.n != l.size {
-				return fmt.Errorf("layer blob %s: size %d does not match its descriptor (%d)", l.digest, cr.n, l.size)
+			if cr.n != l.Size {
+				return fmt.Errorf("layer blob %s: size %d does not match its descriptor (%d)", l.Digest, cr.n, l.Size)
 			}
-			if got := digestOf2(l.digest.Algorithm, h); got != l.digest {
-				return fmt.Errorf("layer blob %s: content does not match its digest (got %s)", l.digest, got)
+			if got := sum(l.Digest.Algorithm, h); got != l.Digest {
+				return fmt.Errorf("layer blob %s: content does not match its digest (got %s)", l.Digest, got)
 			}
 			return nil
 		}
@@ -209,25 +209,25 @@ func (l *wLayer) open() (io.ReadCloser, func() error, error) {
 			io.Closer
 		}{cr, rc}, check, nil
 	}
-	if !l.stream {
-		f, err := os.Open(l.tmp)
+	if !l.Stream {
+		f, err := os.Open(l.Tmp)
 		if err != nil {
 			return nil, nil, err
 		}
 		return f, func() error { return nil }, nil
 	}
-	rc, err := l.src.Uncompressed()
+	rc, err := l.Src.Uncompressed()
 	if err != nil {
-		return nil, nil, fmt.Errorf("layer %s: %v", l.diffID, err)
+		return nil, nil, fmt.Errorf("layer %s: %v", l.DiffID, err)
 	}
 	h := sha256.New()
 	cr := &checkReader{r: io.TeeReader(rc, h)}
 	check := func() error {
-		if cr.n != l.size {
-			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got %d", l.diffID, l.size, cr.n)
+		if cr.n != l.Size {
+			return fmt.Errorf("layer %s: uncompressed size changed: expected %d bytes, got %d", l.DiffID, l.Size, cr.n)
 		}
-		if got := sha256Hash(h); got != l.diffID {
-			return diffMismatch(l.diffID, got)
+		if got := sum("sha256", h); got != l.DiffID {
+			return diffMismatch(l.DiffID, got)
 		}
 		return nil
 	}

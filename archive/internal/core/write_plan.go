@@ -1,4 +1,4 @@
-package archive
+package core
 
 import (
 	"bytes"
@@ -82,68 +82,68 @@ type uncompressedSizer interface {
 // input, level and this size, not on the number of goroutines.
 const pgzipBlock = 1 << 20
 
-type wImage struct {
-	img     v1.Image
-	raw     []byte
-	id      v1.Hash
-	diffIDs []v1.Hash
-	layers  []v1.Layer
+type PlanImage struct {
+	Img     v1.Image
+	Raw     []byte
+	ID      v1.Hash
+	DiffIDs []v1.Hash
+	Layers  []v1.Layer
 
 	// output manifest (set by buildOCI)
-	man   []byte
-	manMT types.MediaType
-	manD  v1.Hash
+	Man   []byte
+	ManMT types.MediaType
+	ManD  v1.Hash
 }
 
-// wIndex is an image index to write whole (OCI forms).
-type wIndex struct {
-	src  v1.ImageIndex
-	raw  []byte
-	mt   types.MediaType
-	im   *v1.IndexManifest
-	kids []wKid // parallel to im.Manifests
+// PlanIndex is an image index to write whole (OCI forms).
+type PlanIndex struct {
+	Src  v1.ImageIndex
+	Raw  []byte
+	MT   types.MediaType
+	IM   *v1.IndexManifest
+	Kids []PlanKid // parallel to im.Manifests
 
-	out  []byte // output bytes (set by buildOCI)
-	outD v1.Hash
+	Out  []byte // output bytes (set by buildOCI)
+	OutD v1.Hash
 }
 
-type wKid struct {
-	img *wImage
-	idx *wIndex
+type PlanKid struct {
+	Img *PlanImage
+	Idx *PlanIndex
 }
 
-// wRoot is one item of index.json / manifest.json.
-type wRoot struct {
-	img      *wImage
-	idx      *wIndex
-	tags     []name.Tag
-	refNames []string
-	parent   v1.Hash // the item's Parent image ID (docker save forms)
+// PlanRoot is one item of index.json / manifest.json.
+type PlanRoot struct {
+	Img      *PlanImage
+	Idx      *PlanIndex
+	Tags     []name.Tag
+	RefNames []string
+	Parent   v1.Hash // the item's Parent image ID (docker save forms)
 }
 
-// wLayer is one distinct layer (by diff ID) to write.
-type wLayer struct {
-	diffID v1.Hash
-	src    v1.Layer
+// PlanLayer is one distinct layer (by diff ID) to write.
+type PlanLayer struct {
+	DiffID v1.Hash
+	Src    v1.Layer
 
 	// result of preparing: where the blob bytes come from
-	size   int64   // blob size
-	digest v1.Hash // blob digest
-	mt     types.MediaType
-	tmp    string // spooled/compressed blob file; "" when streamed
-	stream bool   // stream src.Uncompressed() with a known size
-	copy   bool   // stream src.Compressed() as stored (size and digest known)
+	Size   int64   // blob size
+	Digest v1.Hash // blob digest
+	MT     types.MediaType
+	Tmp    string // spooled/compressed blob file; "" when streamed
+	Stream bool   // stream src.Uncompressed() with a known size
+	Copy   bool   // stream src.Compressed() as stored (size and digest known)
 }
 
-type plan struct {
-	opts    Options
-	images  []*wImage
-	roots   []*wRoot
-	layers  []*wLayer
-	byDiff  map[v1.Hash]*wLayer
-	byID    map[v1.Hash]*wImage
-	indexes []*wIndex
-	tmpDir  string
+type Plan struct {
+	Opts    Options
+	Images  []*PlanImage
+	Roots   []*PlanRoot
+	Layers  []*PlanLayer
+	ByDiff  map[v1.Hash]*PlanLayer
+	ByID    map[v1.Hash]*PlanImage
+	Indexes []*PlanIndex
+	TmpDir  string
 }
 
 func (o Options) oci() bool { return o.Format == OCIArchive || o.Format == OCILayout }
@@ -165,7 +165,7 @@ func (o Options) jobs() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-func newPlan(imgs []item.Item, opts Options) (*plan, error) {
+func NewPlan(imgs []item.Item, opts Options) (*Plan, error) {
 	if len(imgs) == 0 {
 		return nil, errors.New("no images to write")
 	}
@@ -178,7 +178,7 @@ func newPlan(imgs []item.Item, opts Options) (*plan, error) {
 	default:
 		return nil, fmt.Errorf("unsupported layer compression %s (use none, gzip or zstd)", opts.Compression)
 	}
-	p := &plan{opts: opts, byDiff: map[v1.Hash]*wLayer{}, byID: map[v1.Hash]*wImage{}}
+	p := &Plan{Opts: opts, ByDiff: map[v1.Hash]*PlanLayer{}, ByID: map[v1.Hash]*PlanImage{}}
 	for n, t := range imgs {
 		switch {
 		case t.Index != nil && !opts.oci():
@@ -199,20 +199,20 @@ func newPlan(imgs []item.Item, opts Options) (*plan, error) {
 				if err != nil {
 					return nil, fmt.Errorf("platform %s: %w", platform.String(pi.Platform), err)
 				}
-				p.addRoot(&wRoot{img: wi, tags: tags})
+				p.addRoot(&PlanRoot{Img: wi, Tags: tags})
 			}
 		case t.Index != nil:
 			wx, err := p.addIndex(t.Index, 0)
 			if err != nil {
 				return nil, err
 			}
-			p.addRoot(&wRoot{idx: wx, tags: t.Tags, refNames: t.RefNames})
+			p.addRoot(&PlanRoot{Idx: wx, Tags: t.Tags, RefNames: t.RefNames})
 		default:
 			wi, err := p.addImage(t.Image)
 			if err != nil {
 				return nil, fmt.Errorf("image %d: %w", n, err)
 			}
-			p.addRoot(&wRoot{img: wi, tags: t.Tags, refNames: t.RefNames, parent: t.Parent})
+			p.addRoot(&PlanRoot{Img: wi, Tags: t.Tags, RefNames: t.RefNames, Parent: t.Parent})
 		}
 	}
 	return p, nil
@@ -220,40 +220,40 @@ func newPlan(imgs []item.Item, opts Options) (*plan, error) {
 
 // addRoot appends r, merging it into an earlier root for the same image or
 // index.
-func (p *plan) addRoot(r *wRoot) {
-	for _, o := range p.roots {
-		if (r.img != nil && o.img == r.img) || (r.idx != nil && o.idx == r.idx) {
-			for _, tg := range r.tags {
-				if !containsTag(o.tags, tg) {
-					o.tags = append(o.tags, tg)
+func (p *Plan) addRoot(r *PlanRoot) {
+	for _, o := range p.Roots {
+		if (r.Img != nil && o.Img == r.Img) || (r.Idx != nil && o.Idx == r.Idx) {
+			for _, tg := range r.Tags {
+				if !ContainsTag(o.Tags, tg) {
+					o.Tags = append(o.Tags, tg)
 				}
 			}
-			for _, rn := range r.refNames {
-				if !containsString(o.refNames, rn) {
-					o.refNames = append(o.refNames, rn)
+			for _, rn := range r.RefNames {
+				if !ContainsString(o.RefNames, rn) {
+					o.RefNames = append(o.RefNames, rn)
 				}
 			}
 			return
 		}
 	}
 	var tags []name.Tag
-	for _, tg := range r.tags {
-		if !containsTag(tags, tg) {
+	for _, tg := range r.Tags {
+		if !ContainsTag(tags, tg) {
 			tags = append(tags, tg)
 		}
 	}
-	r.tags = tags
-	p.roots = append(p.roots, r)
+	r.Tags = tags
+	p.Roots = append(p.Roots, r)
 }
 
 // addImage adds an image (once per config) and its distinct layers.
-func (p *plan) addImage(img v1.Image) (*wImage, error) {
+func (p *Plan) addImage(img v1.Image) (*PlanImage, error) {
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("config: %v", err)
 	}
 	id := imageid.FromBytes(raw)
-	if wi, ok := p.byID[id]; ok {
+	if wi, ok := p.ByID[id]; ok {
 		return wi, nil
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
@@ -267,27 +267,27 @@ func (p *plan) addImage(img v1.Image) (*wImage, error) {
 	if len(ls) != len(cf.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s: invalid manifest, layers length mismatch: expected %d, got %d", id, len(cf.RootFS.DiffIDs), len(ls))
 	}
-	if (p.opts.Format == DockerLegacy || p.opts.Format == Docker) && len(ls) == 0 {
+	if (p.Opts.Format == DockerLegacy || p.Opts.Format == Docker) && len(ls) == 0 {
 		return nil, fmt.Errorf("image %s: empty export - not implemented", id)
 	}
-	wi := &wImage{img: img, raw: raw, id: id, diffIDs: cf.RootFS.DiffIDs, layers: ls}
-	for i, d := range wi.diffIDs {
-		if _, ok := p.byDiff[d]; !ok {
-			wl := &wLayer{diffID: d, src: ls[i]}
-			p.byDiff[d] = wl
-			p.layers = append(p.layers, wl)
+	wi := &PlanImage{Img: img, Raw: raw, ID: id, DiffIDs: cf.RootFS.DiffIDs, Layers: ls}
+	for i, d := range wi.DiffIDs {
+		if _, ok := p.ByDiff[d]; !ok {
+			wl := &PlanLayer{DiffID: d, Src: ls[i]}
+			p.ByDiff[d] = wl
+			p.Layers = append(p.Layers, wl)
 		}
 	}
-	p.byID[id] = wi
-	p.images = append(p.images, wi)
+	p.ByID[id] = wi
+	p.Images = append(p.Images, wi)
 	return wi, nil
 }
 
 // addIndex adds an index and everything it references. A child whose
 // blobs are missing is an error naming its platform.
-func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
-	if depth > maxIndexDepth {
-		return nil, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
+func (p *Plan) addIndex(idx v1.ImageIndex, depth int) (*PlanIndex, error) {
+	if depth > MaxIndexDepth {
+		return nil, fmt.Errorf("indexes nested more than %d deep", MaxIndexDepth)
 	}
 	raw, err := idx.RawManifest()
 	if err != nil {
@@ -301,14 +301,14 @@ func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid index: %v", err)
 	}
-	wx := &wIndex{src: idx, raw: raw, mt: mt, im: im, kids: make([]wKid, len(im.Manifests))}
+	wx := &PlanIndex{Src: idx, Raw: raw, MT: mt, IM: im, Kids: make([]PlanKid, len(im.Manifests))}
 	for i, d := range im.Manifests {
 		if d.MediaType.IsIndex() {
 			sub, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("index %s: %w", d.Digest, err)
 			}
-			if wx.kids[i].idx, err = p.addIndex(sub, depth+1); err != nil {
+			if wx.Kids[i].Idx, err = p.addIndex(sub, depth+1); err != nil {
 				return nil, err
 			}
 			continue
@@ -321,11 +321,11 @@ func (p *plan) addIndex(idx v1.ImageIndex, depth int) (*wIndex, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
 		}
-		if wx.kids[i].img, err = p.addImage(img); err != nil {
+		if wx.Kids[i].Img, err = p.addImage(img); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
 		}
 	}
-	p.indexes = append(p.indexes, wx)
+	p.Indexes = append(p.Indexes, wx)
 	return wx, nil
 }
 
@@ -354,7 +354,22 @@ func ociLayerMT(mt types.MediaType) types.MediaType {
 	case types.DockerLayer:
 		return mediaTypeOCILayerGzip
 	case mediaTypeDockerTar:
-		return mediaTypeOCILayer
+		return MediaTypeOCILayer
 	}
 	return mt
+}
+
+// hostFirst is the index of the image a docker-save tags for a
+// multi-platform index: the best one the host runs, else the first.
+func hostFirst(pis []item.Item) int {
+	best := -1
+	for i, pi := range pis {
+		if pi.Platform == nil || !platform.RunsOnHost(*pi.Platform) {
+			continue
+		}
+		if best < 0 || platform.HostLess(*pi.Platform, *pis[best].Platform) {
+			best = i
+		}
+	}
+	return max(best, 0)
 }

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imgtool/imgtool/tarball"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+	"golang.org/x/sync/errgroup"
 )
 
 func (p *Plan) Cleanup() {
@@ -67,33 +67,17 @@ func (p *Plan) Prepare(dir string) error {
 		p.TmpDir = d
 		dir = d
 	}
-	sem := make(chan struct{}, p.Opts.jobs())
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
+	var g errgroup.Group
+	g.SetLimit(p.Opts.jobs())
 	for _, l := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(l *PlanLayer) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			var err error
+		g.Go(func() error {
 			if compress {
-				err = p.compressLayer(l, dir)
-			} else {
-				err = spoolLayer(l, dir)
+				return p.compressLayer(l, dir)
 			}
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}(l)
+			return spoolLayer(l, dir)
+		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // openSpool makes the layer's temp file (removed with the Plan's dir) and

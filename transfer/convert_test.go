@@ -578,3 +578,16 @@ func TestVerify(t *testing.T) {
 	cfgPath := filepath.Join(src, "blobs/sha256", mf.Config.Digest.Hex)
 	_ = cfgPath
 }
+
+// A convert into a new OCI layout that fails (here a layer that does not
+// match its diff_id) leaves no half-made layout directory behind.
+func TestFailedConvertLeavesNoLayout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "layout")
+	_, err := Convert(context.Background(), "docker-archive:../testdata/bad/load-diffid-mismatch.tar", "oci:"+dir, &Env{}, ConvertOptions{Compression: Gzip})
+	if err == nil {
+		t.Fatal("convert of a layer that does not match its diff_id succeeded")
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Errorf("a failed convert left %s behind (%v); error was %v", dir, serr, err)
+	}
+}

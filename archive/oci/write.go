@@ -292,6 +292,18 @@ func WriteLayout(dir string, imgs []item.Item, opts core.Options) error {
 		return fmt.Errorf("WriteLayout writes OCI layouts, not %s", opts.Format)
 	}
 	opts.Format = core.OCILayout
+	_, statErr := os.Lstat(dir)
+	err := writeLayout(dir, imgs, opts)
+	if err != nil && os.IsNotExist(statErr) {
+		// A layout this write created goes with it: a failed or
+		// interrupted convert leaves no half-made directory behind. An
+		// existing layout keeps what it had (blobs are only added).
+		os.RemoveAll(dir)
+	}
+	return err
+}
+
+func writeLayout(dir string, imgs []item.Item, opts core.Options) error {
 	blobDir := filepath.Join(dir, "blobs", "sha256")
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return err

@@ -267,25 +267,7 @@ func (s *state) dispatch(in *instruction) error {
 	n, c := in.n, s.cfg
 	switch n.cmd {
 	case "env", "label":
-		// Expand the whole instruction against the env before it.
-		kv := make([]string, len(n.args))
-		for i, a := range n.args {
-			v, err := s.word(a)
-			if err != nil {
-				return err
-			}
-			kv[i] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if n.cmd == "label" {
-				if c.Labels == nil {
-					c.Labels = map[string]string{}
-				}
-				c.Labels[kv[i]] = kv[i+1]
-				continue
-			}
-			setEnv(c, kv[i], kv[i]+"="+kv[i+1])
-		}
+		return s.envOrLabel(n.cmd, n.args)
 	case "cmd":
 		c.Cmd = s.resolveCmdLine(in)
 		c.ArgsEscaped = false
@@ -299,77 +281,124 @@ func (s *state) dispatch(in *instruction) error {
 			c.Cmd = nil
 		}
 	case "expose":
-		var ports []string
-		for _, p := range n.args {
-			ws, err := expandWords(p, c.Env, s.esc)
-			if err != nil {
-				return err
-			}
-			ports = append(ports, ws...)
-		}
-		var exposed []string
-		for _, p := range ports {
-			ps, err := parsePortSpec(p)
-			if err != nil {
-				return err
-			}
-			exposed = append(exposed, ps...)
-		}
-		if c.ExposedPorts == nil {
-			c.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range exposed {
-			c.ExposedPorts[p] = struct{}{}
-		}
+		return s.expose(n.args)
 	case "user":
 		u, err := s.word(n.args[0])
-		if err != nil {
-			return err
-		}
 		c.User = u
+		return err
 	case "workdir":
-		w, err := s.word(n.args[0])
-		if err != nil {
-			return err
-		}
-		if w == "" {
-			return errors.New("cannot normalize nothing")
-		}
-		if !filepath.IsAbs(w) {
-			w = filepath.Join("/", c.WorkingDir, w)
-		}
-		c.WorkingDir = w
+		return s.workdir(n.args[0])
 	case "volume":
-		vols := make([]string, len(n.args))
-		for i, a := range n.args {
-			v, err := s.word(a)
-			if err != nil {
-				return err
-			}
-			vols[i] = v
-		}
-		if c.Volumes == nil {
-			c.Volumes = map[string]struct{}{}
-		}
-		for _, v := range vols {
-			if v == "" {
-				return errors.New("VOLUME specified can not be an empty string")
-			}
-			c.Volumes[v] = struct{}{}
-		}
+		return s.volume(n.args)
 	case "onbuild":
 		c.OnBuild = append(c.OnBuild, in.onbuild)
 	case "healthcheck":
 		c.Healthcheck = in.health
 	case "stopsignal":
 		sig, err := s.word(n.args[0])
+		if err == nil {
+			err = checkSignal(sig)
+		}
 		if err != nil {
 			return err
 		}
-		if err := checkSignal(sig); err != nil {
+		c.StopSignal = sig
+	}
+	return nil
+}
+
+// words expands every argument against the env set before the
+// instruction, as the builder does for the whole instruction at once.
+func (s *state) words(args []string) ([]string, error) {
+	out := make([]string, len(args))
+	for i, a := range args {
+		v, err := s.word(a)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// envOrLabel applies ENV or LABEL key/value pairs.
+func (s *state) envOrLabel(cmd string, args []string) error {
+	kv, err := s.words(args)
+	if err != nil {
+		return err
+	}
+	c := s.cfg
+	for i := 0; i < len(kv); i += 2 {
+		if cmd == "label" {
+			if c.Labels == nil {
+				c.Labels = map[string]string{}
+			}
+			c.Labels[kv[i]] = kv[i+1]
+			continue
+		}
+		setEnv(c, kv[i], kv[i]+"="+kv[i+1])
+	}
+	return nil
+}
+
+// expose adds EXPOSE's ports (ranges and protocols as docker parses them).
+func (s *state) expose(args []string) error {
+	c := s.cfg
+	var ports []string
+	for _, p := range args {
+		ws, err := expandWords(p, c.Env, s.esc)
+		if err != nil {
 			return err
 		}
-		c.StopSignal = sig
+		ports = append(ports, ws...)
+	}
+	var exposed []string
+	for _, p := range ports {
+		ps, err := parsePortSpec(p)
+		if err != nil {
+			return err
+		}
+		exposed = append(exposed, ps...)
+	}
+	if c.ExposedPorts == nil {
+		c.ExposedPorts = map[string]struct{}{}
+	}
+	for _, p := range exposed {
+		c.ExposedPorts[p] = struct{}{}
+	}
+	return nil
+}
+
+// workdir sets WORKDIR, relative to the previous one.
+func (s *state) workdir(arg string) error {
+	w, err := s.word(arg)
+	if err != nil {
+		return err
+	}
+	if w == "" {
+		return errors.New("cannot normalize nothing")
+	}
+	if !filepath.IsAbs(w) {
+		w = filepath.Join("/", s.cfg.WorkingDir, w)
+	}
+	s.cfg.WorkingDir = w
+	return nil
+}
+
+// volume adds VOLUME's paths.
+func (s *state) volume(args []string) error {
+	vols, err := s.words(args)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Volumes == nil {
+		s.cfg.Volumes = map[string]struct{}{}
+	}
+	for _, v := range vols {
+		if v == "" {
+			return errors.New("VOLUME specified can not be an empty string")
+		}
+		s.cfg.Volumes[v] = struct{}{}
 	}
 	return nil
 }

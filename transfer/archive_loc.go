@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/platform"
 	"github.com/imgtool/imgtool/reference"
@@ -17,19 +18,28 @@ import (
 // ---- archives, layouts ---------------------------------------------------------
 
 type archiveSource struct {
-	a     *archive.Archive
-	items []Item
-	dir   string // an OCI layout directory (oci:DIR), else ""
+	a      *archive.Archive
+	items  []Item
+	layout bool // an OCI layout directory (oci:DIR)
 }
 
 // AsIndex is an OCI layout's index.json as one index: what a registry
 // gets when the layout holds several images (ggcr's layout.Write and oras
-// write them so), pushed byte for byte.
+// write them so), pushed byte for byte. Read through the archive's own
+// reader, the one OCI layout reader.
 func (s *archiveSource) AsIndex() (v1.ImageIndex, error) {
-	if s.dir == "" {
+	if !s.layout {
 		return nil, errors.New("not an OCI layout directory")
 	}
-	return layout.ImageIndexFromPath(s.dir)
+	raw, err := s.a.ReadJSON("index.json", &v1.IndexManifest{})
+	if err != nil {
+		return nil, err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return s.a.Index(raw, types.OCIImageIndex, h), nil
 }
 
 func (s *archiveSource) Items() []Item { return s.items }
@@ -54,9 +64,7 @@ func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 		return nil, err
 	}
 	s := &archiveSource{a: a}
-	if r.Transport == "oci" {
-		s.dir = r.Path
-	}
+	s.layout = r.Transport == "oci"
 	s.items = a.Items()
 	return s, nil
 }

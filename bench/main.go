@@ -87,134 +87,42 @@ func main() {
 }
 
 func run1(c *config) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("needs root (a private dockerd, overlay2 stores)")
-	}
-	for _, t := range []string{"dockerd", "docker", "skopeo", "go", "gzip", "tar"} {
-		if _, err := exec.LookPath(t); err != nil {
-			return fmt.Errorf("%s not found in PATH", t)
-		}
+	if err := checkBenchTools(); err != nil {
+		return err
 	}
 	began := time.Now()
 	cache, err := filepath.Abs(c.cache)
 	if err != nil {
 		return err
 	}
-	bin := filepath.Join(cache, "bin")
 	work := filepath.Join(cache, "work")
 	os.RemoveAll(work)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-
-	imgtool := filepath.Join(bin, "imgtool")
-	logf2("go build -o %s ./cmd/imgtool", imgtool)
-	if err := run("", "go", "build", "-trimpath", "-o", imgtool, "./cmd/imgtool"); err != nil {
-		return err
-	}
-	crane := filepath.Join(bin, "crane")
-	if c.noCrane {
-		crane = ""
-	} else if out, err := exec.Command(crane, "version").Output(); err != nil || strings.TrimSpace(string(out)) != craneVersion {
-		logf2("go install crane@%s into %s", craneVersion, bin)
-		cmd := exec.Command("go", "install", "github.com/google/go-containerregistry/cmd/crane@"+craneVersion)
-		cmd.Env = append(os.Environ(), "GOBIN="+bin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			logf2("crane not available, its rows are skipped: %v\n%s", err, out)
-			crane = ""
-		}
-	}
-
-	src, err := startDaemon("source")
+	imgtool, crane, err := benchBinaries(c, filepath.Join(cache, "bin"))
 	if err != nil {
 		return err
 	}
-	dst, err := startDaemon("load")
+	src, dst, cleanup, err := benchDaemons(work)
 	if err != nil {
-		src.close()
 		return err
 	}
-	cleanup := func() { src.close(); dst.close() }
 	defer cleanup()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		logf2("interrupted: stopping the daemons")
-		cleanup()
-		os.RemoveAll(work)
-		os.Exit(130)
-	}()
-
 	imgs, err := buildImages(src, cache, work, c.smoke)
 	if err != nil {
 		return err
 	}
 	env := &benchEnv{c: c, imgtool: imgtool, crane: crane, src: src, dst: dst, work: work}
 	env.features()
-	var ops []*op
-	for _, im := range imgs {
-		if !c.images[im.key] {
-			continue
-		}
-		for _, o := range env.ops(im) {
-			if c.only == nil || c.only[o.key] {
-				ops = append(ops, o)
-			}
-		}
-	}
+	ops := selectOps(c, env, imgs)
 	logf2("prepared in %v; %d runs of %d operations", time.Since(began).Round(time.Second), c.runs, len(ops))
-
 	loadStart := loadavg()
 	failed := false
 	for r := 0; r < c.runs; r++ {
 		for _, o := range ops {
-			order := activeTools(o)
-			// Alternate: odd runs reverse the order of the tools.
-			if r%2 == 1 {
-				for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
-					order[i], order[j] = order[j], order[i]
-				}
-			}
-			var floorSrc string
-			for _, t := range order {
-				if t.err != nil {
-					continue
-				}
-				s, err := measure(t, r)
-				if err != nil {
-					t.err = err
-					logf2("run %d %s %s %s: FAILED: %v", r+1, o.img.key, o.key, t.name, err)
-					if !t.optional {
-						failed = true
-					}
-					continue
-				}
-				t.samples = append(t.samples, s)
-				logf2("run %d %s %-7s %-22s %8.2fs  rss %s", r+1, o.img.key, o.key, t.name, s.wall.Seconds(), kb(s.rssKB))
-				if t.name == "imgtool" && o.floorFile == nil && t.output != nil {
-					floorSrc = t.output(r)
-				}
-			}
-			f := floorSrc
-			if o.floorFile != nil {
-				f = o.floorFile()
-			}
-			if f != "" {
-				if d, err := readSHA256(f); err == nil {
-					o.floor = append(o.floor, d)
-				}
-			}
-			// Remove every output of this run.
-			for _, t := range o.tools {
-				if t.output != nil {
-					os.RemoveAll(t.output(r))
-				}
-			}
+			failed = runOp(o, r) || failed
 		}
 	}
 	rep := &report{c: c, env: env, imgs: imgs, ops: ops, began: began, took: time.Since(began), loadStart: loadStart}
@@ -227,6 +135,129 @@ func run1(c *config) error {
 		return fmt.Errorf("some commands failed (see above and %s)", c.out)
 	}
 	return nil
+}
+
+// checkBenchTools refuses to start without root and the peers measured.
+func checkBenchTools() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (a private dockerd, overlay2 stores)")
+	}
+	for _, t := range []string{"dockerd", "docker", "skopeo", "go", "gzip", "tar"} {
+		if _, err := exec.LookPath(t); err != nil {
+			return fmt.Errorf("%s not found in PATH", t)
+		}
+	}
+	return nil
+}
+
+// benchBinaries builds imgtool and installs the pinned crane into bin
+// ("" for crane when it cannot be had: its rows are skipped).
+func benchBinaries(c *config, bin string) (imgtool, crane string, err error) {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", "", err
+	}
+	imgtool = filepath.Join(bin, "imgtool")
+	logf2("go build -o %s ./cmd/imgtool", imgtool)
+	if err := run("", "go", "build", "-trimpath", "-o", imgtool, "./cmd/imgtool"); err != nil {
+		return "", "", err
+	}
+	crane = filepath.Join(bin, "crane")
+	if c.noCrane {
+		return imgtool, "", nil
+	}
+	if out, err := exec.Command(crane, "version").Output(); err != nil || strings.TrimSpace(string(out)) != craneVersion {
+		logf2("go install crane@%s into %s", craneVersion, bin)
+		cmd := exec.Command("go", "install", "github.com/google/go-containerregistry/cmd/crane@"+craneVersion)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			logf2("crane not available, its rows are skipped: %v\n%s", err, out)
+			crane = ""
+		}
+	}
+	return imgtool, crane, nil
+}
+
+// benchDaemons starts the source and load daemons; an interrupt stops
+// them and removes work before exiting.
+func benchDaemons(work string) (src, dst *daemon, cleanup func(), err error) {
+	if src, err = startDaemon("source"); err != nil {
+		return nil, nil, nil, err
+	}
+	if dst, err = startDaemon("load"); err != nil {
+		src.close()
+		return nil, nil, nil, err
+	}
+	cleanup = func() { src.close(); dst.close() }
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		logf2("interrupted: stopping the daemons")
+		cleanup()
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
+	return src, dst, cleanup, nil
+}
+
+// selectOps lists the operations -images and -only ask for.
+func selectOps(c *config, env *benchEnv, imgs []*image) []*op {
+	var ops []*op
+	for _, im := range imgs {
+		if !c.images[im.key] {
+			continue
+		}
+		for _, o := range env.ops(im) {
+			if c.only == nil || c.only[o.key] {
+				ops = append(ops, o)
+			}
+		}
+	}
+	return ops
+}
+
+// runOp measures every tool of one operation once (run r), alternating
+// their order, records the floor and removes the outputs; it reports
+// whether a required tool failed.
+func runOp(o *op, r int) (failed bool) {
+	order := activeTools(o)
+	if r%2 == 1 { // odd runs reverse the order of the tools
+		for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+			order[i], order[j] = order[j], order[i]
+		}
+	}
+	var floorSrc string
+	for _, t := range order {
+		if t.err != nil {
+			continue
+		}
+		s, err := measure(t, r)
+		if err != nil {
+			t.err = err
+			logf2("run %d %s %s %s: FAILED: %v", r+1, o.img.key, o.key, t.name, err)
+			failed = failed || !t.optional
+			continue
+		}
+		t.samples = append(t.samples, s)
+		logf2("run %d %s %-7s %-22s %8.2fs  rss %s", r+1, o.img.key, o.key, t.name, s.wall.Seconds(), kb(s.rssKB))
+		if t.name == "imgtool" && o.floorFile == nil && t.output != nil {
+			floorSrc = t.output(r)
+		}
+	}
+	if o.floorFile != nil {
+		floorSrc = o.floorFile()
+	}
+	if floorSrc != "" {
+		if d, err := readSHA256(floorSrc); err == nil {
+			o.floor = append(o.floor, d)
+		}
+	}
+	for _, t := range o.tools {
+		if t.output != nil {
+			os.RemoveAll(t.output(r))
+		}
+	}
+	return failed
 }
 
 func activeTools(o *op) []*tool {

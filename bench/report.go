@@ -198,7 +198,6 @@ func mark(m *bool) string {
 
 func (r *report) write(path string) error {
 	c := r.c
-	e := r.env
 	r.p("# Benchmarks\n\n")
 	if c.smoke {
 		r.p("> **Smoke run** (tiny images, 1 run): it only checks that the harness works; the numbers mean nothing.\n\n")
@@ -207,6 +206,19 @@ func (r *report) write(path string) error {
 	r.p("```\n%s\n```\n\n", strings.TrimSpace(c.argsLine))
 	r.p("(as root, with dockerd, docker, skopeo and Go; the images are cached under `.bench/`).\n\n")
 
+	r.machine()
+	r.imagesAndMethod()
+	r.imageTables()
+	r.targetsAndNotes()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(r.b.String()), 0o644)
+}
+
+// machine is the section on the machine and the tools' versions.
+func (r *report) machine() {
+	e := r.env
 	r.p("## Machine and versions\n\n")
 	r.p("| | |\n|---|---|\n")
 	r.p("| CPU | %s, %d logical CPUs (GOMAXPROCS %d) |\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -226,6 +238,11 @@ func (r *report) write(path string) error {
 	r.p("| gzip | %s |\n", cmdOut(nil, "gzip", "--version"))
 	r.p("| load average (1/5/15 min) | at start %s; at end %s |\n", r.loadStart, loadavg())
 
+}
+
+// imagesAndMethod are the images measured and how.
+func (r *report) imagesAndMethod() {
+	c := r.c
 	r.p("\n## Images\n\n| image | content | layers | `docker save` archive |\n|---|---|---|---|\n")
 	for _, im := range r.imgs {
 		r.p("| %s `%s` | %s | %d | %s |\n", im.key, im.ref, im.desc, im.layers, mb(im.archSize))
@@ -239,6 +256,10 @@ func (r *report) write(path string) error {
 	r.p("* **Floor**: one sequential read of the same bytes with sha256 (Go, one thread) from the page cache: the archive for save/load/gzip/convert, imgtool's output tar for export/flatten. `× floor` = median ÷ floor median; the 2× target applies where nothing is compressed.\n")
 	r.p("* MB/s = the operation's uncompressed bytes (the column *bytes*) ÷ median, 1 MB = 10⁶ bytes. *ratio* = imgtool median ÷ that tool's median (< 1: imgtool is faster).\n")
 
+}
+
+// imageTables are one table of medians per image.
+func (r *report) imageTables() {
 	for _, im := range r.imgs {
 		r.p("\n## Image %s: %s\n\n", im.key, im.desc)
 		r.p("| operation | tool | median | min–max | MB/s | ratio imgtool/tool | × floor | peak RSS | dockerd peak RSS | output |\n")
@@ -253,38 +274,7 @@ func (r *report) write(path string) error {
 				itMed = summarize(it.samples).med
 			}
 			for _, t := range o.tools {
-				label := fmt.Sprintf("%s (%s)", o.title, mb(n))
-				if t.skip != "" {
-					r.p("| %s | %s | skipped: %s | | | | | | | |\n", label, esc(t.name), t.skip)
-					continue
-				}
-				if len(t.samples) == 0 {
-					msg := "not run"
-					if t.err != nil {
-						msg = "failed: " + strings.ReplaceAll(oneLineStr(t.err.Error(), 160), "|", "\\|")
-					}
-					r.p("| %s | %s | %s | | | | | | | |\n", label, esc(t.name), msg)
-					continue
-				}
-				s := summarize(t.samples)
-				ratio := "–"
-				if t.name != "imgtool" && itMed > 0 {
-					ratio = fmt.Sprintf("%.2f×", itMed.Seconds()/s.med.Seconds())
-				}
-				fl := "–"
-				if len(o.floor) > 0 {
-					fl = fmt.Sprintf("%.1f×", s.med.Seconds()/median(o.floor).Seconds())
-				}
-				dk := "–"
-				if t.daemon != nil {
-					dk = kb(s.daemonKB)
-				}
-				failed := ""
-				if t.err != nil {
-					failed = " (a later run failed)"
-				}
-				r.p("| %s | %s | %s%s | %s–%s | %s | %s | %s | %s | %s | %s |\n", label, esc(t.name), secs(s.med), failed, secs(s.min), secs(s.max),
-					mbps(n, s.med), ratio, fl, kb(s.rssKB), dk, mb(s.out))
+				r.toolRow(o, t, n, itMed)
 			}
 			if len(o.floor) > 0 {
 				fm := median(o.floor)
@@ -293,6 +283,46 @@ func (r *report) write(path string) error {
 		}
 	}
 
+}
+
+// toolRow is one tool's row of an operation's table.
+func (r *report) toolRow(o *op, t *tool, n int64, itMed time.Duration) {
+	label := fmt.Sprintf("%s (%s)", o.title, mb(n))
+	if t.skip != "" {
+		r.p("| %s | %s | skipped: %s | | | | | | | |\n", label, esc(t.name), t.skip)
+		return
+	}
+	if len(t.samples) == 0 {
+		msg := "not run"
+		if t.err != nil {
+			msg = "failed: " + strings.ReplaceAll(oneLineStr(t.err.Error(), 160), "|", "\\|")
+		}
+		r.p("| %s | %s | %s | | | | | | | |\n", label, esc(t.name), msg)
+		return
+	}
+	s := summarize(t.samples)
+	ratio := "–"
+	if t.name != "imgtool" && itMed > 0 {
+		ratio = fmt.Sprintf("%.2f×", itMed.Seconds()/s.med.Seconds())
+	}
+	fl := "–"
+	if len(o.floor) > 0 {
+		fl = fmt.Sprintf("%.1f×", s.med.Seconds()/median(o.floor).Seconds())
+	}
+	dk := "–"
+	if t.daemon != nil {
+		dk = kb(s.daemonKB)
+	}
+	failed := ""
+	if t.err != nil {
+		failed = " (a later run failed)"
+	}
+	r.p("| %s | %s | %s%s | %s–%s | %s | %s | %s | %s | %s | %s |\n", label, esc(t.name), secs(s.med), failed, secs(s.min), secs(s.max),
+		mbps(n, s.med), ratio, fl, kb(s.rssKB), dk, mb(s.out))
+}
+
+// targetsAndNotes are the targets met or missed, the commands and notes.
+func (r *report) targetsAndNotes() {
 	r.p("\n## Targets (ratio of medians in this run)\n\n| target | image | measured | |\n|---|---|---|---|\n")
 	for _, ch := range r.checks() {
 		r.p("| %s | %s | %s | %s |\n", esc(ch.what), ch.image, esc(ch.measured), mark(ch.met))
@@ -327,10 +357,6 @@ func (r *report) write(path string) error {
 	}
 	r.p("* `docker save | gzip` uses gzip's default level (6); skopeo and crane compress with Go's gzip at their defaults. Output sizes are in the *output* column.\n")
 	r.p("* `imgtool save -o` fsyncs its output before renaming it into place; `docker save -o` does not.\n")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(r.b.String()), 0o644)
 }
 
 // summary is the targets table for the terminal.

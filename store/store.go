@@ -88,6 +88,8 @@ type RefStore interface {
 	// Set points refs at id in one atomic write; lastUpdated records the
 	// time as Docker's tag operations do.
 	Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error)
+	// SetMany is Set for several images in one write of the tag file.
+	SetMany(sets []TagSet, lastUpdated bool) ([][]TagResult, error)
 	// Remove deletes one familiar reference; it reports whether it existed.
 	Remove(ref string) (bool, error)
 }

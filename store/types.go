@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -54,6 +55,12 @@ type Tag struct {
 type TagResult struct {
 	Ref      string
 	Previous v1.Hash // the image the reference named before, if another
+}
+
+// TagSet is the references to point at one image (RefStore.SetMany).
+type TagSet struct {
+	ID   v1.Hash
+	Refs []name.Reference
 }
 
 // Info is what images, inspect and history show of an image.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/item"
@@ -59,15 +58,19 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	// One write of repositories.json for every image's tags.
+	sets := make([]store.TagSet, len(entries))
 	for i, e := range entries {
-		refs := make([]name.Reference, len(e.Tags))
-		for j, t := range e.Tags {
-			refs[j] = t
+		sets[i].ID = out[i].ID
+		for _, t := range e.Tags {
+			sets[i].Refs = append(sets[i].Refs, t)
 		}
-		res, err := st.Refs().Set(out[i].ID, refs, false)
-		if err != nil {
-			return out, err
-		}
+	}
+	results, err := st.Refs().SetMany(sets, false)
+	if err != nil {
+		return out, err
+	}
+	for i, res := range results {
 		for _, r := range res {
 			out[i].Tags = append(out[i].Tags, r.Ref)
 			if r.Previous != (v1.Hash{}) {

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // memImage is a minimal v1.Image over in-memory layer tars.
@@ -345,5 +346,43 @@ func mustNotExist(t *testing.T, p string) {
 	t.Helper()
 	if _, err := os.Lstat(p); err == nil {
 		t.Fatalf("%s exists", p)
+	}
+}
+
+// SetMany applies every image's tags in order with one write of
+// repositories.json: a tag given twice ends on the later image and
+// reports the earlier one as renamed away, as sequential docker load
+// lines do.
+func TestSetManyTagsInOrder(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := load(t, s, mkImage(t, "a", base(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := load(t, s, mkImage(t, "b", base(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := func(s string) name.Reference { r, _ := name.NewTag(s); return r }
+	before, _ := os.Stat(s.tagsPath())
+	res, err := s.setManyTags([]store.TagSet{{ID: a, Refs: []name.Reference{tag("x:1"), tag("y:1")}}, {ID: b, Refs: []name.Reference{tag("x:1")}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || len(res[0]) != 2 || len(res[1]) != 1 || res[1][0].Previous != a {
+		t.Fatalf("results %+v", res)
+	}
+	if id, _ := s.resolve("x:1"); id != b {
+		t.Errorf("x:1 -> %s, want the later image %s", id, b)
+	}
+	if id, _ := s.resolve("y:1"); id != a {
+		t.Errorf("y:1 -> %s, want %s", id, a)
+	}
+	after, _ := os.Stat(s.tagsPath())
+	if before != nil && os.SameFile(before, after) {
+		t.Error("repositories.json was not rewritten")
 	}
 }

@@ -87,35 +87,57 @@ func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
 // setTags points refs at id in one atomic rewrite of repositories.json and
 // records lastUpdated for the image, as Docker's tag operations do.
 func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
-	if len(refs) == 0 {
-		return nil, nil
+	res, err := s.setManyTags([]store.TagSet{{ID: id, Refs: refs}}, lastUpdated)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// setManyTags points each set's references at its image with one read and
+// one write of repositories.json, so a load of N images costs one write,
+// not N (each an fsync and a rename of the whole file).
+func (s *Store) setManyTags(sets []store.TagSet, lastUpdated bool) ([][]store.TagResult, error) {
+	out := make([][]store.TagResult, len(sets))
+	total := 0
+	for _, set := range sets {
+		total += len(set.Refs)
+	}
+	if total == 0 {
+		return out, nil
 	}
 	tf, err := s.readTags()
 	if err != nil {
 		return nil, err
 	}
-	var res []store.TagResult
-	for _, r := range refs {
-		repo, ref := reference.FamiliarName(r), reference.Familiar(r)
-		if tf.Repositories[repo] == nil {
-			tf.Repositories[repo] = map[string]string{}
+	for i, set := range sets {
+		for _, r := range set.Refs {
+			repo, ref := reference.FamiliarName(r), reference.Familiar(r)
+			if tf.Repositories[repo] == nil {
+				tf.Repositories[repo] = map[string]string{}
+			}
+			tr := store.TagResult{Ref: ref}
+			if old, ok := tf.Repositories[repo][ref]; ok && old != set.ID.String() {
+				tr.Previous, _ = v1.NewHash(old)
+			}
+			tf.Repositories[repo][ref] = set.ID.String()
+			out[i] = append(out[i], tr)
 		}
-		tr := store.TagResult{Ref: ref}
-		if old, ok := tf.Repositories[repo][ref]; ok && old != id.String() {
-			tr.Previous, _ = v1.NewHash(old)
-		}
-		tf.Repositories[repo][ref] = id.String()
-		res = append(res, tr)
 	}
 	if err := s.writeTags(tf); err != nil {
 		return nil, err
 	}
 	if lastUpdated {
-		if err := s.writeMetadata(id, "lastUpdated", []byte(nowRFC3339Nano())); err != nil {
-			return nil, err
+		for _, set := range sets {
+			if len(set.Refs) == 0 {
+				continue
+			}
+			if err := s.writeMetadata(set.ID, "lastUpdated", []byte(nowRFC3339Nano())); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return res, nil
+	return out, nil
 }
 
 // removeTag deletes one familiar reference; it reports whether it existed.

@@ -70,6 +70,10 @@ func (r *refStore) Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]s
 	return (*Store)(r).setTags(id, refs, lastUpdated)
 }
 
+func (r *refStore) SetMany(sets []store.TagSet, lastUpdated bool) ([][]store.TagResult, error) {
+	return (*Store)(r).setManyTags(sets, lastUpdated)
+}
+
 func (c *containerStore) List() ([]*store.Container, error) { return (*Store)(c).listContainers() }
 func (c *containerStore) Find(ref string) (*store.Container, error) {
 	return (*Store)(c).findContainer(ref)

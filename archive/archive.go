@@ -47,6 +47,9 @@ type Keep = core.Keep
 // not hold.
 var ErrMissing = core.ErrMissing
 
+// ErrNotImage marks an OCI artifact where an image was expected.
+var ErrNotImage = core.ErrNotImage
+
 // Open opens the archive at path ("-" reads stdin). A compressed archive
 // is decompressed once into a temporary file; a directory is read as an
 // OCI image layout.

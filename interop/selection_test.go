@@ -3,6 +3,7 @@ package interop
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -230,5 +231,32 @@ func TestVerifyConfigNameIsAWarning(t *testing.T) {
 	js := decodeResult(t, "verify", dockertest.MustImgtool(t, "--root", newStore(t), "verify", "--json", "docker-archive:"+p))
 	if js.OK == nil || !*js.OK || len(js.Warnings) != 1 || !strings.Contains(js.Warnings[0], id) {
 		t.Errorf("verify --json: ok %v, warnings %q", js.OK, js.Warnings)
+	}
+}
+
+// OCI artifacts beside the images (regclient's testrepo: SBOMs,
+// signatures, build metadata, referrers) no longer make the layout
+// unreadable: load takes the image, verify checks every image, and both
+// say what they skipped. skopeo reads the same image.
+func TestArtifactsDoNotBreakALayout(t *testing.T) {
+	dockertest.Require(t, "skopeo")
+	repo := peerFixture(t, "regclient/testrepo")
+	store := newStore(t)
+	r := dockertest.Imgtool(t, "--root", store, "load", "-i", "oci:"+repo+":v1")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "artifact") || !strings.Contains(r.Stderr, "not a runnable image") {
+		t.Fatalf("load of an image beside artifacts: %s", r)
+	}
+	out, err := exec.Command("skopeo", "inspect", "--raw", "--config", "oci:"+repo+":v1").Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect: %v", err)
+	}
+	want := "sha256:" + strings.TrimPrefix(digestOf(out), "sha256:")
+	ids := strings.Fields(dockertest.MustImgtool(t, "--root", store, "images", "-a", "-q", "--no-trunc"))
+	if len(ids) != 1 || ids[0] != want {
+		t.Errorf("the store holds %q, skopeo's config of v1 is %s", ids, want)
+	}
+	v := dockertest.Imgtool(t, "--root", store, "verify", "oci:"+repo)
+	if v.Code != 0 || !strings.Contains(v.Stdout, "skipped") {
+		t.Errorf("verify of the whole layout: %s", v)
 	}
 }

@@ -43,6 +43,9 @@ func (s *archiveSource) AsIndex() (v1.ImageIndex, error) {
 }
 
 func (s *archiveSource) Items() []Item { return s.items }
+
+// Skipped lists the top-level manifests the archive left out (artifacts).
+func (s *archiveSource) Skipped() []string { return s.a.Skipped() }
 func (s *archiveSource) Close() error  { return s.a.Close() }
 
 func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {

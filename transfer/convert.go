@@ -87,6 +87,11 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		source.Close()
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
+	if sk, ok := source.(interface{ Skipped() []string }); ok && opts.Warn != nil {
+		for _, what := range sk.Skipped() {
+			opts.Warn("skipping %s", what)
+		}
+	}
 	defer source.Close()
 	items = wholeIndex(source, items, src, dt)
 	if items, err = rename(items, dst, dt); err != nil {

@@ -212,6 +212,13 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 			if err == nil {
 				err = archive.CheckImage(img)
 			}
+			if errors.Is(err, archive.ErrNotImage) {
+				// an artifact (signature, SBOM, …) is not carried yet: say so
+				if opts.Warn != nil {
+					opts.Warn("skipping %v", err)
+				}
+				return false, nil
+			}
 			if err != nil {
 				if !errors.Is(err, archive.ErrMissing) {
 					return false, err

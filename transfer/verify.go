@@ -150,6 +150,10 @@ func (v *verifier) index(ctx context.Context, idx v1.ImageIndex, label string, d
 				fmt.Fprintf(v.w, "  %s %s: absent from the source, not verified\n", plat, c.Digest)
 				continue
 			}
+			if errors.Is(err, archive.ErrNotImage) {
+				fmt.Fprintf(v.w, "  skipped %v\n", err)
+				continue
+			}
 			v.fail("%s manifest %s: %v", plat, c.Digest, err)
 			continue
 		}

@@ -89,6 +89,10 @@ func indexItem(a *core.Archive, k int, d v1.Descriptor, single bool) (*item.Item
 	case mt.IsImage():
 		// docker load refuses a non-Linux image unless an index picked it
 		img, cf, err := a.ManifestImage(p, raw, mt, d.Digest, single || d.Platform == nil)
+		if errors.Is(err, core.ErrNotImage) {
+			a.Skip(err.Error())
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +185,7 @@ func presentImages(idx v1.ImageIndex, depth int) ([]item.Item, error) {
 			out = append(out, more...)
 		case d.MediaType.IsImage() || d.MediaType == "":
 			img, err := idx.Image(d.Digest)
-			if errors.Is(err, core.ErrMissing) {
+			if errors.Is(err, core.ErrMissing) || errors.Is(err, core.ErrNotImage) {
 				continue
 			}
 			if err != nil {

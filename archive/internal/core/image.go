@@ -182,6 +182,12 @@ func (a *Archive) manifestImage(p string, raw []byte, mt types.MediaType, digest
 	}
 	ci, err := a.configAt(cp, &m.Config, checkOS)
 	if errors.As(err, new(*InvalidConfig)) {
+		// An artifact (signature, SBOM, referrer) is not an image: say so,
+		// so readers skip it. One whose config parses as an image config
+		// (buildx attestations) is still read as one and travels as such.
+		if what := ArtifactOf(raw); what != "" {
+			return nil, nil, fmt.Errorf("%s (%s): %w", digest, what, ErrNotImage)
+		}
 		return nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	if err != nil {

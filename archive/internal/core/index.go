@@ -2,6 +2,7 @@ package core
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // maxSymlinkHops bounds symlink resolution inside an archive (like Linux's ELOOP limit).
@@ -137,6 +140,10 @@ func (e *pathError) Error() string { return fmt.Sprintf("archive entry %q: %s", 
 // ErrMissing is matched (errors.Is) by every error about a blob or file
 // that the archive does not hold.
 var ErrMissing = errors.New("not in the archive")
+
+// ErrNotImage marks a manifest that is not a runnable image (ArtifactOf):
+// readers skip it and say so instead of failing the whole archive.
+var ErrNotImage = errors.New("not a runnable image")
 
 type missingError struct{ name, resolved string }
 
@@ -354,4 +361,51 @@ func (ix *tarIndex) readSmall(p string) ([]byte, error) {
 		return nil, fmt.Errorf("archive entry %q: %v", p, err)
 	}
 	return b, nil
+}
+
+// ArtifactOf says what a manifest is when it is not a runnable image (an
+// OCI artifact: artifactType set, or a config that is not an image
+// config, such as the empty config application/vnd.oci.empty.v1+json),
+// "" for an image. Such manifests are signatures, SBOMs, attestations and
+// other referrers: a layout holding them must still give its images.
+func ArtifactOf(raw []byte) string {
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+		Layers []struct {
+			MediaType types.MediaType `json:"mediaType"`
+		} `json:"layers"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	for _, l := range m.Layers {
+		// pre-artifactType artifacts: an image config, but blobs that are
+		// no layers (application/vnd.example.build-type+json, …)
+		if l.MediaType != "" && !isLayerMT(l.MediaType) {
+			return "artifact with blobs of type " + string(l.MediaType)
+		}
+	}
+	switch m.Config.MediaType {
+	case "", string(types.OCIConfigJSON), string(types.DockerConfigJSON):
+		if m.ArtifactType == "" {
+			return ""
+		}
+		return "artifact " + m.ArtifactType
+	}
+	if m.ArtifactType != "" {
+		return "artifact " + m.ArtifactType
+	}
+	return "artifact with config " + m.Config.MediaType
+}
+
+// isLayerMT reports a media type a layer of a runnable image can have.
+func isLayerMT(mt types.MediaType) bool {
+	if mt.IsLayer() {
+		return true
+	}
+	s := string(mt)
+	return strings.HasPrefix(s, "application/vnd.oci.image.layer.") || strings.HasPrefix(s, "application/vnd.docker.image.rootfs.")
 }

@@ -53,6 +53,9 @@ type Archive struct {
 	// index expanded to the platforms the archive holds.
 	items  []item.Item
 	images []item.Item
+	// skipped names the top-level manifests that are not runnable images
+	// (OCI artifacts: signatures, SBOMs, …), which readers leave out.
+	skipped []string
 	// jsonRead counts the JSON bytes read; index children are read on
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
@@ -77,6 +80,12 @@ func (a *Archive) Items() []item.Item { return a.items }
 // listed once with both names. It is derived from the same walk as Items,
 // so load and convert see the same images.
 func (a *Archive) Images() []item.Item { return a.images }
+
+// Skip records a top-level manifest the reader leaves out, and why.
+func (a *Archive) Skip(what string) { a.skipped = append(a.skipped, what) }
+
+// Skipped lists what the reader left out (Skip), for commands to report.
+func (a *Archive) Skipped() []string { return a.skipped }
 
 // Close closes the archive file. Temporary spool files are unlinked as soon
 // as they are created, so closing them removes them.

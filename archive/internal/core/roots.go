@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -299,6 +300,9 @@ func IndexImages(idx v1.ImageIndex) ([]item.Item, error) {
 			out = append(out, more...)
 		default:
 			img, err := idx.Image(d.Digest)
+			if errors.Is(err, ErrNotImage) {
+				continue // an artifact (signature, SBOM, …) beside the images
+			}
 			if err != nil {
 				return nil, fmt.Errorf("platform %s (%s): %w", platform.String(d.Platform), d.Digest, err)
 			}

@@ -46,7 +46,7 @@ func (s *archiveSource) Items() []Item { return s.items }
 
 // Skipped lists the top-level manifests the archive left out (artifacts).
 func (s *archiveSource) Skipped() []string { return s.a.Skipped() }
-func (s *archiveSource) Close() error  { return s.a.Close() }
+func (s *archiveSource) Close() error      { return s.a.Close() }
 
 func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	var a *archive.Archive

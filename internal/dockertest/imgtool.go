@@ -73,7 +73,6 @@ func goBinary() string {
 	return "/usr/local/go/bin/go"
 }
 
-
 // ImgtoolBinary returns the imgtool CLI binary, building it (once per test
 // binary) with `go build -o <tmp>/imgtool ./cmd/imgtool` from the module
 // root. $IMGTOOL_BIN overrides the build.

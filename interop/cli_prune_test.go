@@ -87,7 +87,7 @@ func TestCLIPrune(t *testing.T) {
 	same("prune -f", []string{"image", "prune", "-f"}, []string{"prune", "-f"})
 	same("prune -f again", []string{"image", "prune", "-f"}, []string{"image", "prune", "-f"})
 	same("prune -a --filter until=1h", []string{"image", "prune", "-a", "-f", "--filter", "until=1h"}, []string{"prune", "-a", "-f", "--filter", "until=1h"})
-	same("prune -a (y on stdin)", []string{"image", "prune", "-a", "-f"}, []string{"image", "prune", "-a", "-f"})
+	same("prune dangling=false (= -a)", []string{"image", "prune", "-f", "--filter", "dangling=false"}, []string{"image", "prune", "-f", "--filter", "dangling=false"})
 	r = dockertest.ImgtoolIn(t, strings.NewReader("y\n"), "--root", root, "image", "prune")
 	if !r.OK() || !strings.Contains(r.Stdout, "Total reclaimed space: 0B") {
 		t.Errorf("prune answered y: %s", r)

@@ -23,7 +23,7 @@ func init() {
 		long: `As docker image prune: dangling images (untagged, no child) by default; with -a every
 image no container uses. Untagged parents left without children go too, and the layers
 nothing else uses. Filters: until=DURATION|TIMESTAMP (created before), label=KEY[=VALUE],
-label!=KEY[=VALUE]. Without -f it asks on stdout and reads the answer from stdin, as docker
+label!=KEY[=VALUE], dangling=false (as -a). Without -f it asks on stdout and reads the answer from stdin, as docker
 does (no "y" on stdin, e.g. not a terminal and nothing piped: nothing is removed, exit 0).
 
 Examples:
@@ -36,10 +36,11 @@ Examples:
 		},
 		maxArgs: 0,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			keep, err := pruneFilter(filters)
+			keep, allImages, err := pruneFilter(filters)
 			if err != nil {
 				return err
 			}
+			all = all || allImages
 			if !force {
 				warning := "WARNING! This will remove all dangling images."
 				if all {
@@ -78,16 +79,21 @@ func confirm(question string) bool {
 	return strings.EqualFold(strings.TrimSpace(sc.Text()), "y")
 }
 
-// pruneFilter reads image prune's filters: until, label, label!.
-func pruneFilter(list []string) (func(*transfer.ImageInfo) bool, error) {
+// pruneFilter reads image prune's filters: until, label, label!, and
+// dangling (=false is -a).
+func pruneFilter(list []string) (func(*transfer.ImageInfo) bool, bool, error) {
 	f, err := parseFilters(list, "until", "label", "label!", "dangling")
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	dset, dangling, err := boolFilter(f, "dangling")
+	if err != nil {
+		return nil, false, err
 	}
 	var until time.Time
 	if vs := f["until"]; len(vs) > 0 {
 		if until, err = parseUntil(vs[len(vs)-1]); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	return func(i *transfer.ImageInfo) bool {
@@ -104,7 +110,7 @@ func pruneFilter(list []string) (func(*transfer.ImageInfo) bool, error) {
 			}
 		}
 		return true
-	}, nil
+	}, dset && !dangling, nil
 }
 
 // parseUntil is docker's until value: a Go duration back from now, a Unix

@@ -831,7 +831,7 @@ func TestContainerCreateCommandFlags(t *testing.T) {
 		t.Fatalf("create IMAGE /bin/sh -c CMD (docker create accepts it): %s", r)
 	}
 	ps := dockertest.MustImgtool(t, "--root", st, "ps", "-a", "--no-trunc")
-	if !strings.Contains(ps, `"/bin/sh -c echo hi"`) {
+	if !strings.Contains(ps, `"/bin/sh -c 'echo hi'"`) { // docker quotes an argument with a space
 		t.Errorf("ps -a --no-trunc COMMAND:\n%s", ps)
 	}
 	dockertest.MustImgtool(t, "--root", st, "commit", "withflags", "test/ctr-withflags:1")

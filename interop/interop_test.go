@@ -5,8 +5,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -163,17 +163,17 @@ func TestImagesMatchesDaemon(t *testing.T) {
 	d.Build(t, "interop-images:moving", "FROM "+base+"\nRUN echo second > /moving\n", nil)
 
 	var want []string
-	for _, line := range strings.Split(d.Docker(t, "images", "--no-trunc", "--format", "{{.Repository}}\t{{.Tag}}\t{{.ID}}"), "\n") {
+	// --format json is docker's: Size as docker prints it ("1.98MB").
+	for _, line := range strings.Split(d.Docker(t, "images", "--no-trunc", "--format", "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 3 {
+		if len(f) != 4 {
 			t.Fatalf("docker images line %q", line)
 		}
-		size := d.Docker(t, "image", "inspect", "-f", "{{.Size}}", f[2])
-		want = append(want, imageRow{f[0], f[1], f[2], size}.String())
+		want = append(want, imageRow{f[0], f[1], f[2], f[3]}.String())
 	}
 	sort.Strings(want)
 
-	r := dockertest.Imgtool(t, "--root", d.Root, "images", "--format", "json")
+	r := dockertest.Imgtool(t, "--root", d.Root, "images", "--no-trunc", "--format", "json")
 	if !r.OK() {
 		t.Fatalf("%s", r)
 	}
@@ -321,7 +321,7 @@ func TestLoadIntoStoppedDaemonRoot(t *testing.T) {
 	}
 	dockertest.MustImgtool(t, "--root", d.Root, "tag", tag, "interop-offline:retagged")
 	// Offline reads see it too.
-	if r := dockertest.Imgtool(t, "--root", d.Root, "images", "--format", "json"); r.OK() {
+	if r := dockertest.Imgtool(t, "--root", d.Root, "images", "--no-trunc", "--format", "json"); r.OK() {
 		found := false
 		for _, m := range jsonLines(t, r.Stdout) {
 			if str(m, "Repository") == "interop-offline" && str(m, "Tag") == "1" && str(m, "ID") == id {
@@ -478,13 +478,13 @@ func TestStoreCommands(t *testing.T) {
 	dockertest.MustImgtool(t, "--root", store, "load", "-q", "-i", arch)
 
 	dockertest.MustImgtool(t, "--root", store, "tag", "synth-cmds:1", "example.com/other/name:2")
-	rows := jsonLines(t, dockertest.MustImgtool(t, "--root", store, "images", "--format", "json"))
+	rows := jsonLines(t, dockertest.MustImgtool(t, "--root", store, "images", "--no-trunc", "--format", "json"))
 	seen := map[string]string{}
 	for _, m := range rows {
 		seen[str(m, "Repository")+":"+str(m, "Tag")] = str(m, "ID")
 		if str(m, "ID") == id {
-			if _, err := strconv.ParseInt(str(m, "Size"), 10, 64); err != nil {
-				t.Errorf("Size %q is not an integer", str(m, "Size"))
+			if !regexp.MustCompile(`^[0-9.]+[kMGTPE]?B$`).MatchString(str(m, "Size")) {
+				t.Errorf("Size %q is not docker's human size", str(m, "Size"))
 			}
 		}
 	}

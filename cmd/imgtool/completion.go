@@ -62,6 +62,10 @@ func bashCompletion() string {
 	b.WriteString("  case $cmd in\n")
 	flags := commandFlags()
 	for _, n := range commandNames() {
+		if subs, ok := managementCommands[n]; ok {
+			b.WriteString(bashManagement(n, subs, flags))
+			continue
+		}
 		fmt.Fprintf(&b, "    %s) if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); else COMPREPLY=($(compgen -f -- \"$cur\")); fi;;\n", n, strings.Join(flags[n], " "))
 	}
 	b.WriteString("  esac\n}\ncomplete -F _imgtool imgtool\n")
@@ -77,6 +81,10 @@ func zshCompletion() string {
 	b.WriteString("  )\n  if (( CURRENT == 2 )); then _describe command cmds; return; fi\n  case $words[2] in\n")
 	flags := commandFlags()
 	for _, n := range commandNames() {
+		if subs, ok := managementCommands[n]; ok {
+			fmt.Fprintf(&b, "    %s) if (( CURRENT == 3 )); then compadd %s; else _files; fi;;\n", n, strings.Join(subcommandNames(subs), " "))
+			continue
+		}
 		fmt.Fprintf(&b, "    %s) _arguments '*:file:_files' %s;;\n", n, quoteAll(flags[n]))
 	}
 	b.WriteString("  esac\n}\ncompdef _imgtool imgtool\n")
@@ -95,6 +103,11 @@ func fishCompletion() string {
 			fmt.Fprintf(&b, "complete -c imgtool -n '__fish_seen_subcommand_from %s' -l %s\n", n, strings.TrimPrefix(f, "--"))
 		}
 	}
+	for _, n := range commandNames() {
+		if subs, ok := managementCommands[n]; ok {
+			fmt.Fprintf(&b, "complete -c imgtool -n '__fish_seen_subcommand_from %s' -a '%s'\n", n, strings.Join(subcommandNames(subs), " "))
+		}
+	}
 	return b.String()
 }
 
@@ -104,4 +117,17 @@ func quoteAll(flags []string) string {
 		q[i] = "'" + f + "'"
 	}
 	return strings.Join(q, " ")
+}
+
+// bashManagement completes "imgtool image SUB": the subcommands, then the
+// flags of the command SUB runs.
+func bashManagement(name string, subs map[string]string, flags map[string][]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    %s) if ((COMP_CWORD == i+1)); then COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return; fi\n", name, strings.Join(subcommandNames(subs), " "))
+	b.WriteString("      local f=\"\"; case \"${COMP_WORDS[i+1]}\" in\n")
+	for _, s := range subcommandNames(subs) {
+		fmt.Fprintf(&b, "        %s) f=\"%s\";;\n", s, strings.Join(flags[subs[s]], " "))
+	}
+	b.WriteString("      esac\n      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"$f\" -- \"$cur\")); else COMPREPLY=($(compgen -f -- \"$cur\")); fi;;\n")
+	return b.String()
 }

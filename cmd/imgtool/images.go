@@ -1,52 +1,112 @@
 package main
 
 import (
-	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/transfer"
 )
 
-// imageRow is one line of `images`; its JSON form is --format json.
+const defaultImagesFormat = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
+// imageHeader are docker images' column names.
+var imageHeader = map[string]string{
+	"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+	"Containers": "CONTAINERS", "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE",
+	"UniqueSize": "UNIQUE SIZE",
+}
+
+// imageRow is one line of `images`: its methods are the template's fields,
+// valued as docker's are; --format json prints them all.
 type imageRow struct {
-	Repository   string `json:"Repository"`
-	Tag          string `json:"Tag"`
-	ID           string `json:"ID"`
-	Created      string `json:"Created"`
-	CreatedSince string `json:"CreatedSince"`
-	Size         int64  `json:"Size"`
+	info              *transfer.ImageInfo
+	repo, tag, digest string
+	trunc             bool
+}
+
+func (r *imageRow) MarshalJSON() ([]byte, error) { return methodsJSON(r) }
+func (r *imageRow) ID() string                   { return shortID(r.fullID(), !r.trunc) }
+func (r *imageRow) Repository() string           { return r.repo }
+func (r *imageRow) Tag() string                  { return r.tag }
+func (r *imageRow) Digest() string {
+	if r.digest == "" {
+		return "<none>"
+	}
+	return r.digest
+}
+func (r *imageRow) CreatedSince() string {
+	if time.Unix(r.created(), 0).IsZero() {
+		return ""
+	}
+	return sinceUnix(r.created())
+}
+func (r *imageRow) CreatedAt() string   { return time.Unix(r.created(), 0).String() }
+func (r *imageRow) Size() string        { return humanSize(r.size()) }
+func (r *imageRow) Containers() string  { return "N/A" }
+func (r *imageRow) VirtualSize() string { return humanSizePrec(r.size(), 4) }
+func (r *imageRow) SharedSize() string  { return "N/A" }
+func (r *imageRow) UniqueSize() string  { return "N/A" }
+
+func (r *imageRow) fullID() string {
+	if r.info == nil {
+		return ""
+	}
+	return r.info.ID.String()
+}
+
+func (r *imageRow) created() int64 {
+	if r.info == nil {
+		return 0
+	}
+	return r.info.Created.Unix()
+}
+
+func (r *imageRow) size() int64 {
+	if r.info == nil {
+		return 0
+	}
+	return r.info.Size
 }
 
 func init() {
 	var quiet, noTrunc, all bool
 	var format string
+	var filters []string
 	register(&command{
 		name:  "images",
-		usage: "[-a] [-q] [--no-trunc] [--format table|json] [REPOSITORY[:TAG]]",
+		usage: "[OPTIONS] [REPOSITORY[:TAG]]",
 		short: "List images in the store",
-		long: `Columns as docker images prints them: REPOSITORY TAG IMAGE ID CREATED SIZE.
---format json prints one JSON object per line: Repository, Tag, ID (full), Created
-(RFC 3339), CreatedSince, Size (bytes). Untagged intermediate images (parents of other
-images, as the classic builder leaves them) are hidden unless -a, as docker hides them.
+		long: `Columns as docker images prints them: REPOSITORY TAG IMAGE ID CREATED SIZE. Untagged
+intermediate images (parents of other images, as the classic builder leaves them) are hidden
+unless -a, as docker hides them.
+
+--format takes docker's forms: a Go template run per image ({{.Repository}}:{{.Tag}}),
+"table TEMPLATE" (with docker's column names as header), or json (one object per line with
+docker's keys and values: ID short unless --no-trunc, Size as "7.8MB", CreatedAt as
+"2024-01-02 15:04:05 +0000 UTC"). Fields: ` + fieldNames(imageHeader) + `.
+Functions: json join index split lower upper title truncate pad println.
+
+Filters (-f/--filter, repeatable): dangling=true|false, reference=GLOB, before=IMAGE,
+since=IMAGE, label=KEY or label=KEY=VALUE.
 
 Examples:
   imgtool images
+  imgtool images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+  imgtool images --filter dangling=true -q
   imgtool --root /var/lib/docker images --format json`,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 			fs.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
-			fs.StringVar(&format, "format", "table", "output format: table or json")
+			fs.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+			fs.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided")
 		},
 		maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Sprintf("unknown --format %q (table, json)", format)}
-			}
 			st, err := g.store()
 			if err != nil {
 				return err
@@ -58,15 +118,19 @@ Examples:
 			if !all {
 				infos = withoutIntermediate(infos)
 			}
-			rows := imageRows(infos, args)
-			return listing[imageRow]{
-				header: "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE",
-				cells: func(r imageRow) string {
-					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Repository, r.Tag, shortID(r.ID, noTrunc), r.CreatedSince, humanSize(r.Size))
-				},
-				id:     func(r imageRow) string { return shortID(r.ID, noTrunc) },
-				unique: true,
-			}.print(format, quiet, rows)
+			infos, err = filterImages(st, infos, filters)
+			if err != nil {
+				return err
+			}
+			rows := imageRows(infos, args, !noTrunc)
+			if quiet && (format == "" || format == "table") {
+				format = "{{.ID}}" // one line per row, as docker prints it
+			}
+			f, err := newRowFormat(format, defaultImagesFormat, imageHeader)
+			if err != nil {
+				return err
+			}
+			return f.printRows(rows, &imageRow{})
 		},
 	})
 }
@@ -76,7 +140,10 @@ func shortID(id string, noTrunc bool) string {
 	if noTrunc {
 		return id
 	}
-	h := strings.TrimPrefix(id, "sha256:")
+	h := id
+	if i := strings.IndexByte(h, ':'); i >= 0 {
+		h = h[i+1:]
+	}
 	if len(h) > 12 {
 		h = h[:12]
 	}
@@ -84,27 +151,27 @@ func shortID(id string, noTrunc bool) string {
 }
 
 // imageRows expands images into one row per tag (<none> for untagged),
-// filtered by an optional REPOSITORY[:TAG] argument.
-func imageRows(infos []*transfer.ImageInfo, filter []string) []imageRow {
-	var rows []imageRow
+// newest first as docker lists them, matched by an optional
+// REPOSITORY[:TAG] argument.
+func imageRows(infos []*transfer.ImageInfo, filter []string, trunc bool) []any {
+	infos = append([]*transfer.ImageInfo(nil), infos...)
+	sort.SliceStable(infos, func(i, j int) bool { return infos[i].Created.After(infos[j].Created) })
+	var rows []any
 	for _, info := range infos {
-		base := imageRow{ID: info.ID.String(), Size: info.Size, CreatedSince: since(info.Created)}
-		if !info.Created.IsZero() {
-			base.Created = info.Created.UTC().Format(time.RFC3339)
-		}
 		if len(info.Tags) == 0 {
-			r := base
-			r.Repository, r.Tag = "<none>", "<none>"
 			if len(filter) == 0 {
-				rows = append(rows, r)
+				rows = append(rows, &imageRow{info: info, repo: "<none>", tag: "<none>", trunc: trunc})
 			}
 			continue
 		}
 		for _, t := range info.Tags {
-			r := base
-			r.Repository, r.Tag = splitRef(t)
-			if len(filter) == 0 || matchesFilter(r, filter[0]) {
-				rows = append(rows, r)
+			repo, tag := splitRef(t)
+			digest := ""
+			if i := strings.LastIndex(t, "@"); i >= 0 {
+				digest = t[i+1:]
+			}
+			if len(filter) == 0 || familiarMatch(filter[0], t) {
+				rows = append(rows, &imageRow{info: info, repo: repo, tag: tag, digest: digest, trunc: trunc})
 			}
 		}
 	}
@@ -119,18 +186,6 @@ func splitRef(ref string) (repo, tag string) {
 		return ref[:i], ref[i+1:]
 	}
 	return ref, "latest"
-}
-
-func matchesFilter(r imageRow, f string) bool {
-	ref, err := reference.Parse(f)
-	if err != nil {
-		return false
-	}
-	if reference.FamiliarName(ref) != r.Repository {
-		return false
-	}
-	last := f[strings.LastIndex(f, "/")+1:]
-	return !strings.Contains(last, ":") || r.Repository+":"+r.Tag == reference.Familiar(ref)
 }
 
 // withoutIntermediate drops untagged images that another image names as

@@ -59,13 +59,23 @@ type configFields struct {
 }
 
 func init() {
+	var format string
 	register(&command{
 		name:  "inspect",
-		usage: "IMAGE...",
+		usage: "[-f TEMPLATE] IMAGE...",
 		short: "Show images as docker image inspect does (JSON)",
-		long: `Examples:
+		long: `Without -f, the JSON array docker image inspect prints. -f/--format runs a Go template
+on each image's document, as docker does ({{.Id}}, {{.Config.Cmd}}, {{json .Config}},
+{{index .RepoTags 0}}, {{range .RootFS.Layers}}{{println .}}{{end}}); a field the document
+lacks is an error.
+
+Examples:
   imgtool inspect app:1
+  imgtool inspect -f '{{.Id}} {{.Size}}' app:1
   imgtool --root /var/lib/docker inspect debian:12 | jq '.[0].RootFS.Layers'`,
+		setFlags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&format, "format", "f", "", "format output using a Go template (or json)")
+		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			st, err := g.store()
@@ -79,6 +89,9 @@ func init() {
 					return err
 				}
 				out = append(out, toInspect(st, info))
+			}
+			if format != "" {
+				return inspectTemplate(os.Stdout, format, out)
 			}
 			b, err := json.MarshalIndent(out, "", "    ")
 			if err != nil {

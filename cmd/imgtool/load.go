@@ -34,7 +34,7 @@ Examples:
   imgtool --root /var/lib/docker load -i app.tar.zst   # into a stopped Docker's data root`,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&input, "input", "i", "", "read from a file instead of stdin")
-			fs.BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+			fs.BoolVarP(&quiet, "quiet", "q", false, "suppress the load output (progress); the Loaded image lines remain, as docker's")
 			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON on stdout (docs/json.md)")
 			fs.StringArrayVar(&platforms, "platform", nil, "platform to load from a multi-platform archive (repeatable)")
 		},
@@ -66,9 +66,7 @@ Examples:
 				}
 				return printResult(os.Stdout, r, start)
 			}
-			if !quiet {
-				printLoaded(res.Written)
-			}
+			printLoaded(res.Written) // docker load -q prints these too
 			return nil
 		},
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/imgtool/imgtool/transfer"
@@ -15,18 +16,33 @@ func init() {
 		short: "Remove images (untag; delete the image and unused layers)",
 		long: `Removing a tag deletes the image when it was its last reference, with every layer that
 no other image or container uses (layerdb entry, overlay2 dir, l/ link). An image ID
-that several repositories reference needs -f.
+that several repositories reference needs -f. As docker, rmi -f IMAGE-ID of an image a
+stopped container uses removes every tag and leaves the image (dangling) for the container.
 
 Examples:
   imgtool rmi app:1
   imgtool rmi -f 3f2a9c1b7d4e`,
 		setFlags: func(fs *pflag.FlagSet) {
-			fs.BoolVarP(&force, "force", "f", false, "remove an image referenced by several tags")
+			fs.BoolVarP(&force, "force", "f", false, "remove an image referenced by several tags; untag one a container uses")
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			return g.withStore(func(st transfer.Store) error {
-				return transfer.RemoveImages(st, args, force, func(l string) { fmt.Println(l) })
+				say := func(l string) { fmt.Println(l) }
+				var errs []error
+				for _, a := range args {
+					if force {
+						// docker rmi -f ID of an image a stopped container uses
+						// untags it and leaves it
+						applied, err := transfer.UntagUsedImage(st, a, say)
+						if err != nil || applied {
+							errs = append(errs, err)
+							continue
+						}
+					}
+					errs = append(errs, transfer.RemoveImages(st, []string{a}, force, say))
+				}
+				return errors.Join(errs...)
 			})
 		},
 	})

@@ -6,7 +6,10 @@ import (
 )
 
 // humanSize is docker's units.HumanSizeWithPrecision(size, 3): decimal units.
-func humanSize(size int64) string {
+func humanSize(size int64) string { return humanSizePrec(size, 3) }
+
+// humanSizePrec is units.HumanSizeWithPrecision (units.HumanSize is 4).
+func humanSizePrec(size int64, prec int) string {
 	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
 	f := float64(size)
 	i := 0
@@ -14,7 +17,7 @@ func humanSize(size int64) string {
 		f /= 1000
 		i++
 	}
-	return fmt.Sprintf("%.*g%s", 3, f, units[i])
+	return fmt.Sprintf("%.*g%s", prec, f, units[i])
 }
 
 // humanDuration is docker's units.HumanDuration, used as "<d> ago".
@@ -43,9 +46,8 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
 
-func since(t time.Time) string {
-	if t.IsZero() {
-		return "N/A"
-	}
-	return humanDuration(time.Since(t)) + " ago"
+// sinceUnix is docker's "<d> ago" of a Unix time in seconds, measured
+// from now as docker's listings measure it.
+func sinceUnix(sec int64) string {
+	return humanDuration(time.Now().UTC().Sub(time.Unix(sec, 0))) + " ago"
 }

@@ -176,29 +176,3 @@ func usedByContainer(st Store, id v1.Hash) bool {
 	}
 	return false
 }
-
-// UntagUsedImage is docker rmi -f IMAGE-ID for an image a container uses:
-// every reference is removed and the image stays (dangling). It reports
-// whether it applied (arg is an ID or ID prefix, and a container uses it).
-func UntagUsedImage(st Store, arg string, out func(string)) (bool, error) {
-	applied := false
-	err := withWriter(st, func() error {
-		id, err := st.Refs().Resolve(arg)
-		if err != nil || !strings.HasPrefix(id.Hex, strings.TrimPrefix(arg, "sha256:")) || !usedByContainer(st, id) {
-			return nil
-		}
-		tags, err := st.Refs().TagsOf(id)
-		if err != nil {
-			return err
-		}
-		applied = true
-		for _, t := range tags {
-			if _, err := st.Refs().Remove(t); err != nil {
-				return err
-			}
-			out("Untagged: " + t)
-		}
-		return nil
-	})
-	return applied, err
-}

@@ -23,7 +23,7 @@ Examples:
   imgtool rmi app:1
   imgtool rmi -f 3f2a9c1b7d4e`,
 		setFlags: func(fs *pflag.FlagSet) {
-			fs.BoolVarP(&force, "force", "f", false, "remove an image referenced by several tags; untag one a container uses")
+			fs.BoolVarP(&force, "force", "f", false, "remove an image referenced by several tags, or one a stopped container uses (its layers stay for the container)")
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
@@ -31,15 +31,6 @@ Examples:
 				say := func(l string) { fmt.Println(l) }
 				var errs []error
 				for _, a := range args {
-					if force {
-						// docker rmi -f ID of an image a stopped container uses
-						// untags it and leaves it
-						applied, err := transfer.UntagUsedImage(st, a, say)
-						if err != nil || applied {
-							errs = append(errs, err)
-							continue
-						}
-					}
 					errs = append(errs, transfer.RemoveImages(st, []string{a}, force, say))
 				}
 				return errors.Join(errs...)

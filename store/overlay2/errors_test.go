@@ -17,7 +17,7 @@ func TestTypedErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Images().Remove(a.String(), false)
-	want := fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is being used by container %s", a.Hex[:12], c.ID[:12])
+	want := fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", a.Hex[:12], c.ID[:12])
 	if !errors.Is(err, store.ErrInUse) || !errors.Is(err, store.ErrConflict) || err.Error() != want {
 		t.Errorf("rmi of a used image: %v", err)
 	}

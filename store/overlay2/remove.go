@@ -52,11 +52,17 @@ func (s *Store) remove(arg string, force bool) ([]string, error) {
 		}
 		return nil, store.Errorf(store.ErrConflict, "conflict: unable to delete %s (cannot be forced) - image has dependent child images", id.Hex[:12])
 	}
-	if c := s.containerUsing(id); c != "" {
-		if byRef {
+	if c, running := s.containerUsing(id); c != "" {
+		switch {
+		case running:
+			return out, store.Errorf(store.ErrInUse, "conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", id.Hex[:12], c[:12])
+		case byRef && !force:
 			return out, nil
+		case !force:
+			return nil, store.Errorf(store.ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", id.Hex[:12], c[:12])
 		}
-		return nil, store.Errorf(store.ErrInUse, "conflict: unable to delete %s (must be forced) - image is being used by container %s", id.Hex[:12], c[:12])
+		// forced, as docker rmi -f: the image goes (untagged and its record
+		// deleted); its layers stay while the stopped container uses them
 	}
 	if !byRef {
 		for _, t := range tags {
@@ -91,20 +97,24 @@ func (s *Store) children(id v1.Hash) []v1.Hash {
 	return out
 }
 
-// containerUsing returns the ID of a container created from image id.
-func (s *Store) containerUsing(id v1.Hash) string {
+// containerUsing returns the ID of a container created from image id, and
+// whether it runs.
+func (s *Store) containerUsing(id v1.Hash) (string, bool) {
 	entries, _ := os.ReadDir(filepath.Join(s.root, "containers"))
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join(s.root, "containers", e.Name(), "config.v2.json"))
 		if err != nil {
 			continue
 		}
-		var c struct{ ID, Image string }
+		var c struct {
+			ID, Image string
+			State     struct{ Running bool }
+		}
 		if json.Unmarshal(b, &c) == nil && c.Image == id.String() && len(c.ID) >= 12 {
-			return c.ID
+			return c.ID, c.State.Running
 		}
 	}
-	return ""
+	return "", false
 }
 
 // deleteImage removes the config and metadata, then the layers no other

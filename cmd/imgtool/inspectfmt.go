@@ -10,7 +10,10 @@ import (
 )
 
 // containerConfig is docker's container.Config, in its field order, so
-// that {{json .Config}} prints what docker prints.
+// that {{json .Config}} prints what docker prints. It is not
+// imageconfig.ContainerConfig: that one is Docker 20.10's, whose bytes are
+// part of image IDs; this one is docker 28's inspect output, whose
+// healthcheck has StartInterval.
 type containerConfig struct {
 	Hostname        string
 	Domainname      string

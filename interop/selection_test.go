@@ -260,3 +260,23 @@ func TestArtifactsDoNotBreakALayout(t *testing.T) {
 		t.Errorf("verify of the whole layout: %s", v)
 	}
 }
+
+// inspect's Comment is the config's, else the last history entry's, as
+// dockerd shows it (buildkit.dockerfile.v0 for ggcr's hello-world-v25).
+func TestInspectCommentAsDocker(t *testing.T) {
+	d := dockertest.Shared(t)
+	for _, rel := range []string{"ggcr/tarball/hello-world-v25.tar", "ggcr/tarball/test_image_1.tar", "ggcr/mutate/source_image_with_empty_layer_history.tar"} {
+		p := peerFixture(t, rel)
+		lines := loadLines(d.Docker(t, "load", "-i", p))
+		store := newStore(t)
+		dockertest.MustImgtool(t, "--root", store, "load", "-i", p)
+		for _, l := range lines {
+			ref := strings.TrimPrefix(strings.TrimPrefix(l, "Loaded image ID: "), "Loaded image: ")
+			want := d.Docker(t, "image", "inspect", "-f", "{{.Comment}}", ref)
+			got := dockertest.MustImgtool(t, "--root", store, "inspect", "-f", "{{.Comment}}", ref)
+			if strings.TrimSpace(got) != strings.TrimSpace(want) {
+				t.Errorf("%s %s: Comment %q, docker %q", rel, ref, got, want)
+			}
+		}
+	}
+}

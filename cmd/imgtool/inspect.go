@@ -45,12 +45,15 @@ type inspectRootFS struct {
 
 // configFields are the config keys inspect copies.
 type configFields struct {
-	Architecture    string          `json:"architecture"`
-	Variant         string          `json:"variant"`
-	OS              string          `json:"os"`
-	OSVersion       string          `json:"os.version"`
-	Author          string          `json:"author"`
-	Comment         string          `json:"comment"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant"`
+	OS           string `json:"os"`
+	OSVersion    string `json:"os.version"`
+	Author       string `json:"author"`
+	Comment      string `json:"comment"`
+	History      []struct {
+		Comment string `json:"comment"`
+	} `json:"history"`
 	Created         string          `json:"created"`
 	Container       string          `json:"container"`
 	DockerVersion   string          `json:"docker_version"`
@@ -106,6 +109,11 @@ Examples:
 func toInspect(st transfer.Store, info *transfer.ImageInfo) inspectImage {
 	var c configFields
 	_ = json.Unmarshal(info.Config, &c)
+	if c.Comment == "" && len(c.History) > 0 {
+		// as dockerd's inspect: a config without a comment shows the last
+		// history entry's (buildkit.dockerfile.v0 for BuildKit images)
+		c.Comment = c.History[len(c.History)-1].Comment
+	}
 	orNull := func(m json.RawMessage) json.RawMessage {
 		if len(m) == 0 {
 			return json.RawMessage("null")

@@ -3,6 +3,7 @@ package oci
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +33,9 @@ func Load(a *core.Archive, top *v1.IndexManifest) (items, images []item.Item, er
 		return nil, nil, err
 	}
 	if len(images) == 0 {
+		if sk := a.Skipped(); len(sk) > 0 {
+			return nil, nil, fmt.Errorf("index.json: no image manifests found (skipped: %s)", strings.Join(sk, "; "))
+		}
 		return nil, nil, errors.New("index.json: no image manifests found")
 	}
 	return items, images, nil
@@ -102,6 +106,7 @@ func indexItem(a *core.Archive, k int, d v1.Descriptor, single bool) (*item.Item
 		}
 		return &item.Item{Image: img, Digest: d.Digest, Platform: plat}, nil
 	}
+	a.Skip(fmt.Sprintf("index.json manifests[%d] %s: media type %q is neither an image nor an index", k, d.Digest, mt))
 	return nil, nil
 }
 

@@ -259,6 +259,13 @@ func TestArtifactsDoNotBreakALayout(t *testing.T) {
 	if v.Code != 0 || !strings.Contains(v.Stdout, "skipped") {
 		t.Errorf("verify of the whole layout: %s", v)
 	}
+	// A layout of nothing but an artifact (image-spec's empty-config
+	// example) has nothing to load, and the error says what it skipped.
+	only := dockertest.Imgtool(t, "--root", store, "load", "-i", peerFixture(t, "imagespec/ispec-manifest-11.tar"))
+	oneLine(t, "load of an artifact-only layout", only)
+	if !strings.Contains(only.Stderr, "skipped:") || !strings.Contains(only.Stderr, "application/vnd.example+type") {
+		t.Errorf("load of an artifact-only layout: %s", only.Stderr)
+	}
 }
 
 // inspect's Comment is the config's, else the last history entry's, as

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -48,6 +49,7 @@ func boolFilter(f map[string][]string, key string) (set, val bool, err error) {
 // familiarMatch is docker's reference.FamiliarMatch: the pattern matches
 // the familiar reference or, failing that, its name.
 func familiarMatch(pattern, ref string) bool {
+	pattern = normalizePattern(pattern)
 	if ok, _ := path.Match(pattern, ref); ok {
 		return true
 	}
@@ -59,6 +61,23 @@ func familiarMatch(pattern, ref string) bool {
 	}
 	ok, _ := path.Match(pattern, name)
 	return ok
+}
+
+// normalizePattern writes a pattern without wildcards in familiar form,
+// as Docker normalises a name (library/debian, docker.io/debian and
+// index.docker.io/library/debian are all debian); a tag stays when given.
+func normalizePattern(pattern string) string {
+	if strings.ContainsAny(pattern, "*?[") {
+		return pattern
+	}
+	r, err := reference.Parse(pattern)
+	if err != nil {
+		return pattern
+	}
+	if last := pattern[strings.LastIndex(pattern, "/")+1:]; strings.Contains(last, ":") || strings.Contains(pattern, "@") {
+		return reference.Familiar(r)
+	}
+	return reference.FamiliarName(r)
 }
 
 // matchLabels is docker's label filter: every KEY or KEY=VALUE must hold.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -89,6 +90,16 @@ func (g *globals) withStore(fn func(transfer.Store) error) error {
 		return err
 	}
 	return fn(st)
+}
+
+// storeHint says what to do when the store itself cannot be read or
+// written: the store is --root (env IMGTOOL_ROOT), and its default
+// depends on the user.
+func storeHint(g *globals, err error) string {
+	if !errors.Is(err, fs.ErrPermission) || g.root == "" || !strings.Contains(err.Error(), g.root) {
+		return ""
+	}
+	return fmt.Sprintf(" (the store is %s: use --root DIR or IMGTOOL_ROOT for a store you may use; the default is /var/lib/imgtool as root, $XDG_DATA_HOME/imgtool otherwise)", g.root)
 }
 
 // usageError makes the exit code 2 (docker's convention for bad usage).
@@ -207,7 +218,7 @@ func runCommand(g *globals, c *command, args []string) int {
 			return code
 		}
 		var ue usageError
-		fmt.Fprintf(os.Stderr, "imgtool %s: %s\n", c.name, oneLine(err.Error()))
+		fmt.Fprintf(os.Stderr, "imgtool %s: %s%s\n", c.name, oneLine(err.Error()), storeHint(g, err))
 		if errors.As(err, &ue) {
 			return 2
 		}

@@ -85,6 +85,11 @@ func (s *Store) mkdirs() error {
 		{s.overlayDir(), 0o710},
 		{filepath.Join(s.overlayDir(), "l"), 0o700},
 	}
+	// A missing parent of --root is created, as dockerd creates its
+	// --data-root.
+	if err := os.MkdirAll(filepath.Dir(s.root), 0o755); err != nil {
+		return fmt.Errorf("creating store: %w", err)
+	}
 	for _, d := range dirs {
 		if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("creating store: %w", err)

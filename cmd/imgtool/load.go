@@ -17,12 +17,13 @@ func init() {
 	var platforms []string
 	register(&command{
 		name:  "load",
-		usage: "[-i FILE|-] [-q] [--platform OS/ARCH[/VARIANT]]...",
+		usage: "[-i FILE|-|TRANSPORT:PATH|docker://REF] [-q] [--platform OS/ARCH[/VARIANT]]...",
 		short: "Load images from an archive into the store",
 		long: `Reads, auto-detected: docker save archives (legacy and Docker 25+), OCI image-layout
 tars (with or without manifest.json), containerd-store saves and multi-image archives,
 plain or compressed as a whole or per layer with gzip, zstd, xz or bzip2. Every layer's
-diff_id is recomputed while it is unpacked; -i docker://REF pulls from a registry; a mismatch, a bad entry or a bad tag loads
+diff_id is recomputed while it is unpacked; -i docker://REF pulls from a registry, -i oci:DIR
+or -i dir:DIR reads a layout directory; a mismatch, a bad entry or a bad tag loads
 nothing. Every image of a docker save archive is loaded, whatever its platform (as docker
 load does); --platform keeps only the images of those platforms. A multi-platform index
 (an OCI layout, a containerd export) loads the host's platform unless --platform says
@@ -33,7 +34,7 @@ Examples:
   docker save app | imgtool load
   imgtool --root /var/lib/docker load -i app.tar.zst   # into a stopped Docker's data root`,
 		setFlags: func(fs *pflag.FlagSet) {
-			fs.StringVarP(&input, "input", "i", "", "read from a file instead of stdin")
+			fs.StringVarP(&input, "input", "i", "", "read from a file instead of stdin; also oci:DIR, dir:DIR, oci-archive:PATH or docker://REF")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "suppress the load output (progress); the Loaded image lines remain, as docker's")
 			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON on stdout (docs/json.md)")
 			fs.StringArrayVar(&platforms, "platform", nil, "platform to load from a multi-platform archive (repeatable)")

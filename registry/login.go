@@ -60,7 +60,7 @@ func CheckLogin(ctx context.Context, server, user, pass string, opts Options) er
 	// credentials: wrong ones fail here.
 	tr, err := transport.NewWithContext(ctx, reg, auth, base, nil)
 	if err != nil {
-		return describe("login", host, err)
+		return loginError(host, err)
 	}
 	var lastErr error
 	for _, scheme := range schemes(reg) {
@@ -76,11 +76,22 @@ func CheckLogin(ctx context.Context, server, user, pass string, opts Options) er
 		err = transport.CheckError(resp, http.StatusOK)
 		resp.Body.Close()
 		if err != nil {
-			return describe("login", host, err)
+			return loginError(host, err)
 		}
 		return nil
 	}
-	return describe("login", host, lastErr)
+	return loginError(host, lastErr)
+}
+
+// loginError names the registry; refused credentials say so as docker
+// login does ("unauthorized: incorrect username or password").
+func loginError(host string, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+		return &Error{Ref: host, Op: "login", Status: te.StatusCode, Err: err,
+			Msg: fmt.Sprintf("login %s: unauthorized: incorrect username or password", host)}
+	}
+	return describePrefixed("search", host, "login "+host+": ", err)
 }
 
 // schemes are the schemes ggcr's ping tries for reg, in its order.

@@ -267,3 +267,30 @@ func savedIndexDigest(t *testing.T, p string) string {
 	}
 	return idx.Manifests[0].Digest
 }
+
+// crane's own verbs on the same registry image, when crane is installed
+// (go install github.com/google/go-containerregistry/cmd/crane@v0.22.1).
+func TestVerbsMatchCrane(t *testing.T) {
+	crane, err := exec.LookPath("crane")
+	if err != nil {
+		t.Skip("crane not installed")
+	}
+	_, host := pushedFixture(t)
+	ref := host + "/team/app:1"
+	for _, verb := range []string{"digest", "manifest", "config"} {
+		want, err := exec.Command(crane, verb, "--insecure", ref).Output()
+		if err != nil {
+			t.Fatalf("crane %s: %v", verb, err)
+		}
+		if got := imgtoolOut(t, verb, "docker://"+ref); strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+			t.Errorf("%s: imgtool %q, crane %q", verb, got, want)
+		}
+	}
+	want, err := exec.Command(crane, "ls", "--insecure", host+"/team/app").Output()
+	if err != nil {
+		t.Fatalf("crane ls: %v", err)
+	}
+	if got := imgtoolOut(t, "ls", host+"/team/app"); got != string(want) {
+		t.Errorf("ls: imgtool %q, crane %q", got, want)
+	}
+}

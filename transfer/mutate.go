@@ -1,23 +1,19 @@
 package transfer
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	ggcrtarball "github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageconfig"
 	"github.com/imgtool/imgtool/platform"
-	"github.com/imgtool/imgtool/tarball"
 )
 
 // MutateOptions say how Mutate changes an image, as crane mutate and
@@ -147,24 +143,10 @@ func mutateImage(img v1.Image, opts MutateOptions) (v1.Image, error) {
 	return withRawConfig(withLayers, cfg)
 }
 
-// appendLayer reads a layer tar as crane append does: a gzip or plain tar
-// becomes a gzip layer of the base manifest's family (Docker or OCI), a
-// zstd one an OCI zstd layer.
+// appendLayer reads a layer tar once (fileLayer): plain, gzip or zstd,
+// typed in the base manifest's family (Docker or OCI).
 func appendLayer(path string, base types.MediaType) (v1.Layer, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--append: %v", err)
-	}
-	comp := tarball.Sniff(bufio.NewReader(f))
-	f.Close()
-	mt := types.DockerLayer
-	if base == types.OCIManifestSchema1 {
-		mt = types.OCILayer
-	}
-	if comp == tarball.Zstd {
-		mt = types.OCILayerZStd
-	}
-	l, err := ggcrtarball.LayerFromFile(path, ggcrtarball.WithMediaType(mt))
+	l, err := newFileLayer(path, base)
 	if err != nil {
 		return nil, fmt.Errorf("--append %s: %v", path, err)
 	}

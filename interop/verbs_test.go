@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -292,5 +293,33 @@ func TestVerbsMatchCrane(t *testing.T) {
 	}
 	if got := imgtoolOut(t, "ls", host+"/team/app"); got != string(want) {
 		t.Errorf("ls: imgtool %q, crane %q", got, want)
+	}
+}
+
+// Shell completion knows the new commands and their flags.
+func TestVerbsCompletion(t *testing.T) {
+	script := dockertest.MustImgtool(t, "completion", "bash")
+	f := filepath.Join(t.TempDir(), "c.bash")
+	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", "-c", `source `+f+`
+for w in "mutate --ap" "inspect --ra" "login --password-" "ls --cr" "convert --cr" "digest --in" "mut" "logo"; do
+  COMP_WORDS=(imgtool $w); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _imgtool; echo "${COMPREPLY[*]}"
+done`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "--append\n--raw\n--password-stdin\n--creds\n--creds\n--insecure\nmutate\nlogout\n"
+	if string(out) != want {
+		t.Errorf("completions = %q, want %q", out, want)
+	}
+	for _, sh := range []string{"zsh", "fish"} {
+		s := dockertest.MustImgtool(t, "completion", sh)
+		for _, w := range []string{"mutate", "digest", "manifest", "login", "logout", "password-stdin", "append"} {
+			if !strings.Contains(s, w) {
+				t.Errorf("%s completion lacks %s", sh, w)
+			}
+		}
 	}
 }

@@ -199,7 +199,7 @@ func TestMutateAppendMatchesCrane(t *testing.T) {
 	dockertest.MustImgtool(t, "mutate", "--append", layer, "docker://"+src, "docker://"+reg.host+"/crane/app:imgtool")
 	type cfg struct {
 		RootFS  struct{ DiffIDs []string } `json:"rootfs"`
-		History []map[string]any          `json:"history"`
+		History []map[string]any           `json:"history"`
 	}
 	var theirs, mine cfg
 	decodeJSON(t, dockertest.MustImgtool(t, "config", "docker://"+reg.host+"/crane/app:crane"), &theirs)

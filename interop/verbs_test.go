@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -320,6 +321,55 @@ done`).CombinedOutput()
 			if !strings.Contains(s, w) {
 				t.Errorf("%s completion lacks %s", sh, w)
 			}
+		}
+	}
+}
+
+// A two-platform index in a registry: digest and manifest are the
+// index's, inspect and config take the host's image or --platform's, as
+// skopeo (with --override-arch) does.
+func TestVerbsIndexMatchSkopeo(t *testing.T) {
+	store, host := pushedFixture(t)
+	lay := filepath.Join(t.TempDir(), "multi")
+	skopeoOut(t, "copy", "--src-tls-verify=false", "docker://"+host+"/team/app:1", "oci:"+lay)
+	twoPlatformLayout(t, lay)
+	ref := host + "/team/multi:1"
+	dockertest.MustImgtool(t, "--root", store, "convert", "-q", "oci:"+lay+":latest", "docker://"+ref)
+	loc := "docker://" + ref
+	raw := skopeoOut(t, "inspect", "--tls-verify=false", "--raw", loc)
+	if !strings.Contains(string(raw), "image.index") {
+		t.Fatalf("the registry holds no index: %s", raw)
+	}
+	if got := strings.TrimSpace(imgtoolOut(t, "digest", loc)); got != digestOf(raw) {
+		t.Errorf("digest of the index: imgtool %s, sha256 of skopeo's raw %s", got, digestOf(raw))
+	}
+	if got := imgtoolOut(t, "manifest", loc); got != string(raw) {
+		t.Errorf("manifest of the index differs from skopeo inspect --raw")
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest   string
+			Platform struct{ Architecture string }
+		}
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	hostManifest := ""
+	for _, m := range idx.Manifests {
+		if m.Platform.Architecture == runtime.GOARCH {
+			hostManifest = m.Digest
+		}
+	}
+	if hostManifest == "" {
+		t.Skipf("the fixture index has no %s image", runtime.GOARCH)
+	}
+	compareInspect(t, imgtoolOut(t, "inspect", loc), skopeoOut(t, "inspect", "--tls-verify=false", loc),
+		skopeoOut(t, "inspect", "--tls-verify=false", "--raw", "docker://"+host+"/team/multi@"+hostManifest))
+	for _, arch := range []string{"amd64", "arm64"} {
+		want := skopeoOut(t, "--override-arch", arch, "--override-os", "linux", "inspect", "--tls-verify=false", "--config", "--raw", loc)
+		if got := imgtoolOut(t, "config", "--platform", "linux/"+arch, loc); got != string(want) {
+			t.Errorf("config --platform linux/%s differs from skopeo --override-arch %s", arch, arch)
 		}
 	}
 }

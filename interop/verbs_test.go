@@ -87,6 +87,10 @@ func TestVerbsRegistryMatchSkopeo(t *testing.T) {
 		}
 	}
 	compareInspect(t, img("inspect"), sk(), sk("--raw"))
+	const tmpl = "{{.Name}} {{.Digest}} {{.Os}}/{{.Architecture}} {{len .Layers}} {{.Labels}}"
+	if got, want := img("inspect", "-f", tmpl), string(sk("--format", tmpl)); got != want {
+		t.Errorf("inspect -f: imgtool %q, skopeo --format %q", got, want)
+	}
 	var tags struct{ Tags []string }
 	skopeoJSON(t, &tags, "list-tags", "--tls-verify=false", "docker://"+host+"/team/app")
 	got := strings.Fields(imgtoolOut(t, "ls", host+"/team/app"))

@@ -85,7 +85,8 @@ Examples:
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			if len(args) == 1 && isLocation(args[0]) && format == "" {
+			if len(args) == 1 && isLocation(args[0]) {
+				lf.format = format
 				return lf.inspect(g, args[0])
 			}
 			st, err := g.store()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -45,6 +46,7 @@ type skopeoLayer struct {
 type locationFlags struct {
 	describeFlags
 	raw, config, noTags bool
+	format              string // -f: a Go template on the document, as skopeo --format
 }
 
 func (l *locationFlags) set(fs *pflag.FlagSet) {
@@ -93,6 +95,18 @@ func (l *locationFlags) inspect(g *globals, loc string) error {
 	doc, err := l.document(g, loc, desc, img, raw)
 	if err != nil {
 		return err
+	}
+	if l.format != "" {
+		tmpl, err := parseTemplate(l.format)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, doc); err != nil {
+			return fmt.Errorf("template: %v", err)
+		}
+		fmt.Fprintln(os.Stdout, b.String())
+		return nil
 	}
 	return printIndented(doc)
 }
@@ -155,7 +169,8 @@ var inspectLocationsLong = strings.TrimSpace(`
 A location instead of a store image (docker://REF, docker-archive:PATH[:REF],
 oci:DIR[:REF], oci-archive:PATH[:REF], dir:DIR) prints skopeo inspect's document:
 Name, Digest, RepoTags (the repository's tags; --no-tags: none), Created,
-DockerVersion, Labels, Architecture, Os, Layers, LayersData, Env. --raw prints the
+DockerVersion, Labels, Architecture, Os, Layers, LayersData, Env (-f TEMPLATE runs a
+Go template on it, as skopeo's --format). --raw prints the
 raw manifest (or index), --config the config in OCI form, --config --raw the raw
 config blob. An index gives the host's platform's image (or --platform's), with
 Digest the index's. --insecure, --creds and --cert-dir are the registry options.

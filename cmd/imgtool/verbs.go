@@ -34,6 +34,16 @@ func (d *describeFlags) set(fs *pflag.FlagSet, withPlatform bool) {
 	}
 }
 
+// with describes loc and runs fn on it, the source open meanwhile.
+func (d *describeFlags) with(g *globals, loc string, fn func(*transfer.Described) error) error {
+	desc, closer, err := d.describe(g, loc)
+	if err != nil {
+		return err
+	}
+	defer closer()
+	return fn(desc)
+}
+
 // describe opens the location with the command's registry options.
 func (d *describeFlags) describe(g *globals, loc string) (*transfer.Described, func() error, error) {
 	ref, err := transfer.ParseRef(loc)
@@ -42,6 +52,19 @@ func (d *describeFlags) describe(g *globals, loc string) (*transfer.Described, f
 	}
 	transfer.RegisterTransport(registry.Transport(d.rf.options(g, true)))
 	return transfer.Describe(g.ctx, ref, g.env())
+}
+
+// rawConfig is the config of the described image (an index's platform's).
+func (d *describeFlags) rawConfig(desc *transfer.Described, loc string) ([]byte, error) {
+	img, err := d.image(desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	return raw, nil
 }
 
 func (d *describeFlags) image(desc *transfer.Described) (v1.Image, error) {
@@ -73,13 +96,10 @@ Examples:
 		setFlags: func(fs *pflag.FlagSet) { df.set(fs, false) },
 		minArgs:  1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			desc, closer, err := df.describe(g, args[0])
-			if err != nil {
+			return df.with(g, args[0], func(desc *transfer.Described) error {
+				_, err := fmt.Fprintln(os.Stdout, desc.Digest)
 				return err
-			}
-			defer closer()
-			fmt.Fprintln(os.Stdout, desc.Digest)
-			return nil
+			})
 		},
 	})
 	register(&command{
@@ -97,13 +117,10 @@ Examples:
 		setFlags: func(fs *pflag.FlagSet) { df.set(fs, false) },
 		minArgs:  1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			desc, closer, err := df.describe(g, args[0])
-			if err != nil {
+			return df.with(g, args[0], func(desc *transfer.Described) error {
+				_, err := os.Stdout.Write(desc.Manifest)
 				return err
-			}
-			defer closer()
-			_, err = os.Stdout.Write(desc.Manifest)
-			return err
+			})
 		},
 	})
 	register(&command{
@@ -122,21 +139,13 @@ Examples:
 		setFlags: func(fs *pflag.FlagSet) { df.set(fs, true) },
 		minArgs:  1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
-			desc, closer, err := df.describe(g, args[0])
-			if err != nil {
+			return df.with(g, args[0], func(desc *transfer.Described) error {
+				raw, err := df.rawConfig(desc, args[0])
+				if err == nil {
+					_, err = os.Stdout.Write(raw)
+				}
 				return err
-			}
-			defer closer()
-			img, err := df.image(desc)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			raw, err := img.RawConfigFile()
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			_, err = os.Stdout.Write(raw)
-			return err
+			})
 		},
 	})
 	registerLs()

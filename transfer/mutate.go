@@ -161,8 +161,11 @@ func appendLayer(path string, base types.MediaType) (v1.Layer, error) {
 // Docker's image.Image.MarshalJSON writes them.
 func MutatedConfig(raw []byte, changes []string, added []v1.Hash) ([]byte, error) {
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, fmt.Errorf("invalid image config: %v", err)
+	}
+	if top == nil {
+		return nil, errors.New("invalid image config: not a JSON object")
 	}
 	if len(changes) > 0 {
 		cc, err := imageconfig.ParseContainerConfig(raw)

@@ -67,7 +67,7 @@ func init() {
 	register(&command{
 		name:  "inspect",
 		usage: "[-f TEMPLATE] IMAGE... | [--raw] [--config] [--insecure] [--creds USER:PASS] LOCATION",
-		short: "Show images as docker image inspect does (JSON)",
+		short: "Show images as docker image inspect does, or a location as skopeo inspect (JSON)",
 		long: `Without -f, the JSON array docker image inspect prints. -f/--format runs a Go template
 on each image's document, as docker does ({{.Id}}, {{.Config.Cmd}}, {{json .Config}},
 {{index .RepoTags 0}}, {{range .RootFS.Layers}}{{println .}}{{end}}); a field the document

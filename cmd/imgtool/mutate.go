@@ -13,8 +13,8 @@ import (
 
 func init() {
 	var rf registryFlags
-	var changes, appends, platforms []string
-	var tag string
+	var changes, appends []string
+	var tag, plat string
 	register(&command{
 		name:  "mutate",
 		usage: "[-c CHANGE]... [--append TAR]... [-t TAG] [--platform P] SRC [DST]",
@@ -45,7 +45,7 @@ Examples:
 			fs.StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the config (repeatable)")
 			fs.StringArrayVar(&appends, "append", nil, "add a layer tar (plain, gzip or zstd) on top (repeatable)")
 			fs.StringVarP(&tag, "tag", "t", "", "name of the result: a store tag, or DST's :REF")
-			fs.StringArrayVar(&platforms, "platform", nil, "the image of an index to change (os/arch[/variant]; default: the host's)")
+			fs.StringVar(&plat, "platform", "", "the image of an index to change (os/arch[/variant]; default: the host's)")
 			rf.set(fs)
 		},
 		minArgs: 1, maxArgs: 2,
@@ -53,9 +53,13 @@ Examples:
 			if len(changes) == 0 && len(appends) == 0 {
 				return usageError{"nothing to change: give -c/--change or --append"}
 			}
-			wanted, err := parsePlatforms(platforms)
-			if err != nil {
-				return err
+			var wanted []v1.Platform
+			if plat != "" {
+				ps, err := parsePlatforms([]string{plat})
+				if err != nil {
+					return err
+				}
+				wanted = ps
 			}
 			src, err := transfer.ParseRef(args[0])
 			if err != nil {

@@ -236,3 +236,32 @@ func TestLoginCredentialHelper(t *testing.T) {
 		t.Errorf("config.json after logout differs\ndocker:  %s\nimgtool: %s", a, b)
 	}
 }
+
+// A registry with bearer tokens from a separate token server (TLS, a
+// private CA): login fetches a token with the credentials, as the daemon
+// does; wrong ones are refused and nothing is written.
+func TestLoginTokenServer(t *testing.T) {
+	reg, ts, pki := tokenRegistry(t)
+	certs := filepath.Join(t.TempDir(), "certs")
+	pki.CertsDir(t, certs, nil)
+	cfg := t.TempDir()
+	bin := dockertest.ImgtoolBinary(t)
+	out, errOut, code := cliRun(t, cfg, nil, "nope\n", bin, "login", "--cert-dir", certs, "-u", "reader", "--password-stdin", reg.host)
+	if code != 1 || !strings.Contains(errOut, "unauthorized: incorrect username or password") || readConfig(t, cfg) != "<none>" {
+		t.Errorf("login with a wrong password: exit %d %q %q; config %s", code, out, errOut, readConfig(t, cfg))
+	}
+	out, errOut, code = cliRun(t, cfg, nil, "r3ad\n", bin, "login", "--cert-dir", certs, "-u", "reader", "--password-stdin", reg.host)
+	if code != 0 || out != "Login Succeeded\n" {
+		t.Fatalf("login as reader: exit %d %q %q", code, out, errOut)
+	}
+	asked := false
+	for _, r := range ts.Requests() {
+		asked = asked || r.User == "reader" && r.Status == 200
+	}
+	if !asked {
+		t.Errorf("login never got a token for reader: %+v", ts.Requests())
+	}
+	if !strings.Contains(readConfig(t, cfg), `"auth": "cmVhZGVyOnIzYWQ="`) {
+		t.Errorf("config.json: %s", readConfig(t, cfg))
+	}
+}

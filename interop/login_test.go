@@ -139,6 +139,9 @@ func TestLoginMatchesDocker(t *testing.T) {
 	if _, errOut, code := run("imgtool", dirs["imgtool"], nil, "", "ls", "--creds=alice:nope", reg.host+"/team/app"); code == 0 || !strings.Contains(errOut, "unauthorized") {
 		t.Errorf("ls with wrong --creds: exit %d %s", code, errOut)
 	}
+	if _, errOut, code := run("imgtool", dirs["imgtool"], nil, "", "ls", "--creds=alice", reg.host+"/team/app"); code != 2 || !strings.Contains(errOut, "--creds") {
+		t.Errorf("ls with a malformed --creds: exit %d %s", code, errOut)
+	}
 }
 
 // credHelper writes docker-credential-NAME, a credential helper keeping

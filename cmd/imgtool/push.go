@@ -24,7 +24,7 @@ func (r *registryFlags) set(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.insecure, "insecure", false, "allow plain http and unverified TLS (localhost and 127.0.0.0/8 use http anyway)")
 	fs.StringVar(&r.certDir, "cert-dir", "", "use the certificates in DIR (*.crt CAs, *.cert/*.key client certificate) instead of /etc/docker/certs.d/HOST[:PORT]")
 	fs.IntVar(&r.jobs, "jobs", 4, "concurrent blob transfers")
-	fs.StringVar(&r.creds, "creds", "", "USER:PASS for the registry, instead of Docker's config.json (as skopeo's --creds)")
+	fs.Var((*credsValue)(&r.creds), "creds", "credentials for the registry, instead of Docker's config.json (as skopeo's --creds)")
 }
 
 func (r *registryFlags) options(g *globals, quiet bool) registry.Options {

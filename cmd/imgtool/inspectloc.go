@@ -57,10 +57,18 @@ func (l *locationFlags) set(fs *pflag.FlagSet) {
 }
 
 // isLocation says whether inspect's argument is a location rather than a
-// store image.
+// store image: docker://REF, or TRANSPORT:PATH whose PATH exists (a store
+// image may be named oci:1 or dir:latest).
 func isLocation(arg string) bool {
 	r, err := transfer.ParseRef(arg)
-	return err == nil && r.Transport != "store"
+	if err != nil || r.Transport == "store" {
+		return false
+	}
+	if r.Transport == "docker" {
+		return true
+	}
+	_, err = os.Stat(r.Path)
+	return err == nil
 }
 
 func (l *locationFlags) inspect(g *globals, loc string) error {

@@ -91,7 +91,7 @@ Examples:
 // the store tagged TAG; a -t that is itself a location is DST.
 func mutateDest(dstArg []string, tag string) (transfer.Ref, error) {
 	if len(dstArg) == 0 {
-		if tag != "" && isLocation(tag) {
+		if r, err := transfer.ParseRef(tag); tag != "" && err == nil && r.Transport != "store" {
 			return mutateDest([]string{tag}, "")
 		}
 		if tag == "" {

@@ -28,11 +28,10 @@ import (
 const IndexServer = "https://index.docker.io/v1/"
 
 // ServerAddress is the config.json key for what the user typed, as docker
-// login keys it: Docker Hub (none given, docker.io, index.docker.io) is
-// IndexServer, any other registry is kept as typed.
+// login keys it: none given or "docker.io" is Docker Hub's IndexServer,
+// anything else is kept as typed.
 func ServerAddress(arg string) string {
-	switch arg {
-	case "", "docker.io", "index.docker.io", "registry-1.docker.io":
+	if arg == "" || arg == "docker.io" {
 		return IndexServer
 	}
 	return arg

@@ -81,7 +81,10 @@ Example:
 			if err != nil {
 				return err
 			}
-			server := registry.ServerAddress(strings.Join(args, ""))
+			server := strings.Join(args, "")
+			if server == "" { // docker logout: only no argument means Docker Hub
+				server = registry.IndexServer
+			}
 			host, err := registry.Logout(cf, server)
 			fmt.Fprintln(os.Stdout, "Removing login credentials for", host)
 			return err
@@ -131,6 +134,7 @@ func (lf *loginFlags) credentials(fs *pflag.FlagSet, server string) error {
 	}
 	if ac, err := cf.GetAuthConfig(server); err == nil && ac.Username != "" && ac.Password != "" && (lf.user == "" || lf.user == ac.Username) {
 		lf.user, lf.pass = ac.Username, ac.Password
+		fmt.Fprintf(os.Stderr, "Authenticating with existing credentials... [Username: %s]\n", ac.Username)
 		return nil
 	}
 	return errors.New("no credentials stored for " + server + ": give them with -u USER --password-stdin (imgtool does not prompt)")

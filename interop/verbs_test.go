@@ -377,3 +377,38 @@ func TestVerbsIndexMatchSkopeo(t *testing.T) {
 		}
 	}
 }
+
+// A TLS registry whose CA is not trusted: the verbs refuse it with the
+// certificate named, and --insecure (skopeo's --tls-verify=false) or
+// --cert-dir reach it, as for push and pull.
+func TestVerbsTLSInsecure(t *testing.T) {
+	dockertest.Require(t, "skopeo")
+	pki := dockertest.NewPKI(t)
+	reg := startDistribution(t, distOpts{tls: pki.Issue(t, "registry", dockertest.ServerCert)})
+	certs := filepath.Join(t.TempDir(), "certs")
+	pki.CertsDir(t, certs, nil)
+	isolateDockerConfig(t, nil)
+	store := newStore(t)
+	arch := filepath.Join(t.TempDir(), "tls.tar")
+	writeArchive(t, arch, synthThree(t, "tls:1", "tls"))
+	dockertest.MustImgtool(t, "--root", store, "load", "-i", arch)
+	loc := "docker://" + reg.host + "/tls/app:1"
+	dockertest.MustImgtool(t, "--root", store, "push", "-q", "--cert-dir", certs, "tls:1", reg.host+"/tls/app:1")
+	r := dockertest.Imgtool(t, "digest", loc)
+	if r.OK() || !strings.Contains(r.Stderr, "certificate") {
+		t.Errorf("digest of an untrusted TLS registry: %s", r)
+	}
+	oneLine(t, "digest, untrusted TLS", r)
+	var doc map[string]any
+	if err := json.Unmarshal(skopeoOut(t, "inspect", "--tls-verify=false", loc), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--insecure", "--cert-dir=" + certs} {
+		if got := strings.TrimSpace(imgtoolOut(t, "digest", flag, loc)); got != doc["Digest"] {
+			t.Errorf("digest %s: %s, skopeo %s", flag, got, doc["Digest"])
+		}
+		if got := strings.TrimSpace(imgtoolOut(t, "ls", flag, reg.host+"/tls/app")); got != "1" {
+			t.Errorf("ls %s: %q", flag, got)
+		}
+	}
+}

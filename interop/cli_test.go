@@ -131,7 +131,7 @@ COMP_WORDS=(imgtool import --con); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got := string(out); got != "load\nsave\n--config-from\n" {
+	if got := string(out); got != "load login logout\nsave\n--config-from\n" {
 		t.Fatalf("completions = %q", got)
 	}
 	for _, sh := range []string{"zsh", "fish"} {

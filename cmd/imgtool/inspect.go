@@ -63,10 +63,11 @@ type configFields struct {
 
 func init() {
 	var format string
+	var lf locationFlags
 	register(&command{
 		name:  "inspect",
-		usage: "[-f TEMPLATE] IMAGE...",
-		short: "Show images as docker image inspect does (JSON)",
+		usage: "[-f TEMPLATE] IMAGE... | [--raw] [--config] [--insecure] [--creds USER:PASS] LOCATION",
+		short: "Show images as docker image inspect does, or a location as skopeo inspect (JSON)",
 		long: `Without -f, the JSON array docker image inspect prints. -f/--format runs a Go template
 on each image's document, as docker does ({{.Id}}, {{.Config.Cmd}}, {{json .Config}},
 {{index .RepoTags 0}}, {{range .RootFS.Layers}}{{println .}}{{end}}); a field the document
@@ -75,12 +76,19 @@ lacks is an error.
 Examples:
   imgtool inspect app:1
   imgtool inspect -f '{{.Id}} {{.Size}}' app:1
-  imgtool --root /var/lib/docker inspect debian:12 | jq '.[0].RootFS.Layers'`,
+  imgtool --root /var/lib/docker inspect debian:12 | jq '.[0].RootFS.Layers'
+
+` + inspectLocationsLong,
 		setFlags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&format, "format", "f", "", "format output using a Go template (or json)")
+			lf.set(fs)
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
+			if len(args) == 1 && isLocation(args[0]) {
+				lf.format = format
+				return lf.inspect(g, args[0])
+			}
 			st, err := g.store()
 			if err != nil {
 				return err

@@ -17,16 +17,19 @@ type registryFlags struct {
 	insecure bool
 	certDir  string
 	jobs     int
+	creds    string // --creds USER:PASS (creds.go)
 }
 
 func (r *registryFlags) set(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.insecure, "insecure", false, "allow plain http and unverified TLS (localhost and 127.0.0.0/8 use http anyway)")
 	fs.StringVar(&r.certDir, "cert-dir", "", "use the certificates in DIR (*.crt CAs, *.cert/*.key client certificate) instead of /etc/docker/certs.d/HOST[:PORT]")
 	fs.IntVar(&r.jobs, "jobs", 4, "concurrent blob transfers")
+	fs.Var((*credsValue)(&r.creds), "creds", "credentials for the registry, instead of Docker's config.json (as skopeo's --creds)")
 }
 
 func (r *registryFlags) options(g *globals, quiet bool) registry.Options {
 	o := registry.Options{Insecure: r.insecure, CertDir: r.certDir, Jobs: r.jobs, DataRoot: g.root, UserAgent: "imgtool"}
+	o.Keychain = credsKeychain(r.creds)
 	if !quiet {
 		o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
 	}

@@ -33,6 +33,7 @@ Examples:
 			fs.IntVar(&limit, "limit", 25, "maximum number of results")
 			fs.StringVar(&format, "format", "table", "output format: table or json")
 			fs.BoolVar(&rf.insecure, "insecure", false, "allow plain http and unverified TLS")
+			fs.Var((*credsValue)(&rf.creds), "creds", "credentials for the registry, instead of Docker's config.json")
 		},
 		minArgs: 1, maxArgs: 1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {

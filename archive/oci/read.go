@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive/internal/core"
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
 )
@@ -16,9 +18,16 @@ import (
 // ReadTopIndex reads index.json with the field's types (ggcr's
 // v1.IndexManifest: the OCI index with ggcr hashes and platforms).
 func ReadTopIndex(a *core.Archive) (*v1.IndexManifest, error) {
-	var top v1.IndexManifest
-	if _, err := a.ReadJSON("index.json", &top); err != nil {
+	raw, err := a.ReadJSON("index.json", &json.RawMessage{})
+	if err != nil {
 		return nil, err
+	}
+	if err := ocischema.CheckIndex(raw); err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	var top v1.IndexManifest
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, fmt.Errorf("index.json: %v", err)
 	}
 	return &top, nil
 }

@@ -34,6 +34,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/tarball"
@@ -261,6 +262,9 @@ func parseConfig(p string, raw []byte) (*ConfigInfo, error) {
 	}
 	if probe.RootFS == nil {
 		return nil, fmt.Errorf("%s: invalid image JSON, no RootFS key", p)
+	}
+	if err := ocischema.Config(raw); err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {

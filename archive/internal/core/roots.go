@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
@@ -64,6 +66,9 @@ type archiveIndex struct {
 	raw    []byte
 	mt     types.MediaType
 	digest v1.Hash
+
+	checkOnce sync.Once // CheckIndex, run once on first use
+	checkErr  error
 }
 
 var _ v1.ImageIndex = (*archiveIndex)(nil)
@@ -73,6 +78,14 @@ func (x *archiveIndex) Digest() (v1.Hash, error)            { return x.digest, n
 func (x *archiveIndex) Size() (int64, error)                { return partial.Size(x) }
 func (x *archiveIndex) RawManifest() ([]byte, error)        { return bytes.Clone(x.raw), nil }
 func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
+	x.checkOnce.Do(func() {
+		if err := ocischema.CheckIndex(x.raw); err != nil {
+			x.checkErr = fmt.Errorf("index %s: %w", x.digest, err)
+		}
+	})
+	if x.checkErr != nil {
+		return nil, x.checkErr
+	}
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
 }
 

@@ -147,7 +147,7 @@ func checkDocument(raw []byte, mt types.MediaType) error {
 	}
 	return nil
 }
-func (x *pullIndex) RawManifest() ([]byte, error)              { return x.base.RawManifest() }
+func (x *pullIndex) RawManifest() ([]byte, error) { return x.base.RawManifest() }
 
 func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
 	img, err := x.base.Image(h)

@@ -136,6 +136,8 @@ func (x *pullIndex) Digest() (v1.Hash, error)                  { return x.base.D
 func (x *pullIndex) Size() (int64, error)                      { return x.base.Size() }
 func (x *pullIndex) IndexManifest() (*v1.IndexManifest, error) { return x.base.IndexManifest() }
 
+func (x *pullIndex) RawManifest() ([]byte, error) { return x.base.RawManifest() }
+
 // checkDocument is the one OCI validation every reader runs
 // (archive/ocischema), on a manifest or index the registry served.
 func checkDocument(raw []byte, mt types.MediaType) error {
@@ -147,7 +149,6 @@ func checkDocument(raw []byte, mt types.MediaType) error {
 	}
 	return nil
 }
-func (x *pullIndex) RawManifest() ([]byte, error) { return x.base.RawManifest() }
 
 func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
 	img, err := x.base.Image(h)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
@@ -55,7 +57,17 @@ type ConvertOptions struct {
 	Output func(io.Writer) io.Writer
 	// Warn, if set, receives warnings that do not fail the command.
 	Warn func(format string, args ...any)
+	// CarryArtifacts keeps OCI artifacts (signatures, SBOMs, referrers;
+	// manifests that are not runnable images) inside indexes; Run sets it
+	// for sinks that carry them (CarriesArtifacts).
+	CarryArtifacts bool
 }
+
+// CarriesArtifacts reports a transport whose sink keeps OCI artifacts
+// unchanged (manifest bytes, blobs, index entry), as skopeo copy --all
+// and regclient do: OCI layouts and oci-archive. Every other sink skips
+// them with a line naming each.
+func CarriesArtifacts(t *Transport) bool { return t.Name == "oci" || t.Name == "oci-archive" }
 
 // Result is what one Run moved.
 type Result struct {
@@ -75,9 +87,13 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	if err != nil {
 		return nil, err
 	}
-	source, items, err := OpenNamed(ctx, src, env)
+	opts.CarryArtifacts = CarriesArtifacts(dt)
+	source, items, err := openNamed(ctx, src, env, opts.CarryArtifacts)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.CarryArtifacts {
+		items = withoutArtifactIndexes(items, src, opts)
 	}
 	digests := make([]v1.Hash, len(items))
 	for i, it := range items {
@@ -87,11 +103,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		source.Close()
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	if sk, ok := source.(interface{ Skipped() []string }); ok && opts.Warn != nil {
-		for _, what := range sk.Skipped() {
-			opts.Warn("skipping %s", what)
-		}
-	}
+	warnSkipped(source, opts)
 	defer source.Close()
 	items = wholeIndex(source, items, src, dt)
 	if items, err = rename(items, dst, dt); err != nil {
@@ -111,6 +123,49 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		}
 	}
 	return &Result{Written: written, Digests: digests}, nil
+}
+
+// withoutArtifactIndexes drops the indexes that hold nothing but
+// artifacts, saying so, for a sink that does not carry artifacts: they
+// must not fail a load of the images beside them. When nothing else is
+// left they stay, for Select to name the problem.
+func withoutArtifactIndexes(items []Item, src Ref, opts ConvertOptions) []Item {
+	var out []Item
+	var dropped []string
+	for _, it := range items {
+		if it.Index != nil && archive.OnlyArtifacts(it.Index) {
+			names := strings.Join(it.Names(), ", ")
+			dropped = append(dropped, fmt.Sprintf("index %s (%s): it holds only artifacts (only oci: and oci-archive: carry them)", it.Digest, names))
+			continue
+		}
+		out = append(out, it)
+	}
+	if len(out) == 0 {
+		return items
+	}
+	for _, d := range dropped {
+		if opts.Warn != nil {
+			opts.Warn("skipping %s", d)
+		}
+	}
+	return out
+}
+
+// warnSkipped says what the source left out: its artifacts too unless
+// the sink carries them.
+func warnSkipped(source Source, opts ConvertOptions) {
+	if opts.Warn == nil {
+		return
+	}
+	var skipped []string
+	if sk, ok := source.(interface{ SkippedByAll() []string }); ok && opts.CarryArtifacts {
+		skipped = sk.SkippedByAll()
+	} else if sk, ok := source.(interface{ Skipped() []string }); ok {
+		skipped = sk.Skipped()
+	}
+	for _, what := range skipped {
+		opts.Warn("skipping %s", what)
+	}
 }
 
 // Indexer is a source that is itself an index (an OCI layout's index.json).
@@ -196,6 +251,12 @@ func Open(ctx context.Context, ref Ref, env *Env, opts ConvertOptions, singlePla
 // item when it names none), without platform selection: verify looks at
 // every platform and reports the missing ones itself.
 func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
+	return openNamed(ctx, ref, env, false)
+}
+
+// openNamed is OpenNamed; withArtifacts takes the source's artifacts too
+// (AllItems), for a sink that carries them.
+func openNamed(ctx context.Context, ref Ref, env *Env, withArtifacts bool) (Source, []Item, error) {
 	t, ok := LookupTransport(ref.Transport)
 	if !ok || t.Source == nil {
 		return nil, nil, fmt.Errorf("%s: the %s transport cannot be read", ref, ref.Transport)
@@ -205,9 +266,13 @@ func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
 		return nil, nil, err
 	}
 	items := source.Items()
+	if all, ok := source.(interface{ AllItems() []Item }); ok && withArtifacts {
+		items = all.AllItems()
+	}
 	if ref.Name != "" && t.Name != "store" { // the store resolved its names itself
 		it, err := selectItem(items, ref.Name, t.Name == "docker-archive")
 		if err != nil {
+			err = artifactNamed(source, ref.Name, err)
 			source.Close()
 			return nil, nil, fmt.Errorf("%s: %w", ref, err)
 		}
@@ -218,6 +283,23 @@ func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
 		return nil, nil, fmt.Errorf("%s: no images", ref)
 	}
 	return source, items, nil
+}
+
+// artifactNamed turns a failed selection into "it is an artifact" when the
+// name picks one of the source's artifacts, which this sink skips.
+func artifactNamed(source Source, name string, err error) error {
+	all, ok := source.(interface{ AllItems() []Item })
+	if !ok {
+		return err
+	}
+	it, aerr := selectItem(all.AllItems(), name, false)
+	if aerr != nil {
+		return err
+	}
+	if what, art := archive.IsArtifact(it.Image); art {
+		return fmt.Errorf("%q is an OCI artifact (%s), not an image: only oci: and oci-archive: carry artifacts", name, what)
+	}
+	return err
 }
 
 // rename gives a single item dst's :REF as its only name.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -161,7 +162,10 @@ func printWritten(out *os.File, w transfer.Written) {
 		name = "untagged"
 	}
 	what := "image " + w.ID.String()
-	if w.ID == (v1.Hash{}) {
+	switch {
+	case w.ID == (v1.Hash{}) && w.MediaType != "" && !types.MediaType(w.MediaType).IsIndex():
+		what = "artifact " + w.Digest.String() // carried unchanged (oci, oci-archive)
+	case w.ID == (v1.Hash{}):
 		what = "index " + w.Digest.String()
 	}
 	plat := ""

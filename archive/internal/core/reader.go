@@ -55,8 +55,12 @@ type Archive struct {
 	items  []item.Item
 	images []item.Item
 	// skipped names the top-level manifests that are not runnable images
-	// (OCI artifacts: signatures, SBOMs, …), which readers leave out.
-	skipped []string
+	// (OCI artifacts: signatures, SBOMs, …), which readers leave out;
+	// artifacts are those of them an OCI sink carries (all lists them
+	// among the items, in index order).
+	skipped   []string
+	artifacts []string
+	all       []item.Item
 	// jsonRead counts the JSON bytes read; index children are read on
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
@@ -85,8 +89,30 @@ func (a *Archive) Images() []item.Item { return a.images }
 // Skip records a top-level manifest the reader leaves out, and why.
 func (a *Archive) Skip(what string) { a.skipped = append(a.skipped, what) }
 
-// Skipped lists what the reader left out (Skip), for commands to report.
-func (a *Archive) Skipped() []string { return a.skipped }
+// SkipArtifact records a top-level artifact: left out of Items and
+// Images, listed by AllItems.
+func (a *Archive) SkipArtifact(what string) { a.artifacts = append(a.artifacts, what) }
+
+// Skipped lists what the reader left out of Items (Skip, SkipArtifact),
+// for commands to report.
+func (a *Archive) Skipped() []string { return append(append([]string{}, a.artifacts...), a.skipped...) }
+
+// SkippedByAll lists what even AllItems leaves out (Skip).
+func (a *Archive) SkippedByAll() []string { return a.skipped }
+
+// SetAllItems records the archive's items with its top-level artifacts,
+// in index order (the OCI reader's walk).
+func (a *Archive) SetAllItems(all []item.Item) { a.all = all }
+
+// AllItems are Items with the top-level artifacts (signatures, SBOMs,
+// other OCI artifacts) among them in index order: what an OCI sink
+// carries unchanged.
+func (a *Archive) AllItems() []item.Item {
+	if a.all == nil {
+		return a.items
+	}
+	return a.all
+}
 
 // Close closes the archive file. Temporary spool files are unlinked as soon
 // as they are created, so closing them removes them.

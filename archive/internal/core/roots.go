@@ -111,7 +111,7 @@ func (x *archiveIndex) childBlob(d v1.Descriptor, what, kind string, is func(typ
 	}
 	mt := SniffMT(d.MediaType, raw)
 	if !is(mt) {
-		return nil, "", p, fmt.Errorf("%s: %s is not %s", p, mt, kind)
+		return nil, "", p, fmt.Errorf("%s: %s is not %s: %w", p, mt, kind, ErrNotImage)
 	}
 	return raw, mt, p, nil
 }
@@ -136,6 +136,25 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// Artifact is child h when it is not a runnable image (Image gave
+// ErrNotImage): an OCI artifact, or a manifest of a media type imgtool
+// does not run, to be carried unchanged.
+func (x *archiveIndex) Artifact(h v1.Hash) (v1.Image, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	raw, _, err := x.a.readBlob(d.Digest, d.Size)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	what := ArtifactOf(raw)
+	if mt := SniffMT(d.MediaType, raw); !mt.IsImage() {
+		what = fmt.Sprintf("media type %s", mt)
+	}
+	return x.a.ArtifactOf(d, raw, what)
 }
 
 func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {

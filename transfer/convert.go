@@ -93,7 +93,10 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		return nil, err
 	}
 	if !opts.CarryArtifacts {
-		items = withoutArtifactIndexes(items, src, opts)
+		if items, err = withoutArtifactIndexes(items, opts); err != nil {
+			source.Close()
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
 	}
 	digests := make([]v1.Hash, len(items))
 	for i, it := range items {
@@ -127,28 +130,27 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 
 // withoutArtifactIndexes drops the indexes that hold nothing but
 // artifacts, saying so, for a sink that does not carry artifacts: they
-// must not fail a load of the images beside them. When nothing else is
-// left they stay, for Select to name the problem.
-func withoutArtifactIndexes(items []Item, src Ref, opts ConvertOptions) []Item {
+// must not fail a load of the images beside them. A source of nothing
+// else is an error naming them.
+func withoutArtifactIndexes(items []Item, opts ConvertOptions) ([]Item, error) {
 	var out []Item
 	var dropped []string
 	for _, it := range items {
 		if it.Index != nil && archive.OnlyArtifacts(it.Index) {
-			names := strings.Join(it.Names(), ", ")
-			dropped = append(dropped, fmt.Sprintf("index %s (%s): it holds only artifacts (only oci: and oci-archive: carry them)", it.Digest, names))
+			dropped = append(dropped, fmt.Sprintf("index %s (%s)", it.Digest, strings.Join(it.Names(), ", ")))
 			continue
 		}
 		out = append(out, it)
 	}
-	if len(out) == 0 {
-		return items
+	if len(out) == 0 && len(dropped) > 0 {
+		return nil, fmt.Errorf("%s holds only OCI artifacts, no image: only oci: and oci-archive: carry artifacts", strings.Join(dropped, "; "))
 	}
 	for _, d := range dropped {
 		if opts.Warn != nil {
-			opts.Warn("skipping %s", d)
+			opts.Warn("skipping %s: it holds only artifacts (only oci: and oci-archive: carry them)", d)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // warnSkipped says what the source left out: its artifacts too unless
@@ -279,8 +281,12 @@ func openNamed(ctx context.Context, ref Ref, env *Env, withArtifacts bool) (Sour
 		items = []Item{it}
 	}
 	if len(items) == 0 {
+		err := fmt.Errorf("%s: no images", ref)
+		if sk, ok := source.(interface{ Skipped() []string }); ok && len(sk.Skipped()) > 0 {
+			err = fmt.Errorf("%s: no images (skipped: %s)", ref, strings.Join(sk.Skipped(), "; "))
+		}
 		source.Close()
-		return nil, nil, fmt.Errorf("%s: no images", ref)
+		return nil, nil, err
 	}
 	return source, items, nil
 }

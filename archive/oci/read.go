@@ -33,7 +33,9 @@ func ReadTopIndex(a *core.Archive) (*v1.IndexManifest, error) {
 }
 
 // Load reads an OCI layout's items from top, its index.json, and expands
-// them to the platform images the archive holds.
+// them to the platform images the archive holds. A layout of artifacts
+// only opens (an OCI sink carries them); the sinks that take images say
+// it holds none.
 func Load(a *core.Archive, top *v1.IndexManifest) (items, images []item.Item, err error) {
 	all, err := WalkIndex(a, top)
 	if err != nil {
@@ -44,7 +46,7 @@ func Load(a *core.Archive, top *v1.IndexManifest) (items, images []item.Item, er
 	if images, err = Expand(items); err != nil {
 		return nil, nil, err
 	}
-	if len(images) == 0 {
+	if len(all) == 0 {
 		if sk := a.Skipped(); len(sk) > 0 {
 			return nil, nil, fmt.Errorf("index.json: no image manifests found (skipped: %s)", strings.Join(sk, "; "))
 		}

@@ -1,0 +1,259 @@
+package interop
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// OCI artifacts (signatures, SBOMs, referrers, empty-config manifests,
+// indexes of them) are carried unchanged between OCI locations, as
+// `skopeo copy --all` does, and skipped with a line by every other sink.
+
+// layoutIndex is an OCI layout's index.json entries, each as canonical
+// JSON (sorted keys), sorted.
+func layoutIndex(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Manifests []map[string]any `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range idx.Manifests {
+		c, _ := json.Marshal(m) // map keys are marshalled sorted
+		out = append(out, string(c))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// layoutBlobs maps each blob of a layout to its bytes' digest.
+func layoutBlobs(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = digestOf(b)
+	}
+	return out
+}
+
+func topDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil || json.Unmarshal(b, &idx) != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("%s/index.json: %v %s", dir, err, b)
+	}
+	return idx.Manifests[0].Digest
+}
+
+// TestArtifactsCarriedLikeSkopeo: for refs of regclient's testrepo that
+// are artifacts, indexes of artifacts, referrer indexes and images with
+// attestations, `imgtool convert oci:SRC:REF oci:DST:REF` (directly and
+// through an oci-archive) writes the index.json entry and the blob set
+// `skopeo copy --all` writes, every blob byte for byte. skopeo 1.9.3
+// rewrites an index whose descriptors carry artifactType (its
+// image-spec predates the field) and drops the field; there imgtool
+// keeps the source bytes, as regclient does, and the test says so.
+func TestArtifactsCarriedLikeSkopeo(t *testing.T) {
+	dockertest.Require(t, "skopeo")
+	repo := peerFixture(t, "regclient/testrepo")
+	srcBlobs := layoutBlobs(t, repo)
+	refs := []string{"a1", "a2", "a3", "ai", "loop", "v1", "v3", "mirror", "child", "a-docker-oci",
+		"sha256-7e87ffc91b9ceafa85be2777b16b1be10e4664fd4f3acc86e4295b97da5163ba"}
+	for _, ref := range refs {
+		tmp := t.TempDir()
+		sk, im, rt := filepath.Join(tmp, "skopeo"), filepath.Join(tmp, "imgtool"), filepath.Join(tmp, "roundtrip")
+		if out, err := runCmd("skopeo", "copy", "-q", "--all", "oci:"+repo+":"+ref, "oci:"+sk+":"+ref); err != nil {
+			t.Fatalf("skopeo copy %s: %v\n%s", ref, err, out)
+		}
+		dockertest.MustImgtool(t, "convert", "oci:"+repo+":"+ref, "oci:"+im+":"+ref)
+		dockertest.MustImgtool(t, "convert", "oci:"+repo+":"+ref, "oci-archive:"+filepath.Join(tmp, "a.tar")+":"+ref)
+		dockertest.MustImgtool(t, "convert", "oci-archive:"+filepath.Join(tmp, "a.tar"), "oci:"+rt)
+		skBlobs, imBlobs := layoutBlobs(t, sk), layoutBlobs(t, im)
+		for name, sum := range imBlobs {
+			if srcBlobs[name] != sum || "sha256:"+name != sum {
+				t.Errorf("%s: blob %s is not the source's bytes", ref, name)
+			}
+		}
+		skTop, imTop := topDigest(t, sk), topDigest(t, im)
+		if skTop != imTop {
+			// skopeo re-serialised the index: imgtool must have kept the source's
+			if _, ok := srcBlobs[strings.TrimPrefix(imTop, "sha256:")]; !ok {
+				t.Errorf("%s: imgtool wrote index %s, neither skopeo's %s nor a source blob", ref, imTop, skTop)
+			}
+			delete(skBlobs, strings.TrimPrefix(skTop, "sha256:"))
+			delete(imBlobs, strings.TrimPrefix(imTop, "sha256:"))
+			t.Logf("%s: skopeo 1.9.3 rewrote the index (%s); imgtool kept the source's %s", ref, skTop, imTop)
+		} else if got, want := layoutIndex(t, im), layoutIndex(t, sk); !equalStrings(got, want) {
+			t.Errorf("%s: index.json entries\nimgtool %q\nskopeo  %q", ref, got, want)
+		}
+		if !equalStrings(sortedKeys(imBlobs), sortedKeys(skBlobs)) {
+			t.Errorf("%s: blob sets differ\nimgtool %q\nskopeo  %q", ref, sortedKeys(imBlobs), sortedKeys(skBlobs))
+		}
+		if got, want := layoutIndex(t, rt), layoutIndex(t, im); !equalStrings(got, want) {
+			t.Errorf("%s: through oci-archive the entries are %q, directly %q", ref, got, want)
+		}
+		if !equalStrings(sortedKeys(layoutBlobs(t, rt)), sortedKeys(layoutBlobs(t, im))) {
+			t.Errorf("%s: through oci-archive the blob set differs", ref)
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestWholeLayoutCarriesArtifacts: convert of all of regclient's testrepo
+// (no :REF, which skopeo cannot copy) writes the same index.json entries
+// (annotations, artifactType, platform) and the same blobs as the source.
+func TestWholeLayoutCarriesArtifacts(t *testing.T) {
+	repo := peerFixture(t, "regclient/testrepo")
+	out := filepath.Join(t.TempDir(), "out")
+	r := dockertest.Imgtool(t, "convert", "oci:"+repo, "oci:"+out)
+	if r.Code != 0 || strings.Contains(r.Stderr, "skipping") {
+		t.Fatalf("convert: %s", r)
+	}
+	if got, want := layoutIndex(t, out), layoutIndex(t, repo); !equalStrings(got, want) {
+		t.Errorf("index.json entries\n got %q\nwant %q", got, want)
+	}
+	src, dst := layoutBlobs(t, repo), layoutBlobs(t, out)
+	if !equalStrings(sortedKeys(dst), sortedKeys(src)) {
+		t.Errorf("blob sets differ: got %d, source %d", len(dst), len(src))
+	}
+	for n, sum := range dst {
+		if src[n] != sum {
+			t.Errorf("blob %s differs from the source's", n)
+		}
+	}
+	// image-spec's mixed layout: the image and the empty-config artifact
+	// both travel; the store takes the image and says what it skipped.
+	mixed := peerFixture(t, "imagespec/ispec-mixed-image-and-artifact.tar")
+	m := filepath.Join(t.TempDir(), "m")
+	dockertest.MustImgtool(t, "convert", "oci-archive:"+mixed, "oci:"+m)
+	if n := len(layoutIndex(t, m)); n != 2 {
+		t.Errorf("mixed layout: %d entries written, want the image and the artifact", n)
+	}
+	store := newStore(t)
+	l := dockertest.Imgtool(t, "--root", store, "load", "-i", "oci:"+m)
+	if l.Code != 0 || !strings.Contains(l.Stderr, "skipping sha256:56d059c0dc60") {
+		t.Errorf("load of the mixed layout: %s", l)
+	}
+}
+
+// TestArtifactsSkippedByImageSinks: a docker-archive or the store does not
+// take an artifact: naming one fails with one line saying so, the store
+// unchanged; a load of the whole testrepo takes its images and names
+// every artifact and artifact-only index it skipped.
+func TestArtifactsSkippedByImageSinks(t *testing.T) {
+	repo := peerFixture(t, "regclient/testrepo")
+	store := newStore(t)
+	before := dockertest.StoreListing(store)
+	for _, args := range [][]string{
+		{"convert", "oci:" + repo + ":a1", "docker-archive:" + filepath.Join(t.TempDir(), "a.tar")},
+		{"--root", store, "load", "-i", "oci:" + repo + ":ai"},
+		{"--root", store, "load", "-i", "oci:" + repo + ":a1"},
+	} {
+		r := dockertest.Imgtool(t, args...)
+		if r.Code == 0 {
+			t.Errorf("%v: exit 0", args)
+			continue
+		}
+		oneLine(t, strings.Join(args, " "), r)
+		if !strings.Contains(r.Stderr, "artifact") {
+			t.Errorf("%v: %s", args, r.Stderr)
+		}
+	}
+	if d := dockertest.ListingDiff(before, dockertest.StoreListing(store)); d != "" {
+		t.Errorf("refused loads changed the store:\n%s", d)
+	}
+	r := dockertest.Imgtool(t, "--root", store, "load", "-i", "oci:"+repo)
+	if r.Code != 0 {
+		t.Fatalf("load of the whole testrepo: %s", r)
+	}
+	for _, want := range []string{"(ai): it holds only artifacts", "(loop): it holds only artifacts", "skipping sha256:0484e93c23cd"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("load stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+}
+
+// TestInvalidOCIDocumentsAreNotLoaded: every document image-spec's schema
+// tests call invalid is refused by load (one line naming the field, store
+// unchanged), by convert and by verify; every valid image document loads,
+// except manifest-06, whose sha256+b64 digests are valid by the grammar
+// but cannot be verified (skopeo fails on it too).
+func TestInvalidOCIDocumentsAreNotLoaded(t *testing.T) {
+	dir := peerFixture(t, "imagespec")
+	f, err := os.Open(filepath.Join(dir, "cases.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	store := newStore(t)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		name, verdict := cols[0], cols[1]
+		tarPath := filepath.Join(dir, name+".tar")
+		before := dockertest.StoreListing(store)
+		l := dockertest.Imgtool(t, "--root", store, "load", "-i", tarPath)
+		v := dockertest.Imgtool(t, "verify", "oci-archive:"+tarPath)
+		switch {
+		case verdict == "invalid":
+			if l.Code == 0 || v.Code == 0 {
+				t.Errorf("%s (%s): load exit %d, verify exit %d", name, cols[3], l.Code, v.Code)
+			}
+			oneLine(t, name, l)
+			if d := dockertest.ListingDiff(before, dockertest.StoreListing(store)); d != "" {
+				t.Errorf("%s: refused load changed the store:\n%s", name, d)
+			}
+			c := dockertest.Imgtool(t, "convert", "oci-archive:"+tarPath, "oci:"+filepath.Join(t.TempDir(), "x"))
+			if c.Code == 0 {
+				t.Errorf("%s: convert of an invalid document exit 0", name)
+			}
+		case name == "ispec-manifest-06":
+			if l.Code == 0 || !strings.Contains(l.Stderr, `algorithm "sha256+b64" is not one imgtool can verify`) {
+				t.Errorf("%s: %s", name, l)
+			}
+		case name == "ispec-manifest-10" || name == "ispec-manifest-11" || name == "ispec-index-08":
+			// valid artifacts (and an index of a custom media type): nothing
+			// to load, but an OCI sink carries them
+			c := dockertest.Imgtool(t, "convert", "oci-archive:"+tarPath, "oci:"+filepath.Join(t.TempDir(), "x"))
+			if c.Code != 0 {
+				t.Errorf("%s: convert of a valid artifact: %s", name, c)
+			}
+		default:
+			if l.Code != 0 || v.Code != 0 {
+				t.Errorf("%s (valid): load %s; verify %s", name, l, v)
+			}
+		}
+	}
+}

@@ -147,13 +147,21 @@ func TestPodmanBuildahOutputs(t *testing.T) {
 		make      func()
 	}{
 		{"podman-docker-archive", "docker-archive:" + at("p-da.tar"), []string{"v1"},
-			func() { c.run(t, "podman", "save", "-q", "--format", "docker-archive", "-o", at("p-da.tar"), "localhost/pbtest:v1") }},
+			func() {
+				c.run(t, "podman", "save", "-q", "--format", "docker-archive", "-o", at("p-da.tar"), "localhost/pbtest:v1")
+			}},
 		{"podman-oci-archive", "oci-archive:" + at("p-oa.tar"), []string{"v1"},
-			func() { c.run(t, "podman", "save", "-q", "--format", "oci-archive", "-o", at("p-oa.tar"), "localhost/pbtest:v1") }},
+			func() {
+				c.run(t, "podman", "save", "-q", "--format", "oci-archive", "-o", at("p-oa.tar"), "localhost/pbtest:v1")
+			}},
 		{"podman-oci-dir", "oci:" + at("p-oci"), []string{"v1"},
-			func() { c.run(t, "podman", "save", "-q", "--format", "oci-dir", "-o", at("p-oci"), "localhost/pbtest:v1") }},
+			func() {
+				c.run(t, "podman", "save", "-q", "--format", "oci-dir", "-o", at("p-oci"), "localhost/pbtest:v1")
+			}},
 		{"podman-docker-dir", "dir:" + at("p-dir"), []string{"v1"},
-			func() { c.run(t, "podman", "save", "-q", "--format", "docker-dir", "-o", at("p-dir"), "localhost/pbtest:v1") }},
+			func() {
+				c.run(t, "podman", "save", "-q", "--format", "docker-dir", "-o", at("p-dir"), "localhost/pbtest:v1")
+			}},
 		{"podman-multi-image-archive", "docker-archive:" + at("p-multi.tar"), []string{"v1", "v2"},
 			func() {
 				c.run(t, "podman", "save", "-q", "--multi-image-archive", "-o", at("p-multi.tar"), "localhost/pbtest:v1", "localhost/pbtest:v2")

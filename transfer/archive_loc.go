@@ -48,6 +48,10 @@ func (s *archiveSource) Items() []Item { return s.items }
 // that carry artifacts (OCI layouts and archives).
 func (s *archiveSource) AllItems() []Item { return s.a.AllItems() }
 
+// LoadItems are Items with a legacy save's intermediate images, for a
+// load into the store (docker load keeps them).
+func (s *archiveSource) LoadItems() []Item { return s.a.LoadItems() }
+
 // Skipped lists the top-level manifests the archive left out (artifacts).
 func (s *archiveSource) Skipped() []string { return s.a.Skipped() }
 

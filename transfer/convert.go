@@ -88,7 +88,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		return nil, err
 	}
 	opts.CarryArtifacts = CarriesArtifacts(dt)
-	source, items, err := openNamed(ctx, src, env, opts.CarryArtifacts)
+	source, items, err := openNamed(ctx, src, env, dt)
 	if err != nil {
 		return nil, err
 	}
@@ -253,12 +253,13 @@ func Open(ctx context.Context, ref Ref, env *Env, opts ConvertOptions, singlePla
 // item when it names none), without platform selection: verify looks at
 // every platform and reports the missing ones itself.
 func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
-	return openNamed(ctx, ref, env, false)
+	return openNamed(ctx, ref, env, nil)
 }
 
-// openNamed is OpenNamed; withArtifacts takes the source's artifacts too
-// (AllItems), for a sink that carries them.
-func openNamed(ctx context.Context, ref Ref, env *Env, withArtifacts bool) (Source, []Item, error) {
+// openNamed is OpenNamed for a sink of transport dt (nil: none): one that
+// carries artifacts takes the source's artifacts too (AllItems); the
+// store takes a legacy save's intermediate images too (LoadItems).
+func openNamed(ctx context.Context, ref Ref, env *Env, dt *Transport) (Source, []Item, error) {
 	t, ok := LookupTransport(ref.Transport)
 	if !ok || t.Source == nil {
 		return nil, nil, fmt.Errorf("%s: the %s transport cannot be read", ref, ref.Transport)
@@ -268,8 +269,11 @@ func openNamed(ctx context.Context, ref Ref, env *Env, withArtifacts bool) (Sour
 		return nil, nil, err
 	}
 	items := source.Items()
-	if all, ok := source.(interface{ AllItems() []Item }); ok && withArtifacts {
+	if all, ok := source.(interface{ AllItems() []Item }); ok && dt != nil && CarriesArtifacts(dt) {
 		items = all.AllItems()
+	}
+	if li, ok := source.(interface{ LoadItems() []Item }); ok && dt != nil && dt.Name == "store" && ref.Name == "" {
+		items = li.LoadItems()
 	}
 	if ref.Name != "" && t.Name != "store" { // the store resolved its names itself
 		it, err := selectItem(items, ref.Name, t.Name == "docker-archive")

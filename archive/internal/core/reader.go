@@ -61,6 +61,9 @@ type Archive struct {
 	skipped   []string
 	artifacts []string
 	all       []item.Item
+	// loadItems are what a load into the store takes when it differs
+	// from items: a legacy save's chains with their intermediate images.
+	loadItems []item.Item
 	// jsonRead counts the JSON bytes read; index children are read on
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
@@ -99,6 +102,20 @@ func (a *Archive) Skipped() []string { return append(append([]string{}, a.artifa
 
 // SkippedByAll lists what even AllItems leaves out (Skip).
 func (a *Archive) SkippedByAll() []string { return a.skipped }
+
+// SetLoadItems records the items a load into the store takes, when they
+// are more than Items (a legacy save's intermediate images).
+func (a *Archive) SetLoadItems(items []item.Item) { a.loadItems = items }
+
+// LoadItems are the items a load into the store takes: Items, plus the
+// intermediate images of a legacy save's parent chains, each with its
+// Parent, which docker load keeps as <none> images.
+func (a *Archive) LoadItems() []item.Item {
+	if a.loadItems == nil {
+		return a.items
+	}
+	return a.loadItems
+}
 
 // SetAllItems records the archive's items with its top-level artifacts,
 // in index order (the OCI reader's walk).

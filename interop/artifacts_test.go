@@ -257,3 +257,44 @@ func TestInvalidOCIDocumentsAreNotLoaded(t *testing.T) {
 		}
 	}
 }
+
+// TestArtifactBlobsAreVerified: verify re-hashes an artifact's blobs, and
+// a carried artifact whose blob no longer matches its digest fails the
+// convert naming it, as a layer would.
+func TestArtifactBlobsAreVerified(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	if out, err := runCmd("cp", "-r", peerFixture(t, "regclient/testrepo"), repo); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	ok := dockertest.Imgtool(t, "verify", "oci:"+repo+":a1")
+	if ok.Code != 0 || !strings.Contains(ok.Stdout, "2 blob(s) re-hashed ok") {
+		t.Fatalf("verify of a1: %s", ok)
+	}
+	man, err := os.ReadFile(filepath.Join(repo, "blobs", "sha256", "0484e93c23cddf24a8400547119558312023295af241d4cd1eaf1b27145c5026"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if err := json.Unmarshal(man, &m); err != nil || len(m.Layers) == 0 {
+		t.Fatalf("a1's manifest: %v", err)
+	}
+	blob := filepath.Join(repo, "blobs", "sha256", strings.TrimPrefix(m.Layers[0].Digest, "sha256:"))
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := dockertest.Imgtool(t, "verify", "oci:"+repo+":a1")
+	if bad.Code == 0 || !strings.Contains(bad.Stderr, m.Layers[0].Digest) {
+		t.Errorf("verify of a corrupted artifact blob: %s", bad)
+	}
+	c := dockertest.Imgtool(t, "convert", "oci:"+repo+":a1", "oci:"+filepath.Join(t.TempDir(), "out"))
+	if c.Code == 0 || !strings.Contains(c.Stderr, m.Layers[0].Digest) {
+		t.Errorf("convert of a corrupted artifact blob: %s", c)
+	}
+}

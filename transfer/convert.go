@@ -256,6 +256,13 @@ func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
 	return openNamed(ctx, ref, env, nil)
 }
 
+// openWithArtifacts is OpenNamed with the source's top-level artifacts
+// among the items (verify re-hashes their blobs too).
+func openWithArtifacts(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
+	oci, _ := LookupTransport("oci")
+	return openNamed(ctx, ref, env, oci)
+}
+
 // openNamed is OpenNamed for a sink of transport dt (nil: none): one that
 // carries artifacts takes the source's artifacts too (AllItems); the
 // store takes a legacy save's intermediate images too (LoadItems).

@@ -153,6 +153,14 @@ func decode(raw []byte, what string, v any, rd *rawDoc) error {
 	return nil
 }
 
+// subject checks the optional subject descriptor (referrers).
+func subject(raw json.RawMessage) error {
+	if raw == nil || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	return descriptor("subject", raw)
+}
+
 // Manifest validates an image manifest (OCI, or Docker's schema2, which
 // has the same shape) and returns it decoded. mt is the media type the
 // document is known by (its descriptor's, else its own).
@@ -182,10 +190,8 @@ func Manifest(raw []byte, mt string) (*ocispec.Manifest, error) {
 			return nil, err
 		}
 	}
-	if rd.Subject != nil && !bytes.Equal(rd.Subject, []byte("null")) {
-		if err := descriptor("subject", rd.Subject); err != nil {
-			return nil, err
-		}
+	if err := subject(rd.Subject); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }
@@ -213,10 +219,8 @@ func Index(raw []byte) (*ocispec.Index, error) {
 			return nil, err
 		}
 	}
-	if rd.Subject != nil && !bytes.Equal(rd.Subject, []byte("null")) {
-		if err := descriptor("subject", rd.Subject); err != nil {
-			return nil, err
-		}
+	if err := subject(rd.Subject); err != nil {
+		return nil, err
 	}
 	return &x, nil
 }

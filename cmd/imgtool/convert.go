@@ -203,6 +203,11 @@ platform; the store (and flatten) take the host's platform from an index unless
 --platform or --all-platforms. A kept
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
 
+OCI artifacts (signatures, SBOMs, referrers, empty-config manifests, indexes of
+them) go unchanged between oci and oci-archive, as skopeo copy --all does: same
+manifest bytes, blobs and index.json entry. Other destinations skip each one with
+a line naming it. Documents the OCI spec's schema refuses are never read.
+
 Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd
 rewrites OCI layers in one pass (diff_id and blob digest hashed on the fly;
 gzip is parallel pgzip), copying blobs already in that form. Output is

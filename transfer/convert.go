@@ -185,6 +185,9 @@ func wholeIndex(source Source, items []Item, src Ref, dt *Transport) []Item {
 			return items
 		}
 	}
+	if sk, ok := source.(interface{ Skipped() []string }); ok && len(sk.Skipped()) > 0 {
+		return items // index.json also names artifacts a registry push skips
+	}
 	if x, ok := source.(Indexer); ok {
 		if idx, err := x.AsIndex(); err == nil {
 			return []Item{{Index: idx}}

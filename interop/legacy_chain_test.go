@@ -137,6 +137,15 @@ func TestLegacyChainIntermediatesAsDocker(t *testing.T) {
 				!equalStrings(ta.manifest[0].Layers, oa.manifest[0].Layers) || ta.manifest[0].Parent != oa.manifest[0].Parent {
 				t.Errorf("re-save manifest.json\n imgtool %+v\n docker  %+v", oa.manifest, ta.manifest)
 			}
+			for _, n := range ta.names() {
+				if n == "manifest.json" || strings.HasSuffix(n, "/layer.tar") || strings.HasSuffix(n, "/") {
+					continue // manifest.json compared above; layers by their paths (v1 IDs)
+				}
+				want, _ := ta.file(n)
+				if got, ok := oa.file(n); !ok || !bytes.Equal(got, want) {
+					t.Errorf("re-save %s differs from docker's:\n imgtool %s\n docker  %s", n, got, want)
+				}
+			}
 			for _, id := range want {
 				d.Docker(t, "rmi", "-f", id)
 			}

@@ -298,3 +298,39 @@ func TestArtifactBlobsAreVerified(t *testing.T) {
 		t.Errorf("convert of a corrupted artifact blob: %s", c)
 	}
 }
+
+// TestRegistryManifestsAreValidated: the registry reader runs the same
+// validation: image-spec's invalid manifest-00 (a config media type that
+// is no type/subtype) and manifest-05 (no layer), pushed by skopeo, which
+// does not validate, are refused by pull with one line; the valid
+// manifest-04 pulls.
+func TestRegistryManifestsAreValidated(t *testing.T) {
+	dockertest.Require(t, "skopeo", "docker-registry")
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	for _, tc := range []struct {
+		name  string
+		valid bool
+	}{{"ispec-manifest-00", false}, {"ispec-manifest-05", false}, {"ispec-manifest-04", true}} {
+		ref := reg.host + "/ispec/" + strings.TrimPrefix(tc.name, "ispec-") + ":1"
+		if out, err := runCmd("skopeo", "copy", "-q", "--dest-tls-verify=false", "oci-archive:"+peerFixture(t, "imagespec/"+tc.name+".tar"), "docker://"+ref); err != nil {
+			t.Fatalf("skopeo copy %s: %v\n%s", tc.name, err, out)
+		}
+		store := newStore(t)
+		before := dockertest.StoreListing(store)
+		r := dockertest.Imgtool(t, "--root", store, "pull", ref)
+		if tc.valid {
+			if r.Code != 0 {
+				t.Errorf("%s: pull of a valid manifest: %s", tc.name, r)
+			}
+			continue
+		}
+		if r.Code == 0 || !strings.Contains(r.Stderr, "invalid by the OCI image-spec schema") {
+			t.Errorf("%s: pull of an invalid manifest: %s", tc.name, r)
+		}
+		oneLine(t, tc.name, r)
+		if d := dockertest.ListingDiff(before, dockertest.StoreListing(store)); d != "" {
+			t.Errorf("%s: refused pull changed the store:\n%s", tc.name, d)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package interop
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -71,55 +72,105 @@ func topDigest(t *testing.T, dir string) string {
 
 // TestArtifactsCarriedLikeSkopeo: for refs of regclient's testrepo that
 // are artifacts, indexes of artifacts, referrer indexes and images with
-// attestations, `imgtool convert oci:SRC:REF oci:DST:REF` (directly and
-// through an oci-archive) writes the index.json entry and the blob set
-// `skopeo copy --all` writes, every blob byte for byte. skopeo 1.9.3
-// rewrites an index whose descriptors carry artifactType (its
-// image-spec predates the field) and drops the field; there imgtool
-// keeps the source bytes, as regclient does, and the test says so.
+// attestations, and for image-spec's valid examples, `imgtool convert
+// SRC:REF oci:DST:x` (directly and through an oci-archive) writes the
+// index.json entry and the blob set `skopeo copy --all --preserve-digests`
+// writes, every blob the source's bytes. skopeo 1.9.3 rewrites or refuses
+// an index whose descriptors carry artifactType or a media type it does
+// not know (its image-spec predates them); there imgtool keeps the
+// source's bytes, as regclient does, and the test says so.
 func TestArtifactsCarriedLikeSkopeo(t *testing.T) {
 	dockertest.Require(t, "skopeo")
 	repo := peerFixture(t, "regclient/testrepo")
-	srcBlobs := layoutBlobs(t, repo)
-	refs := []string{"a1", "a2", "a3", "ai", "loop", "v1", "v3", "mirror", "child", "a-docker-oci",
-		"sha256-7e87ffc91b9ceafa85be2777b16b1be10e4664fd4f3acc86e4295b97da5163ba"}
-	for _, ref := range refs {
-		tmp := t.TempDir()
-		sk, im, rt := filepath.Join(tmp, "skopeo"), filepath.Join(tmp, "imgtool"), filepath.Join(tmp, "roundtrip")
-		if out, err := runCmd("skopeo", "copy", "-q", "--all", "oci:"+repo+":"+ref, "oci:"+sk+":"+ref); err != nil {
-			t.Fatalf("skopeo copy %s: %v\n%s", ref, err, out)
+	for _, ref := range []string{"a1", "a2", "a3", "ai", "loop", "v1", "v3", "mirror", "child", "a-docker-oci",
+		"sha256-7e87ffc91b9ceafa85be2777b16b1be10e4664fd4f3acc86e4295b97da5163ba"} {
+		compareWithSkopeo(t, "oci:"+repo+":"+ref, layoutBlobs(t, repo))
+	}
+	dir := peerFixture(t, "imagespec")
+	for _, c := range []string{"manifest-03", "manifest-07", "manifest-10", "manifest-11", "index-06", "index-07",
+		"index-08", "index-09", "index-10", "config-07", "mixed-image-and-artifact"} {
+		tarPath := filepath.Join(dir, "ispec-"+c+".tar")
+		src := filepath.Join(t.TempDir(), "src")
+		dockertest.MustImgtool(t, "convert", "oci-archive:"+tarPath, "oci:"+src) // whole: the source's blobs
+		ref := "1.0"
+		if c == "mixed-image-and-artifact" {
+			ref = "sbom"
 		}
-		dockertest.MustImgtool(t, "convert", "oci:"+repo+":"+ref, "oci:"+im+":"+ref)
-		dockertest.MustImgtool(t, "convert", "oci:"+repo+":"+ref, "oci-archive:"+filepath.Join(tmp, "a.tar")+":"+ref)
-		dockertest.MustImgtool(t, "convert", "oci-archive:"+filepath.Join(tmp, "a.tar"), "oci:"+rt)
-		skBlobs, imBlobs := layoutBlobs(t, sk), layoutBlobs(t, im)
-		for name, sum := range imBlobs {
-			if srcBlobs[name] != sum || "sha256:"+name != sum {
-				t.Errorf("%s: blob %s is not the source's bytes", ref, name)
-			}
-		}
-		skTop, imTop := topDigest(t, sk), topDigest(t, im)
-		if skTop != imTop {
-			// skopeo re-serialised the index: imgtool must have kept the source's
-			if _, ok := srcBlobs[strings.TrimPrefix(imTop, "sha256:")]; !ok {
-				t.Errorf("%s: imgtool wrote index %s, neither skopeo's %s nor a source blob", ref, imTop, skTop)
-			}
-			delete(skBlobs, strings.TrimPrefix(skTop, "sha256:"))
-			delete(imBlobs, strings.TrimPrefix(imTop, "sha256:"))
-			t.Logf("%s: skopeo 1.9.3 rewrote the index (%s); imgtool kept the source's %s", ref, skTop, imTop)
-		} else if got, want := layoutIndex(t, im), layoutIndex(t, sk); !equalStrings(got, want) {
-			t.Errorf("%s: index.json entries\nimgtool %q\nskopeo  %q", ref, got, want)
-		}
-		if !equalStrings(sortedKeys(imBlobs), sortedKeys(skBlobs)) {
-			t.Errorf("%s: blob sets differ\nimgtool %q\nskopeo  %q", ref, sortedKeys(imBlobs), sortedKeys(skBlobs))
-		}
-		if got, want := layoutIndex(t, rt), layoutIndex(t, im); !equalStrings(got, want) {
-			t.Errorf("%s: through oci-archive the entries are %q, directly %q", ref, got, want)
-		}
-		if !equalStrings(sortedKeys(layoutBlobs(t, rt)), sortedKeys(layoutBlobs(t, im))) {
-			t.Errorf("%s: through oci-archive the blob set differs", ref)
+		compareWithSkopeo(t, "oci-archive:"+tarPath+":"+ref, layoutBlobs(t, src))
+	}
+}
+
+// compareWithSkopeo copies src (TRANSPORT:PATH:REF) to oci:…:x with
+// skopeo and with imgtool (and through an oci-archive) and compares.
+func compareWithSkopeo(t *testing.T, src string, srcBlobs map[string]string) {
+	t.Helper()
+	tmp := t.TempDir()
+	sk, im, rt := filepath.Join(tmp, "skopeo"), filepath.Join(tmp, "imgtool"), filepath.Join(tmp, "roundtrip")
+	dockertest.MustImgtool(t, "convert", src, "oci:"+im+":x")
+	dockertest.MustImgtool(t, "convert", src, "oci-archive:"+filepath.Join(tmp, "a.tar")+":x")
+	dockertest.MustImgtool(t, "convert", "oci-archive:"+filepath.Join(tmp, "a.tar"), "oci:"+rt)
+	imBlobs := layoutBlobs(t, im)
+	for name, sum := range imBlobs {
+		if srcBlobs[name] != sum || "sha256:"+name != sum {
+			t.Errorf("%s: blob %s is not the source's bytes", src, name)
 		}
 	}
+	imTop := topDigest(t, im)
+	if _, ok := srcBlobs[strings.TrimPrefix(imTop, "sha256:")]; !ok {
+		t.Errorf("%s: imgtool wrote %s, not the source's manifest", src, imTop)
+	}
+	out, err := runCmd("skopeo", "copy", "-q", "--all", "--preserve-digests", src, "oci:"+sk+":x")
+	switch {
+	case err != nil && strings.Contains(out, "cannot modify it"):
+		t.Logf("%s: skopeo 1.9.3 cannot copy it unchanged (%s); imgtool kept the source's %s", src, strings.TrimSpace(out), imTop)
+	case err != nil:
+		t.Fatalf("skopeo copy %s: %v\n%s", src, err, out)
+	default:
+		skBlobs := layoutBlobs(t, sk)
+		if skTop := topDigest(t, sk); skTop != imTop {
+			t.Errorf("%s: imgtool wrote %s, skopeo %s", src, imTop, skTop)
+		}
+		if got, want := entryCore(t, im), entryCore(t, sk); !equalStrings(got, want) {
+			t.Errorf("%s: index.json entries\nimgtool %q\nskopeo  %q", src, got, want)
+		}
+		if !equalStrings(sortedKeys(imBlobs), sortedKeys(skBlobs)) {
+			t.Errorf("%s: blob sets differ\nimgtool %q\nskopeo  %q", src, sortedKeys(imBlobs), sortedKeys(skBlobs))
+		}
+	}
+	if got, want := layoutIndex(t, rt), layoutIndex(t, im); !equalStrings(got, want) {
+		t.Errorf("%s: through oci-archive the entries are %q, directly %q", src, got, want)
+	}
+	if !equalStrings(sortedKeys(layoutBlobs(t, rt)), sortedKeys(imBlobs)) {
+		t.Errorf("%s: through oci-archive the blob set differs", src)
+	}
+}
+
+// entryCore is the fields of each index.json entry skopeo writes:
+// mediaType, digest, size and the ref name (imgtool also keeps the
+// source entry's artifactType, platform and other annotations).
+func entryCore(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Manifests []struct {
+			MediaType   string            `json:"mediaType"`
+			Digest      string            `json:"digest"`
+			Size        int64             `json:"size"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range idx.Manifests {
+		out = append(out, strings.Join([]string{m.MediaType, m.Digest, fmt.Sprint(m.Size), m.Annotations["org.opencontainers.image.ref.name"]}, " "))
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -236,6 +236,9 @@ func onlyArtifacts(idx v1.ImageIndex, depth int) bool {
 			}
 			continue
 		}
+		if d.MediaType.IsImage() && d.Platform != nil && !IsAttestation(d) {
+			return false // an image by the index's word: no child is read (a registry would fetch it)
+		}
 		if _, err := idx.Image(d.Digest); !errors.Is(err, ErrNotImage) {
 			return false
 		}

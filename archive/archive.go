@@ -135,3 +135,32 @@ func holdsIndex(top *v1.IndexManifest) bool {
 	}
 	return false
 }
+
+// Artifact is a manifest that is not a runnable image (an OCI artifact:
+// signature, SBOM, attestation, referrer), carried unchanged between OCI
+// locations and skipped by the others.
+type Artifact = core.Artifact
+
+// IsArtifact reports an item image that is an Artifact, and what it is.
+func IsArtifact(img v1.Image) (string, bool) {
+	x, ok := core.AsArtifact(img)
+	if !ok {
+		return "", false
+	}
+	return x.What(), true
+}
+
+// ChildArtifact is child h of idx when it is not a runnable image (idx's
+// Image gave ErrNotImage) and idx can carry it (an archive's index).
+func ChildArtifact(idx v1.ImageIndex, h v1.Hash) (v1.Image, error) {
+	c, ok := idx.(interface {
+		Artifact(v1.Hash) (v1.Image, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("manifest %s: not a runnable image, and this source cannot carry it: %w", h, ErrNotImage)
+	}
+	return c.Artifact(h)
+}
+
+// OnlyArtifacts reports an index that holds nothing but artifacts.
+func OnlyArtifacts(idx v1.ImageIndex) bool { return core.OnlyArtifacts(idx) }

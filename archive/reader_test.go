@@ -90,7 +90,48 @@ func TestReadDocker2010Legacy(t *testing.T) {
 // Docker's legacy load without manifest.json rebuilds the config with
 // MakeConfigFromV1Config; for a single-layer imported image that gives
 // back the original image ID (docker-formats.md §2.4).
-func TestReadLegacyNoManifestJSON(t *testing.T) {
+// TestLegacyLoadItemsKeepChains: without manifest.json (and with base's
+// tag dropped), the archive's items are the tagged app and the untagged
+// top base; a load also takes app's first v1 layer directory, an
+// intermediate image, first, and app records it as its Parent, as
+// docker's legacy loader links them.
+func TestLegacyLoadItemsKeepChains(t *testing.T) {
+	files := legacyFiles(t)
+	for i, f := range files {
+		if f.name == "repositories" {
+			var repos map[string]map[string]string
+			if err := json.Unmarshal(f.body, &repos); err != nil {
+				t.Fatal(err)
+			}
+			delete(repos, "arch-fix/base")
+			files[i].body = mustJSON(t, repos)
+		}
+	}
+	a := openBytes(t, mkTar(t, files))
+	items, loads := a.Items(), a.LoadItems()
+	if len(items) != 2 || len(items[0].Tags) == 0 || len(items[1].Tags) != 0 || items[1].ID().Hex != baseID {
+		t.Fatalf("Items: want the tagged app, then the untagged base %s; got %d items", baseID, len(items))
+	}
+	if len(loads) != 3 {
+		t.Fatalf("LoadItems: %d, want the intermediate and the 2 items", len(loads))
+	}
+	mid, app := loads[0], loads[1]
+	ml, _ := mid.Image.Layers()
+	al, _ := app.Image.Layers()
+	if len(ml) != 1 || len(al) != 2 || mid.Parent != (v1.Hash{}) || len(mid.Tags) != 0 {
+		t.Errorf("intermediate: %d layer(s), parent %v, tags %v", len(ml), mid.Parent, mid.Tags)
+	}
+	if app.ID() != items[0].ID() || app.Parent != mid.ID() {
+		t.Errorf("app %s records parent %v, want the intermediate %s", app.ID(), app.Parent, mid.ID())
+	}
+	if loads[2].ID().Hex != baseID || loads[2].Parent != (v1.Hash{}) {
+		t.Errorf("base: %s parent %v", loads[2].ID(), loads[2].Parent)
+	}
+}
+
+// legacyFiles are the members of the Docker 20.10 fixture without
+// manifest.json: a pre-1.10 save.
+func legacyFiles(t *testing.T) []tf {
 	src, err := os.ReadFile(fixture2010)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +154,11 @@ func TestReadLegacyNoManifestJSON(t *testing.T) {
 		}
 		files = append(files, f)
 	}
-	a := openBytes(t, mkTar(t, files))
+	return files
+}
+
+func TestReadLegacyNoManifestJSON(t *testing.T) {
+	a := openBytes(t, mkTar(t, legacyFiles(t)))
 	var got []string
 	for _, e := range a.Images() {
 		id, _ := e.Image.ConfigName()

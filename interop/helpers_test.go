@@ -129,6 +129,7 @@ type manifestItem struct {
 	Config   string
 	RepoTags []string
 	Layers   []string
+	Parent   string `json:",omitempty"`
 }
 
 type archive struct {

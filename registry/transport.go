@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -69,6 +70,9 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 	desc, err := remote.Get(r, ro...)
 	if err != nil {
 		return nil, describe("pull", ref, err)
+	}
+	if err := checkDocument(desc.Manifest, desc.MediaType); err != nil {
+		return nil, fmt.Errorf("pull %s: manifest %s: %w", ref, desc.Digest, err)
 	}
 	o := &Opened{Ref: r, Digest: desc.Digest, pulled: &Remote{Ref: r, Digest: desc.Digest, opts: opts}, ctx: ctx, ro: ro}
 	it := transfer.Item{Digest: desc.Digest}
@@ -131,12 +135,28 @@ func (x *pullIndex) MediaType() (types.MediaType, error)       { return x.base.M
 func (x *pullIndex) Digest() (v1.Hash, error)                  { return x.base.Digest() }
 func (x *pullIndex) Size() (int64, error)                      { return x.base.Size() }
 func (x *pullIndex) IndexManifest() (*v1.IndexManifest, error) { return x.base.IndexManifest() }
-func (x *pullIndex) RawManifest() ([]byte, error)              { return x.base.RawManifest() }
+
+func (x *pullIndex) RawManifest() ([]byte, error) { return x.base.RawManifest() }
+
+// checkDocument is the one OCI validation every reader runs
+// (archive/ocischema), on a manifest or index the registry served.
+func checkDocument(raw []byte, mt types.MediaType) error {
+	switch {
+	case mt.IsIndex():
+		return ocischema.CheckIndex(raw)
+	case mt.IsImage():
+		return ocischema.CheckManifest(raw, string(mt))
+	}
+	return nil
+}
 
 func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
 	img, err := x.base.Image(h)
 	if err != nil {
 		return nil, describe("pull", x.ref, err)
+	}
+	if err := checkImage(img); err != nil {
+		return nil, fmt.Errorf("pull %s: manifest %s: %w", x.ref, h, err)
 	}
 	return x.o.wrap(img), nil
 }
@@ -146,7 +166,25 @@ func (x *pullIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, describe("pull", x.ref, err)
 	}
+	if raw, err := idx.RawManifest(); err == nil {
+		if err := ocischema.CheckIndex(raw); err != nil {
+			return nil, fmt.Errorf("pull %s: index %s: %w", x.ref, h, err)
+		}
+	}
 	return &pullIndex{base: idx, ref: x.ref, o: x.o}, nil
+}
+
+// checkImage validates a child manifest of a pulled index.
+func checkImage(img v1.Image) error {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	return checkDocument(raw, mt)
 }
 
 type registrySink struct {

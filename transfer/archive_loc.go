@@ -44,9 +44,20 @@ func (s *archiveSource) AsIndex() (v1.ImageIndex, error) {
 
 func (s *archiveSource) Items() []Item { return s.items }
 
+// AllItems are Items with the top-level artifacts among them, for sinks
+// that carry artifacts (OCI layouts and archives).
+func (s *archiveSource) AllItems() []Item { return s.a.AllItems() }
+
+// LoadItems are Items with a legacy save's intermediate images, for a
+// load into the store (docker load keeps them).
+func (s *archiveSource) LoadItems() []Item { return s.a.LoadItems() }
+
 // Skipped lists the top-level manifests the archive left out (artifacts).
 func (s *archiveSource) Skipped() []string { return s.a.Skipped() }
-func (s *archiveSource) Close() error      { return s.a.Close() }
+
+// SkippedByAll lists what even AllItems leaves out.
+func (s *archiveSource) SkippedByAll() []string { return s.a.SkippedByAll() }
+func (s *archiveSource) Close() error           { return s.a.Close() }
 
 func openArchiveSource(_ context.Context, r Ref, env *Env) (Source, error) {
 	var a *archive.Archive
@@ -93,7 +104,7 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 	tagged := make([]Item, len(items))
 	for i, it := range items {
 		tagged[i] = Item{Image: it.Image, Index: it.Index, Tags: it.Tags, RefNames: it.RefNames, Parent: it.Parent}
-		if it.Image != nil {
+		if _, art := archive.IsArtifact(it.Image); it.Image != nil && !art {
 			tagged[i].Image = wrapImage(it.Image, ctx, opts.Progress)
 		}
 	}
@@ -131,7 +142,13 @@ func describe(items []Item) []Written {
 			w.Tags = append(w.Tags, reference.Familiar(t))
 		}
 		w.Tags = append(w.Tags, it.RefNames...)
-		if it.Index != nil {
+		if _, art := archive.IsArtifact(it.Image); art {
+			// an artifact has no image ID: its manifest digest and type
+			w.Digest, _ = it.Image.Digest()
+			if mt, err := it.Image.MediaType(); err == nil {
+				w.MediaType = string(mt)
+			}
+		} else if it.Index != nil {
 			w.Digest, _ = it.Index.Digest()
 			if pis, err := archive.IndexImages(it.Index); err == nil {
 				for _, pi := range pis {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/tarball"
@@ -55,7 +57,17 @@ type ConvertOptions struct {
 	Output func(io.Writer) io.Writer
 	// Warn, if set, receives warnings that do not fail the command.
 	Warn func(format string, args ...any)
+	// CarryArtifacts keeps OCI artifacts (signatures, SBOMs, referrers;
+	// manifests that are not runnable images) inside indexes; Run sets it
+	// for sinks that carry them (CarriesArtifacts).
+	CarryArtifacts bool
 }
+
+// CarriesArtifacts reports a transport whose sink keeps OCI artifacts
+// unchanged (manifest bytes, blobs, index entry), as skopeo copy --all
+// and regclient do: OCI layouts and oci-archive. Every other sink skips
+// them with a line naming each.
+func CarriesArtifacts(t *Transport) bool { return t.Name == "oci" || t.Name == "oci-archive" }
 
 // Result is what one Run moved.
 type Result struct {
@@ -75,9 +87,16 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	if err != nil {
 		return nil, err
 	}
-	source, items, err := OpenNamed(ctx, src, env)
+	opts.CarryArtifacts = CarriesArtifacts(dt)
+	source, items, err := openNamed(ctx, src, env, dt)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.CarryArtifacts {
+		if items, err = withoutArtifactIndexes(items, opts); err != nil {
+			source.Close()
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
 	}
 	digests := make([]v1.Hash, len(items))
 	for i, it := range items {
@@ -87,11 +106,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		source.Close()
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	if sk, ok := source.(interface{ Skipped() []string }); ok && opts.Warn != nil {
-		for _, what := range sk.Skipped() {
-			opts.Warn("skipping %s", what)
-		}
-	}
+	warnSkipped(source, opts)
 	defer source.Close()
 	items = wholeIndex(source, items, src, dt)
 	if items, err = rename(items, dst, dt); err != nil {
@@ -113,6 +128,48 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	return &Result{Written: written, Digests: digests}, nil
 }
 
+// withoutArtifactIndexes drops the indexes that hold nothing but
+// artifacts, saying so, for a sink that does not carry artifacts: they
+// must not fail a load of the images beside them. A source of nothing
+// else is an error naming them.
+func withoutArtifactIndexes(items []Item, opts ConvertOptions) ([]Item, error) {
+	var out []Item
+	var dropped []string
+	for _, it := range items {
+		if it.Index != nil && archive.OnlyArtifacts(it.Index) {
+			dropped = append(dropped, fmt.Sprintf("index %s (%s)", it.Digest, strings.Join(it.Names(), ", ")))
+			continue
+		}
+		out = append(out, it)
+	}
+	if len(out) == 0 && len(dropped) > 0 {
+		return nil, fmt.Errorf("%s holds only OCI artifacts, no image: only oci: and oci-archive: carry artifacts", strings.Join(dropped, "; "))
+	}
+	for _, d := range dropped {
+		if opts.Warn != nil {
+			opts.Warn("skipping %s: it holds only artifacts (only oci: and oci-archive: carry them)", d)
+		}
+	}
+	return out, nil
+}
+
+// warnSkipped says what the source left out: its artifacts too unless
+// the sink carries them.
+func warnSkipped(source Source, opts ConvertOptions) {
+	if opts.Warn == nil {
+		return
+	}
+	var skipped []string
+	if sk, ok := source.(interface{ SkippedByAll() []string }); ok && opts.CarryArtifacts {
+		skipped = sk.SkippedByAll()
+	} else if sk, ok := source.(interface{ Skipped() []string }); ok {
+		skipped = sk.Skipped()
+	}
+	for _, what := range skipped {
+		opts.Warn("skipping %s", what)
+	}
+}
+
 // Indexer is a source that is itself an index (an OCI layout's index.json).
 type Indexer interface{ AsIndex() (v1.ImageIndex, error) }
 
@@ -127,6 +184,9 @@ func wholeIndex(source Source, items []Item, src Ref, dt *Transport) []Item {
 		if it.Image == nil {
 			return items
 		}
+	}
+	if sk, ok := source.(interface{ Skipped() []string }); ok && len(sk.Skipped()) > 0 {
+		return items // index.json also names artifacts a registry push skips
 	}
 	if x, ok := source.(Indexer); ok {
 		if idx, err := x.AsIndex(); err == nil {
@@ -196,6 +256,20 @@ func Open(ctx context.Context, ref Ref, env *Env, opts ConvertOptions, singlePla
 // item when it names none), without platform selection: verify looks at
 // every platform and reports the missing ones itself.
 func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
+	return openNamed(ctx, ref, env, nil)
+}
+
+// openWithArtifacts is OpenNamed with the source's top-level artifacts
+// among the items (verify re-hashes their blobs too).
+func openWithArtifacts(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
+	oci, _ := LookupTransport("oci")
+	return openNamed(ctx, ref, env, oci)
+}
+
+// openNamed is OpenNamed for a sink of transport dt (nil: none): one that
+// carries artifacts takes the source's artifacts too (AllItems); the
+// store takes a legacy save's intermediate images too (LoadItems).
+func openNamed(ctx context.Context, ref Ref, env *Env, dt *Transport) (Source, []Item, error) {
 	t, ok := LookupTransport(ref.Transport)
 	if !ok || t.Source == nil {
 		return nil, nil, fmt.Errorf("%s: the %s transport cannot be read", ref, ref.Transport)
@@ -205,19 +279,47 @@ func OpenNamed(ctx context.Context, ref Ref, env *Env) (Source, []Item, error) {
 		return nil, nil, err
 	}
 	items := source.Items()
+	if all, ok := source.(interface{ AllItems() []Item }); ok && dt != nil && CarriesArtifacts(dt) {
+		items = all.AllItems()
+	}
+	if li, ok := source.(interface{ LoadItems() []Item }); ok && dt != nil && dt.Name == "store" && ref.Name == "" {
+		items = li.LoadItems()
+	}
 	if ref.Name != "" && t.Name != "store" { // the store resolved its names itself
 		it, err := selectItem(items, ref.Name, t.Name == "docker-archive")
 		if err != nil {
+			err = artifactNamed(source, ref.Name, err)
 			source.Close()
 			return nil, nil, fmt.Errorf("%s: %w", ref, err)
 		}
 		items = []Item{it}
 	}
 	if len(items) == 0 {
+		err := fmt.Errorf("%s: no images", ref)
+		if sk, ok := source.(interface{ Skipped() []string }); ok && len(sk.Skipped()) > 0 {
+			err = fmt.Errorf("%s: no images (skipped: %s)", ref, strings.Join(sk.Skipped(), "; "))
+		}
 		source.Close()
-		return nil, nil, fmt.Errorf("%s: no images", ref)
+		return nil, nil, err
 	}
 	return source, items, nil
+}
+
+// artifactNamed turns a failed selection into "it is an artifact" when the
+// name picks one of the source's artifacts, which this sink skips.
+func artifactNamed(source Source, name string, err error) error {
+	all, ok := source.(interface{ AllItems() []Item })
+	if !ok {
+		return err
+	}
+	it, aerr := selectItem(all.AllItems(), name, false)
+	if aerr != nil {
+		return err
+	}
+	if what, art := archive.IsArtifact(it.Image); art {
+		return fmt.Errorf("%q is an OCI artifact (%s), not an image: only oci: and oci-archive: carry artifacts", name, what)
+	}
+	return err
 }
 
 // rename gives a single item dst's :REF as its only name.

@@ -75,7 +75,8 @@ type Written struct {
 	// Renamed lists tags a store sink moved away from another image
 	// (docker load's "renaming the old one" line).
 	Renamed []store.TagResult
-	// MediaType and Size describe the manifest a registry sink pushed.
+	// MediaType and Size describe the manifest a registry sink pushed;
+	// MediaType alone, with ID zero, an artifact an OCI sink carried.
 	MediaType string
 	Size      int64
 	// Detail is the sink's own result document, for --json (a registry

@@ -212,8 +212,11 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 			if err == nil {
 				err = archive.CheckImage(img)
 			}
+			if errors.Is(err, archive.ErrNotImage) && opts.CarryArtifacts {
+				_, err = archive.ChildArtifact(parent, d.Digest) // carried unchanged
+			}
 			if errors.Is(err, archive.ErrNotImage) {
-				// an artifact (signature, SBOM, …) is not carried yet: say so
+				// an artifact (signature, SBOM, …) this sink does not carry: say so
 				if opts.Warn != nil {
 					opts.Warn("skipping %v", err)
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/item"
 )
 
@@ -91,13 +92,16 @@ func blobName(h v1.Hash) (string, error) {
 }
 
 func (d *layout) image(raw []byte, mt types.MediaType) (v1.Image, error) {
-	core := &imageCore{d: d, raw: raw, mt: mt}
+	if err := ocischema.CheckManifest(raw, string(mt)); err != nil {
+		return nil, fmt.Errorf("dir:%s: manifest: %w", d.path, err)
+	}
+	ic := &imageCore{d: d, raw: raw, mt: mt}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("dir:%s: manifest: %w", d.path, err)
 	}
-	core.manifest = m
-	return partial.CompressedToImage(core)
+	ic.manifest = m
+	return partial.CompressedToImage(ic)
 }
 
 // imageCore is partial.CompressedImageCore over the directory's files.
@@ -122,6 +126,9 @@ func (c *imageCore) RawConfigFile() ([]byte, error) {
 	}
 	if h, _, _ := v1.SHA256(bytes.NewReader(b)); h != c.manifest.Config.Digest {
 		return nil, fmt.Errorf("dir:%s: config %s hashes to %s", c.d.path, c.manifest.Config.Digest, h)
+	}
+	if err := ocischema.Config(b); err != nil {
+		return nil, fmt.Errorf("dir:%s: config %s: %w", c.d.path, c.manifest.Config.Digest, err)
 	}
 	return b, nil
 }

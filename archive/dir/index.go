@@ -7,6 +7,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imgtool/imgtool/archive/ocischema"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -29,6 +31,9 @@ func (x *index) Digest() (v1.Hash, error) {
 }
 
 func (x *index) IndexManifest() (*v1.IndexManifest, error) {
+	if err := ocischema.CheckIndex(x.raw); err != nil {
+		return nil, fmt.Errorf("dir:%s: manifest list: %w", x.d.path, err)
+	}
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
 }
 

@@ -75,7 +75,7 @@ func manifestsByConfig(a *core.Archive, top *v1.IndexManifest) map[v1.Hash]item.
 	if err != nil {
 		return out
 	}
-	images, err := oci.Expand(items)
+	images, err := oci.Expand(oci.WithoutArtifacts(items))
 	if err != nil {
 		return out
 	}

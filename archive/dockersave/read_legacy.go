@@ -33,11 +33,15 @@ type legacyReader struct {
 	nodes map[string]*legacyNode
 	ids   []string // v1 IDs in archive order
 	items []item.Item
+	// visible is how many of items are the archive's images (tagged, and
+	// untagged tops); the rest are the intermediate images of chains.
+	visible int
 }
 
 // LoadLegacy reads a legacy docker save without manifest.json: the images
 // repositories tags, then the untagged tops of the <v1id>/json parent
-// chains, in archive order.
+// chains, in archive order. The archive's LoadItems add the chains'
+// intermediate images, each with its Parent, as docker load keeps them.
 func LoadLegacy(a *core.Archive) ([]item.Item, error) {
 	var repos map[string]map[string]string
 	if _, err := a.ReadJSON("repositories", &repos); err != nil {
@@ -47,7 +51,25 @@ func LoadLegacy(a *core.Archive) ([]item.Item, error) {
 	if err := r.load(repos); err != nil {
 		return nil, err
 	}
-	return r.items, nil
+	a.SetLoadItems(r.loadOrder())
+	return r.items[:r.visible], nil
+}
+
+// loadOrder is the items of a load: the intermediate images first,
+// parents before children (as docker's legacy load creates them), then
+// the archive's images, so load's last line stays the tagged image's.
+func (r *legacyReader) loadOrder() []item.Item {
+	mid := append([]item.Item{}, r.items[r.visible:]...)
+	sort.SliceStable(mid, func(i, j int) bool { return layerCount(mid[i]) < layerCount(mid[j]) })
+	return append(mid, r.items[:r.visible]...)
+}
+
+func layerCount(it item.Item) int {
+	ls, err := it.Image.Layers()
+	if err != nil {
+		return 0
+	}
+	return len(ls)
 }
 
 // load builds every node, then adds the tagged images and the untagged tops.
@@ -86,6 +108,21 @@ func (r *legacyReader) load(repos map[string]map[string]string) error {
 			if _, err := r.add(byID, id); err != nil {
 				return err
 			}
+		}
+	}
+	// Docker's legacy load makes an image of every v1 directory, parents
+	// first, and links each to its parent: the intermediate images of a
+	// chain stay as <none> rows of images -a. They are items of a load
+	// only (LoadItems), after the tagged images and tops.
+	r.visible = len(r.items)
+	for _, id := range r.ids {
+		if _, err := r.add(byID, id); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.ids {
+		if p := strings.TrimPrefix(r.nodes[id].parent, "sha256:"); p != "" {
+			r.items[byID[id]].Parent = r.items[byID[p]].ID()
 		}
 	}
 	return nil

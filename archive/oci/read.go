@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive/internal/core"
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/reference"
 )
@@ -16,23 +18,35 @@ import (
 // ReadTopIndex reads index.json with the field's types (ggcr's
 // v1.IndexManifest: the OCI index with ggcr hashes and platforms).
 func ReadTopIndex(a *core.Archive) (*v1.IndexManifest, error) {
-	var top v1.IndexManifest
-	if _, err := a.ReadJSON("index.json", &top); err != nil {
+	raw, err := a.ReadJSON("index.json", &json.RawMessage{})
+	if err != nil {
 		return nil, err
+	}
+	if err := ocischema.CheckIndex(raw); err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	var top v1.IndexManifest
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, fmt.Errorf("index.json: %v", err)
 	}
 	return &top, nil
 }
 
 // Load reads an OCI layout's items from top, its index.json, and expands
-// them to the platform images the archive holds.
+// them to the platform images the archive holds. A layout of artifacts
+// only opens (an OCI sink carries them); the sinks that take images say
+// it holds none.
 func Load(a *core.Archive, top *v1.IndexManifest) (items, images []item.Item, err error) {
-	if items, err = WalkIndex(a, top); err != nil {
+	all, err := WalkIndex(a, top)
+	if err != nil {
 		return nil, nil, err
 	}
+	a.SetAllItems(all)
+	items = WithoutArtifacts(all)
 	if images, err = Expand(items); err != nil {
 		return nil, nil, err
 	}
-	if len(images) == 0 {
+	if len(all) == 0 {
 		if sk := a.Skipped(); len(sk) > 0 {
 			return nil, nil, fmt.Errorf("index.json: no image manifests found (skipped: %s)", strings.Join(sk, "; "))
 		}
@@ -94,8 +108,7 @@ func indexItem(a *core.Archive, k int, d v1.Descriptor, single bool) (*item.Item
 		// docker load refuses a non-Linux image unless an index picked it
 		img, cf, err := a.ManifestImage(p, raw, mt, d.Digest, single || d.Platform == nil)
 		if errors.Is(err, core.ErrNotImage) {
-			a.Skip(err.Error())
-			return nil, nil
+			return artifactItem(a, d, raw, err.Error(), core.ArtifactOf(raw))
 		}
 		if err != nil {
 			return nil, err
@@ -106,8 +119,32 @@ func indexItem(a *core.Archive, k int, d v1.Descriptor, single bool) (*item.Item
 		}
 		return &item.Item{Image: img, Digest: d.Digest, Platform: plat}, nil
 	}
-	a.Skip(fmt.Sprintf("index.json manifests[%d] %s: media type %q is neither an image nor an index", k, d.Digest, mt))
-	return nil, nil
+	what := fmt.Sprintf("index.json manifests[%d] %s: media type %q is neither an image nor an index", k, d.Digest, mt)
+	return artifactItem(a, d, raw, what, fmt.Sprintf("media type %s", mt))
+}
+
+// artifactItem is the item of a top-level manifest that is not a runnable
+// image, carried by OCI sinks and skipped, with the line skipped, by the
+// others. A document whose blobs the archive lacks is only skipped.
+func artifactItem(a *core.Archive, d v1.Descriptor, raw []byte, skipped, what string) (*item.Item, error) {
+	x, err := a.ArtifactOf(d, raw, what)
+	if err != nil {
+		a.Skip(fmt.Sprintf("%s (cannot be carried: %v)", skipped, err))
+		return nil, nil
+	}
+	a.SkipArtifact(skipped)
+	return &item.Item{Image: x, Digest: d.Digest, Platform: d.Platform}, nil
+}
+
+// WithoutArtifacts is items without the artifacts among them.
+func WithoutArtifacts(items []item.Item) []item.Item {
+	out := make([]item.Item, 0, len(items))
+	for _, it := range items {
+		if _, ok := core.AsArtifact(it.Image); !ok {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // mergeNames adds tags and ref names it does not hold yet.

@@ -90,9 +90,12 @@ func indexBytes(wx *core.PlanIndex) ([]byte, error) {
 	changed := false
 	for i, k := range wx.Kids {
 		d := wx.IM.Manifests[i]
-		if k.Img != nil {
+		switch {
+		case k.Art != nil:
+			outs[i] = out{k.Art.D, int64(len(k.Art.Raw)), k.Art.MT}
+		case k.Img != nil:
 			outs[i] = out{k.Img.ManD, int64(len(k.Img.Man)), k.Img.ManMT}
-		} else {
+		default:
 			outs[i] = out{k.Idx.OutD, int64(len(k.Idx.Out)), k.Idx.MT}
 		}
 		if outs[i].d != d.Digest || outs[i].sz != d.Size || (d.MediaType != "" && outs[i].MT != d.MediaType) {
@@ -137,6 +140,12 @@ func buildOCI(p *core.Plan, docker DockerFiles) (*ociOut, error) {
 			return nil, err
 		}
 		o.manifests[wi.ID], o.manSizes[wi.ID] = wi.ManD, int64(len(wi.Man))
+	}
+	for _, pa := range p.Arts {
+		add(blob{name: blobName(pa.D), data: pa.Raw})
+		for _, b := range pa.Blobs {
+			add(blob{name: blobName(b.Digest), layer: b})
+		}
 	}
 	// p.indexes is in post-order: children before parents
 	for _, wx := range p.Indexes {
@@ -193,18 +202,21 @@ func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) e
 // without annotations.
 func rootDescs(r *core.PlanRoot) []ocispec.Descriptor {
 	var rdesc ocispec.Descriptor
-	if r.Img != nil {
+	switch {
+	case r.Art != nil:
+		rdesc = r.ArtEntry
+	case r.Img != nil:
 		rdesc = core.OCIDesc(r.Img.ManMT, r.Img.ManD, int64(len(r.Img.Man)))
-	} else {
+	default:
 		rdesc = core.OCIDesc(r.Idx.MT, r.Idx.OutD, int64(len(r.Idx.Out)))
 	}
 	var out []ocispec.Descriptor
 	for _, t := range r.Tags {
 		d := rdesc
-		d.Annotations = map[string]string{
+		d.Annotations = withNames(rdesc.Annotations, map[string]string{
 			core.AnnotationContainerdName: reference.FullyQualified(t),
 			core.AnnotationRefName:        t.TagStr(),
-		}
+		})
 		out = append(out, d)
 	}
 	for _, rn := range r.RefNames {
@@ -216,11 +228,24 @@ func rootDescs(r *core.PlanRoot) []ocispec.Descriptor {
 			continue
 		}
 		d := rdesc
-		d.Annotations = map[string]string{core.AnnotationRefName: rn}
+		d.Annotations = withNames(rdesc.Annotations, map[string]string{core.AnnotationRefName: rn})
 		out = append(out, d)
 	}
 	if len(out) == 0 {
 		out = append(out, rdesc)
+	}
+	return out
+}
+
+// withNames is an entry's own annotations (an artifact's, kept from its
+// source entry) with the name annotations added.
+func withNames(own, names map[string]string) map[string]string {
+	out := make(map[string]string, len(own)+len(names))
+	for k, v := range own {
+		out[k] = v
+	}
+	for k, v := range names {
+		out[k] = v
 	}
 	return out
 }

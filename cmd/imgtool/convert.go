@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -161,7 +162,10 @@ func printWritten(out *os.File, w transfer.Written) {
 		name = "untagged"
 	}
 	what := "image " + w.ID.String()
-	if w.ID == (v1.Hash{}) {
+	switch {
+	case w.ID == (v1.Hash{}) && w.MediaType != "" && !types.MediaType(w.MediaType).IsIndex():
+		what = "artifact " + w.Digest.String() // carried unchanged (oci, oci-archive)
+	case w.ID == (v1.Hash{}):
 		what = "index " + w.Digest.String()
 	}
 	plat := ""
@@ -198,6 +202,11 @@ layers are recompressed or platforms dropped; a docker-archive gets one image pe
 platform; the store (and flatten) take the host's platform from an index unless
 --platform or --all-platforms. A kept
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
+
+OCI artifacts (signatures, SBOMs, referrers, empty-config manifests, indexes of
+them) go unchanged between oci and oci-archive, as skopeo copy --all does: same
+manifest bytes, blobs and index.json entry. Other destinations skip each one with
+a line naming it. Documents the OCI spec's schema refuses are never read.
 
 Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd
 rewrites OCI layers in one pass (diff_id and blob digest hashed on the fly;

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/imageid"
 )
 
@@ -171,6 +172,9 @@ func (a *Archive) manifestImage(p string, raw []byte, mt types.MediaType, digest
 	defer a.mu.Unlock()
 	if img := a.byMan[digest]; img != nil {
 		return img, &ConfigInfo{raw: img.rawConfig, cf: img.config, diffIDs: img.config.RootFS.DiffIDs}, nil
+	}
+	if err := ocischema.CheckManifest(raw, string(mt)); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {

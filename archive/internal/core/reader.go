@@ -34,6 +34,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/tarball"
@@ -54,8 +55,15 @@ type Archive struct {
 	items  []item.Item
 	images []item.Item
 	// skipped names the top-level manifests that are not runnable images
-	// (OCI artifacts: signatures, SBOMs, …), which readers leave out.
-	skipped []string
+	// (OCI artifacts: signatures, SBOMs, …), which readers leave out;
+	// artifacts are those of them an OCI sink carries (all lists them
+	// among the items, in index order).
+	skipped   []string
+	artifacts []string
+	all       []item.Item
+	// loadItems are what a load into the store takes when it differs
+	// from items: a legacy save's chains with their intermediate images.
+	loadItems []item.Item
 	// jsonRead counts the JSON bytes read; index children are read on
 	// demand, from any goroutine.
 	jsonRead atomic.Int64
@@ -84,8 +92,44 @@ func (a *Archive) Images() []item.Item { return a.images }
 // Skip records a top-level manifest the reader leaves out, and why.
 func (a *Archive) Skip(what string) { a.skipped = append(a.skipped, what) }
 
-// Skipped lists what the reader left out (Skip), for commands to report.
-func (a *Archive) Skipped() []string { return a.skipped }
+// SkipArtifact records a top-level artifact: left out of Items and
+// Images, listed by AllItems.
+func (a *Archive) SkipArtifact(what string) { a.artifacts = append(a.artifacts, what) }
+
+// Skipped lists what the reader left out of Items (Skip, SkipArtifact),
+// for commands to report.
+func (a *Archive) Skipped() []string { return append(append([]string{}, a.artifacts...), a.skipped...) }
+
+// SkippedByAll lists what even AllItems leaves out (Skip).
+func (a *Archive) SkippedByAll() []string { return a.skipped }
+
+// SetLoadItems records the items a load into the store takes, when they
+// are more than Items (a legacy save's intermediate images).
+func (a *Archive) SetLoadItems(items []item.Item) { a.loadItems = items }
+
+// LoadItems are the items a load into the store takes: Items, plus the
+// intermediate images of a legacy save's parent chains, each with its
+// Parent, which docker load keeps as <none> images.
+func (a *Archive) LoadItems() []item.Item {
+	if a.loadItems == nil {
+		return a.items
+	}
+	return a.loadItems
+}
+
+// SetAllItems records the archive's items with its top-level artifacts,
+// in index order (the OCI reader's walk).
+func (a *Archive) SetAllItems(all []item.Item) { a.all = all }
+
+// AllItems are Items with the top-level artifacts (signatures, SBOMs,
+// other OCI artifacts) among them in index order: what an OCI sink
+// carries unchanged.
+func (a *Archive) AllItems() []item.Item {
+	if a.all == nil {
+		return a.items
+	}
+	return a.all
+}
 
 // Close closes the archive file. Temporary spool files are unlinked as soon
 // as they are created, so closing them removes them.
@@ -261,6 +305,9 @@ func parseConfig(p string, raw []byte) (*ConfigInfo, error) {
 	}
 	if probe.RootFS == nil {
 		return nil, fmt.Errorf("%s: invalid image JSON, no RootFS key", p)
+	}
+	if err := ocischema.Config(raw); err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {

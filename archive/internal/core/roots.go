@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
@@ -64,6 +66,9 @@ type archiveIndex struct {
 	raw    []byte
 	mt     types.MediaType
 	digest v1.Hash
+
+	checkOnce sync.Once // CheckIndex, run once on first use
+	checkErr  error
 }
 
 var _ v1.ImageIndex = (*archiveIndex)(nil)
@@ -73,6 +78,14 @@ func (x *archiveIndex) Digest() (v1.Hash, error)            { return x.digest, n
 func (x *archiveIndex) Size() (int64, error)                { return partial.Size(x) }
 func (x *archiveIndex) RawManifest() ([]byte, error)        { return bytes.Clone(x.raw), nil }
 func (x *archiveIndex) IndexManifest() (*v1.IndexManifest, error) {
+	x.checkOnce.Do(func() {
+		if err := ocischema.CheckIndex(x.raw); err != nil {
+			x.checkErr = fmt.Errorf("index %s: %w", x.digest, err)
+		}
+	})
+	if x.checkErr != nil {
+		return nil, x.checkErr
+	}
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
 }
 
@@ -98,7 +111,7 @@ func (x *archiveIndex) childBlob(d v1.Descriptor, what, kind string, is func(typ
 	}
 	mt := SniffMT(d.MediaType, raw)
 	if !is(mt) {
-		return nil, "", p, fmt.Errorf("%s: %s is not %s", p, mt, kind)
+		return nil, "", p, fmt.Errorf("%s: %s is not %s: %w", p, mt, kind, ErrNotImage)
 	}
 	return raw, mt, p, nil
 }
@@ -123,6 +136,25 @@ func (x *archiveIndex) Image(h v1.Hash) (v1.Image, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// Artifact is child h when it is not a runnable image (Image gave
+// ErrNotImage): an OCI artifact, or a manifest of a media type imgtool
+// does not run, to be carried unchanged.
+func (x *archiveIndex) Artifact(h v1.Hash) (v1.Image, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	raw, _, err := x.a.readBlob(d.Digest, d.Size)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	what := ArtifactOf(raw)
+	if mt := SniffMT(d.MediaType, raw); !mt.IsImage() {
+		what = fmt.Sprintf("media type %s", mt)
+	}
+	return x.a.ArtifactOf(d, raw, what)
 }
 
 func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
@@ -110,12 +112,26 @@ type PlanIndex struct {
 type PlanKid struct {
 	Img *PlanImage
 	Idx *PlanIndex
+	Art *PlanArtifact
+}
+
+// PlanArtifact is an artifact to copy unchanged (OCI forms): its manifest
+// bytes and the blobs it names, each copied as stored and checked
+// against its digest.
+type PlanArtifact struct {
+	X     *Artifact
+	Raw   []byte
+	MT    types.MediaType
+	D     v1.Hash
+	Blobs []*PlanLayer
 }
 
 // PlanRoot is one item of index.json / manifest.json.
 type PlanRoot struct {
 	Img      *PlanImage
 	Idx      *PlanIndex
+	Art      *PlanArtifact
+	ArtEntry ocispec.Descriptor // an artifact's own index entry (Artifact.EntryDescriptor)
 	Tags     []name.Tag
 	RefNames []string
 	Parent   v1.Hash // the item's Parent image ID (docker save forms)
@@ -143,6 +159,8 @@ type Plan struct {
 	ByDiff  map[v1.Hash]*PlanLayer
 	ByID    map[v1.Hash]*PlanImage
 	Indexes []*PlanIndex
+	Arts    []*PlanArtifact
+	ByArt   map[v1.Hash]*PlanArtifact
 	TmpDir  string
 }
 
@@ -178,8 +196,15 @@ func NewPlan(imgs []item.Item, opts Options) (*Plan, error) {
 	default:
 		return nil, fmt.Errorf("unsupported layer compression %s (use none, gzip or zstd)", opts.Compression)
 	}
-	p := &Plan{Opts: opts, ByDiff: map[v1.Hash]*PlanLayer{}, ByID: map[v1.Hash]*PlanImage{}}
+	p := &Plan{Opts: opts, ByDiff: map[v1.Hash]*PlanLayer{}, ByID: map[v1.Hash]*PlanImage{}, ByArt: map[v1.Hash]*PlanArtifact{}}
 	for n, t := range imgs {
+		if x, ok := AsArtifact(t.Image); ok {
+			if !opts.oci() {
+				return nil, fmt.Errorf("item %d: %s is %s, not an image: only OCI layouts and oci-archive carry artifacts", n, x.digest, x.what)
+			}
+			p.addRoot(&PlanRoot{Art: p.addArtifact(x), ArtEntry: x.EntryDescriptor(), Tags: t.Tags, RefNames: t.RefNames})
+			continue
+		}
 		switch {
 		case t.Index != nil && !opts.oci():
 			pis, err := IndexImages(t.Index)
@@ -222,7 +247,7 @@ func NewPlan(imgs []item.Item, opts Options) (*Plan, error) {
 // index.
 func (p *Plan) addRoot(r *PlanRoot) {
 	for _, o := range p.Roots {
-		if (r.Img != nil && o.Img == r.Img) || (r.Idx != nil && o.Idx == r.Idx) {
+		if (r.Img != nil && o.Img == r.Img) || (r.Idx != nil && o.Idx == r.Idx) || (r.Art != nil && o.Art == r.Art) {
 			for _, tg := range r.Tags {
 				if !ContainsTag(o.Tags, tg) {
 					o.Tags = append(o.Tags, tg)
@@ -318,8 +343,19 @@ func (p *Plan) addIndex(idx v1.ImageIndex, depth int) (*PlanIndex, error) {
 			what = "attestation"
 		}
 		img, err := idx.Image(d.Digest)
+		if errors.Is(err, ErrNotImage) {
+			if c, ok := idx.(interface {
+				Artifact(v1.Hash) (v1.Image, error)
+			}); ok {
+				img, err = c.Artifact(d.Digest)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
+		}
+		if x, ok := AsArtifact(img); ok {
+			wx.Kids[i].Art = p.addArtifact(x)
+			continue
 		}
 		if wx.Kids[i].Img, err = p.addImage(img); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", what, d.Digest, err)
@@ -327,6 +363,23 @@ func (p *Plan) addIndex(idx v1.ImageIndex, depth int) (*PlanIndex, error) {
 	}
 	p.Indexes = append(p.Indexes, wx)
 	return wx, nil
+}
+
+// addArtifact adds an artifact (once per manifest digest) and its blobs,
+// copied as stored.
+func (p *Plan) addArtifact(x *Artifact) *PlanArtifact {
+	if pa, ok := p.ByArt[x.digest]; ok {
+		return pa
+	}
+	pa := &PlanArtifact{X: x, Raw: x.raw, MT: x.mt, D: x.digest}
+	for _, b := range x.Blobs() {
+		br := b.(*blobRef)
+		d := br.desc
+		pa.Blobs = append(pa.Blobs, &PlanLayer{DiffID: d.Digest, Src: b, Size: d.Size, Digest: d.Digest, MT: d.MediaType, Copy: true})
+	}
+	p.ByArt[x.digest] = pa
+	p.Arts = append(p.Arts, pa)
+	return pa
 }
 
 // layerCompression classifies a source layer's blob by media type: its

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
@@ -246,6 +247,9 @@ func (v *verifier) image(ctx context.Context, img v1.Image, label string, mdiges
 	if err != nil {
 		v.fail("%s: manifest: %v", label, err)
 		return nil
+	}
+	if len(m.Layers) == 0 && m.MediaType == types.OCIManifestSchema1 {
+		v.warn("%s: the manifest has no layer: image-spec's schema asks for at least one; Docker, containerd and imgtool load it", label)
 	}
 	configOK := true
 	if m.Config.Digest != (v1.Hash{}) && digestBytes(m.Config.Digest.Algorithm, raw) != m.Config.Digest {

@@ -8,7 +8,8 @@
 // object), and adds the rules of image-spec's JSON schemas that its
 // schema tests assert (schema/{config,manifest,imageindex}_test.go):
 // media types of the RFC 6838 form, the digest grammar, required
-// descriptor fields, schemaVersion 2, an image manifest's first layer,
+// descriptor fields, schemaVersion 2 (but not an image manifest's first
+// layer: see Manifest),
 // a platform's os and architecture, and Env entries of the form KEY=VALUE.
 // Hand-written rather than image-spec's schema.Validator: that compiles
 // the JSON schemas on every call through a JSON-schema module imgtool
@@ -35,10 +36,6 @@ var digestRe = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]
 
 // envRe is the rule image-spec's validator applies to config.Env.
 var envRe = regexp.MustCompile(`^[^=]+=.*$`)
-
-// Media types of image manifests held to the OCI schema's "at least one
-// layer" rule (Docker's schema2 allows none).
-const ociManifestMT = ocispec.MediaTypeImageManifest
 
 // Error is a document the spec's schema refuses.
 type Error struct {
@@ -182,9 +179,11 @@ func Manifest(raw []byte, mt string) (*ocispec.Manifest, error) {
 	if rd.Layers == nil {
 		return nil, fail("layers", "missing (required)")
 	}
-	if len(rd.Layers) == 0 && (mt == ociManifestMT || m.MediaType == ociManifestMT) {
-		return nil, fail("layers", "empty; the OCI image manifest schema requires at least one layer")
-	}
+	// An empty layers array is what image-spec's schema test manifest-05
+	// calls invalid, but Docker, BuildKit (FROM scratch + LABEL), containerd
+	// and ggcr's empty.Image make and accept such images, and refusing them
+	// would refuse what imgtool's own save writes for them. It is read;
+	// verify reports it as a warning.
 	for i, l := range rd.Layers {
 		if err := descriptor(fmt.Sprintf("layers[%d]", i), l); err != nil {
 			return nil, err

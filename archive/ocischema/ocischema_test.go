@@ -96,6 +96,12 @@ func TestImageSpecSchemaCases(t *testing.T) {
 		case "index":
 			_, err = Index(doc)
 		}
+		if name == "ispec-manifest-05" {
+			// The one deliberate deviation: a manifest with no layer is what
+			// Docker, BuildKit and ggcr write for a config-only image; it is
+			// read, and verify warns (interop TestInvalidOCIDocumentsAreNotLoaded).
+			verdict = "valid"
+		}
 		if (err == nil) != (verdict == "valid") {
 			t.Errorf("%s: upstream says %s (%s), got err=%v", name, verdict, cols[3], err)
 		}

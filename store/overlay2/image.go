@@ -93,6 +93,7 @@ func (img *Image) RawManifest() ([]byte, error) {
 				Digest:    img.id,
 				Size:      int64(len(img.config)),
 			},
+			Layers: []v1.Descriptor{}, // "layers": [] for a zero-layer image, never null
 		}
 		for _, l := range img.layers {
 			size, err := l.Size()

@@ -110,6 +110,16 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 			opts.Warn("recording distribution metadata: %v", err)
 		}
 	}
+	if _, ok := source.(*storeSource); ok && dt.Name == "docker" {
+		source.Close() // the reader lock, before recordPushed takes the writer's
+		st, err := env.Store()
+		if err == nil {
+			err = recordPushed(st, written)
+		}
+		if err != nil && opts.Warn != nil {
+			opts.Warn("recording the pushed digest: %v", err)
+		}
+	}
 	return &Result{Written: written, Digests: digests}, nil
 }
 

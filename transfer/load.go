@@ -58,12 +58,16 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	// One write of repositories.json for every image's tags.
+	// One write of repositories.json for every image's tags, then its
+	// digest references (a pull's repo@sha256:…, Docker's RepoDigests).
 	sets := make([]store.TagSet, len(entries))
 	for i, e := range entries {
 		sets[i].ID = out[i].ID
 		for _, t := range e.Tags {
 			sets[i].Refs = append(sets[i].Refs, t)
+		}
+		for _, d := range e.DigestRefs {
+			sets[i].Refs = append(sets[i].Refs, d)
 		}
 	}
 	results, err := st.Refs().SetMany(sets, false)
@@ -71,7 +75,7 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 		return out, err
 	}
 	for i, res := range results {
-		for _, r := range res {
+		for _, r := range res[:len(entries[i].Tags)] {
 			out[i].Tags = append(out[i].Tags, r.Ref)
 			if r.Previous != (v1.Hash{}) {
 				out[i].Renamed = append(out[i].Renamed, r)

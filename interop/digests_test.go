@@ -1,0 +1,110 @@
+package interop
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// repoRefs is repositories.json's map for one repository of a data root.
+func repoRefs(t *testing.T, root, repo string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "image", "overlay2", "repositories.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf struct{ Repositories map[string]map[string]string }
+	if err := json.Unmarshal(b, &tf); err != nil {
+		t.Fatal(err)
+	}
+	return tf.Repositories[repo]
+}
+
+var pulledDigestRE = regexp.MustCompile(`Digest: (sha256:[0-9a-f]{64})`)
+
+// dockerPullDigest runs docker pull REF and returns the digest it prints.
+func dockerPullDigest(t *testing.T, d *dockertest.Daemon, ref string) string {
+	t.Helper()
+	m := pulledDigestRE.FindStringSubmatch(d.Docker(t, "pull", ref))
+	if m == nil {
+		t.Fatalf("docker pull %s printed no digest", ref)
+	}
+	return m[1]
+}
+
+// TestRepoDigestsMatchDockerd: a push and a pull record repo@sha256:…
+// references in repositories.json as dockerd 20.10 does (a pull by tag the
+// tag and the digest, a pull by digest the digest only, a push the pushed
+// manifest's digest); images --digests, images and inspect's RepoDigests
+// print them as docker does, on docker's own data root and on imgtool's.
+func TestRepoDigestsMatchDockerd(t *testing.T) {
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	root, err := dockertest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(root, "testdata", "archive", "docker20.10-save.tar")
+	src := newStore(t)
+	dockertest.MustImgtool(t, "--root", src, "load", "-i", archive)
+	app, byDigest := reg.host+"/dg/app", reg.host+"/dg/bydigest"
+	dockertest.MustImgtool(t, "--root", src, "push", "arch-fix/app:2", app+":2")
+	dockertest.MustImgtool(t, "--root", src, "push", "arch-fix/base:1", byDigest+":1")
+
+	d := dockertest.Shared(t)
+	appDigest := dockerPullDigest(t, d, app+":2")
+	pushed := repoRefs(t, src, app)
+	// docker push records repo@<pushed digest> (its tag was there before);
+	// imgtool push SRC DST records the same, and no tag.
+	if _, ok := pushed[app+"@"+appDigest]; !ok || len(pushed) != 1 {
+		t.Errorf("imgtool push recorded %v; want %s@%s, as docker push records it", pushed, app, appDigest)
+	}
+
+	// pull by tag: the tag and repo@digest, the same entries as dockerd's
+	ours := newStore(t)
+	dockertest.MustImgtool(t, "--root", ours, "pull", app+":2")
+	if want, got := repoRefs(t, d.Root, app), repoRefs(t, ours, app); !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories.json %s after pull:\n dockerd: %v\n imgtool: %v", app, want, got)
+	}
+	// pull by digest: only the digest reference
+	baseDigest := dockerPullDigest(t, d, byDigest+":1")
+	d.Docker(t, "rmi", byDigest+":1")
+	d.Docker(t, "pull", byDigest+"@"+baseDigest)
+	dockertest.MustImgtool(t, "--root", ours, "pull", byDigest+"@"+baseDigest)
+	want, got := repoRefs(t, d.Root, byDigest), repoRefs(t, ours, byDigest)
+	if len(want) != 1 || !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories.json %s after pull by digest:\n dockerd: %v\n imgtool: %v", byDigest, want, got)
+	}
+
+	for _, repo := range []string{app, byDigest} {
+		for _, args := range [][]string{
+			{"images", "--digests", repo},
+			{"images", repo},
+			{"images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}", repo},
+			{"images", "--format", "{{.Repository}}|{{.Tag}}|{{.Digest}}", repo},
+		} {
+			sameOutput(t, d, true, args, args) // imgtool reading dockerd's data root
+			dockerOut, _, err := d.DockerErr(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := dockertest.MustImgtool(t, append([]string{"--root", ours}, args...)...)
+			if w, g := sortTail(normCLI(dockerOut)), sortTail(normCLI(r)); w != g {
+				t.Errorf("imgtool %q on its own pull differs from docker:\nimgtool:\n%s\ndocker:\n%s", args, g, w)
+			}
+		}
+	}
+	inspect := []string{"inspect", "--format", "{{json .RepoDigests}} {{json .RepoTags}}"}
+	sameOutput(t, d, false, append(inspect, app+":2"), append(inspect, app+":2"))
+	digestsOnly := []string{"inspect", "--format", "{{json .RepoDigests}}", byDigest + "@" + baseDigest}
+	r := dockertest.MustImgtool(t, append([]string{"--root", ours}, digestsOnly...)...)
+	if g, w := strings.TrimSpace(r), `["`+byDigest+"@"+baseDigest+`"]`; g != w {
+		t.Errorf("imgtool inspect RepoDigests after pull by digest: %s, want %s", g, w)
+	}
+}

@@ -42,7 +42,8 @@ func init() {
 		short: "Push an image or a multi-platform index to a registry",
 		long: `SRC is a store image (tag, ID or ID prefix), docker-archive:PATH, oci-archive:PATH
 (an archive with several platforms is pushed as an index) or oci:DIR (an OCI layout;
-an index in it is pushed byte for byte). REF defaults to SRC.
+an index in it is pushed byte for byte). REF defaults to SRC. A store image gets
+REPO@<pushed manifest digest> recorded, as docker push records it (inspect's RepoDigests).
 
 Compressed blobs are pushed as they are. Uncompressed layers (the store's, docker
 save's) are gzipped once each with pgzip into a temp file while both digests are

@@ -36,6 +36,10 @@ type ConvertOptions struct {
 	// SkipMissingPlatforms drops platforms whose blobs the source lacks
 	// instead of failing.
 	SkipMissingPlatforms bool
+	// StrictPlatform makes an image (not an index) of another platform
+	// than Platforms an error instead of being left out, as Docker 28's
+	// save --platform fails on a store image of another platform.
+	StrictPlatform bool
 
 	// Keep copies layer blobs as stored (no --compress given); otherwise
 	// OCI sinks write layers with Compression at Level.

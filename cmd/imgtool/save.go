@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/registry"
@@ -24,12 +25,12 @@ var saveFormats = map[string]struct {
 }
 
 func init() {
-	var output, format string
+	var output, format, platformFlag string
 	var jsonOut bool
 	var cf compressFlags
 	register(&command{
 		name:  "save",
-		usage: "[-o FILE|DIR] [--format docker|docker-legacy|oci|oci-archive] [--compress none|gzip|zstd] IMAGE...",
+		usage: "[-o FILE|DIR] [--format docker|docker-legacy|oci|oci-archive] [--compress none|gzip|zstd] [--platform OS/ARCH[/VARIANT]] IMAGE...",
 		short: "Save images from the store to an archive",
 		long:  saveLong,
 		setFlags: func(fs *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func init() {
 			fs.StringVar(&format, "format", "docker", "archive format: docker, docker-legacy, oci (a directory) or oci-archive")
 			cf.add(fs, "")
 			fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (docs/json.md)")
+			fs.StringVar(&platformFlag, "platform", "", "save only this platform (os[/arch[/variant]]); an image of another platform is an error, as Docker 28's")
 		},
 		minArgs: 1, maxArgs: -1,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
@@ -59,6 +61,12 @@ func init() {
 			if err != nil {
 				return err
 			}
+			var wanted []v1.Platform
+			if platformFlag != "" {
+				if wanted, err = parsePlatforms([]string{platformFlag}); err != nil {
+					return err
+				}
+			}
 			dst, err := outputRef(output, sf.transport)
 			if err != nil {
 				return err
@@ -73,6 +81,7 @@ func init() {
 			count := &counter{hashed: jsonOut}
 			res, err := g.run(transfer.StoreRef(args...), dst, registry.Options{UserAgent: "imgtool"}, transfer.ConvertOptions{
 				Compression: comp, Level: cf.level, Epoch: epoch, Legacy: sf.legacy, Progress: rep, Output: count.wrap,
+				Platforms: wanted, StrictPlatform: true,
 			})
 			rep.Close()
 			if err != nil || !jsonOut {
@@ -116,6 +125,9 @@ deterministic; entry mtimes are SOURCE_DATE_EPOCH when set, else 0. Without -o t
 archive goes to stdout, which must not be a terminal.
 
 IMAGE is a tag (app:1), a repository (app: every tag), an image ID or a unique ID prefix.
+--platform os[/arch[/variant]] (Docker 28's flag) saves only that platform: every image
+named must be of it, else the save fails with dockerd's "image with reference … was found
+but does not match the specified platform: wanted …, actual: …" and writes nothing.
 -o docker://REF pushes the image to a registry instead (as imgtool push does).
 --json prints the result (images, bytes, sha256 of the archive) on stdout, or on
 stderr when the archive goes to stdout.
@@ -124,4 +136,5 @@ Examples:
   imgtool save -o app.tar app:1 app:2
   imgtool save --format oci --compress zstd -o app-layout app:1
   imgtool save app | gzip > app.tar.gz
+  imgtool save --platform linux/amd64 -o app.tar app:1
   imgtool --root /var/lib/docker save -o base.tar debian:12`

@@ -367,7 +367,7 @@ func (in *SquashInput) Source(st store.Store) (*SquashSource, error) {
 // writer lock when the result goes into the store). A source holding
 // several images needs :REF; an index yields the host's platform.
 func ResolveSquashInput(ctx context.Context, st store.Store, arg string, env *Env) (*SquashInput, error) {
-	ref, err := ParseRef(arg)
+	ref, err := ResolveSource(arg, env)
 	if err != nil {
 		return nil, err
 	}

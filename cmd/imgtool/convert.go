@@ -99,7 +99,7 @@ func init() {
 					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
 				},
 			}
-			src, err := transfer.ParseRef(args[0])
+			src, err := transfer.ResolveSource(args[0], g.env())
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,9 @@ const convertLong = `SRC and DST are locations named like skopeo's transports:
   docker://REF                a registry
   store:REF, or a bare REF    the image store (--root)
 PATH may be - for stdin/stdout with the two archive transports. A prefix that is
-not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. Reading, every
+not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. A bare
+SRC that no store image is named after but is a file (docker-archive:) or a directory
+(oci: or dir:) is read from there (convert app.tar oci:dir). Reading, every
 archive form is auto-detected (docker saves of any version, OCI tars, containerd
 saves, compressed as a whole or per layer).
 

@@ -42,7 +42,8 @@ func init() {
 		short: "Push an image or a multi-platform index to a registry",
 		long: `SRC is a store image (tag, ID or ID prefix), docker-archive:PATH, oci-archive:PATH
 (an archive with several platforms is pushed as an index) or oci:DIR (an OCI layout;
-an index in it is pushed byte for byte). REF defaults to SRC. A store image gets
+an index in it is pushed byte for byte); with REF given, a bare path no store image is
+named after is the archive or layout there (push app.tar REF). REF defaults to SRC. A store image gets
 REPO@<pushed manifest digest> recorded, as docker push records it (inspect's RepoDigests).
 
 Compressed blobs are pushed as they are. Uncompressed layers (the store's, docker
@@ -102,10 +103,15 @@ Examples:
 	})
 }
 
-// pushSource pushes SRC (any location; a bare name is a store image) to
-// REF through the pipeline. An archive or layout needs an explicit REF.
+// pushSource pushes SRC (any location; a bare name is a store image, else
+// with an explicit REF an archive or layout path) to REF through the
+// pipeline. An archive or layout needs an explicit REF.
 func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Options) (*registry.PushResult, error) {
-	sref, err := transfer.ParseRef(src)
+	parse := transfer.ParseRef // push REF: docker's "does not exist locally" below
+	if explicitRef {
+		parse = func(s string) (transfer.Ref, error) { return transfer.ResolveSource(s, g.env()) }
+	}
+	sref, err := parse(src)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package interop
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -110,5 +112,71 @@ func sameFile(t *testing.T, a, b string) {
 	}
 	if !bytes.Equal(x, y) {
 		t.Errorf("%s and %s differ", a, b)
+	}
+}
+
+var plainDone = regexp.MustCompile(`(?m)^(\w+) (.+): done, ([0-9.]+ [KMG]?B) in [0-9.]+s`)
+
+// TestProgressEverywhere: every command that moves image data prints a
+// line per layer or stream with --progress plain (export, import, commit,
+// convert, flatten, push, pull, cp, save, load), and draws bars on a
+// terminal, also on one that reports 0 rows, with the plain line's units.
+func TestProgressEverywhere(t *testing.T) {
+	st := newStore(t)
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	payload := bytes.Repeat([]byte("imgtool progress "), 300_000) // ~5 MB
+	if err := os.WriteFile(big, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	if out, err := runCmd("tar", "-C", dir, "-cf", rootfs, "big"); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	plain := func(verb string, args ...string) string {
+		t.Helper()
+		r := dockertest.Imgtool(t, append([]string{"--root", st, "--progress", "plain"}, args...)...)
+		if !r.OK() {
+			t.Fatalf("%s", r)
+		}
+		m := plainDone.FindAllStringSubmatch(r.Stderr, -1)
+		if len(m) == 0 || m[0][1] != verb {
+			t.Errorf("imgtool %q: no %q progress line on stderr: %q", args, verb, r.Stderr)
+			return ""
+		}
+		return m[len(m)-1][3]
+	}
+	plain("importing", "import", rootfs, "prog:1")
+	dockertest.MustImgtool(t, "--root", st, "create", "--name", "prog-c", "prog:1")
+	plain("copying", "cp", big, "prog-c:/big2")
+	plain("copying", "cp", "prog-c:/big2", filepath.Join(dir, "out"))
+	plain("committing", "commit", "prog-c", "prog:2")
+	exported := plain("exporting", "export", "-o", filepath.Join(dir, "e.tar"), "prog-c")
+	plain("converting", "convert", "prog:2", "oci:"+filepath.Join(dir, "lay"))
+	plain("flattening", "flatten", "prog:2", filepath.Join(dir, "flat.tar"))
+	plain("pushing", "push", "prog:2", reg.host+"/prog/app:2")
+	pulled := newStore(t)
+	if r := dockertest.Imgtool(t, "--root", pulled, "--progress", "plain", "pull", reg.host+"/prog/app:2"); !r.OK() || !plainDone.MatchString(r.Stderr) {
+		t.Errorf("pull: no progress line: %s", r)
+	}
+
+	// bars under a pty, with rows unset (stty rows 0) and set
+	bin := dockertest.ImgtoolBinary(t)
+	for _, rows := range []string{"0", "40"} {
+		cmd := exec.Command("script", "-qec", "stty cols 120 rows "+rows+"; "+bin+" --root "+st+" export -o "+filepath.Join(dir, "e2.tar")+" prog-c", "/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("export under a pty: %v\n%s", err, out)
+		}
+		bar := regexp.MustCompile(`exporting container [0-9a-f]{12} +([0-9.]+ [KMG]?B) / ([0-9.]+ [KMG]?B) \[`).FindAllSubmatch(out, -1)
+		if len(bar) == 0 {
+			t.Errorf("rows %s: no progress bar on the terminal:\n%q", rows, out)
+			continue
+		}
+		if last := bar[len(bar)-1]; string(last[2]) != exported {
+			t.Errorf("rows %s: the bar ends at %q, the plain line said %q", rows, last[2], exported)
+		}
 	}
 }

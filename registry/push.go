@@ -441,7 +441,7 @@ func (s *session) uploadLayer(ctx context.Context, l *pushLayer) error {
 		}
 	}
 	s.opts.logf("%s: Preparing", short(l.diffID))
-	gl, err := CompressLayer(l.src, s.tmp, 0)
+	gl, err := CompressLayer(compressProgress(l.src, s.opts.Progress, short(l.diffID)), s.tmp, 0)
 	if err != nil {
 		return err
 	}
@@ -461,7 +461,7 @@ func (s *session) upload(ctx context.Context, l *pushLayer, blob v1.Layer) error
 		s.opts.logf("%s: Layer already exists", short(l.diffID))
 		return nil
 	}
-	if err := s.p.Upload(ctx, s.repo, blob); err != nil {
+	if err := s.p.Upload(ctx, s.repo, uploadProgress(blob, s.opts.Progress, short(l.diffID))); err != nil {
 		return err
 	}
 	l.status = "pushed"

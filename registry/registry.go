@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	DataRoot string
 	// Log, if set, receives progress lines ("<digest>: Pushed").
 	Log func(format string, args ...any)
+	// Progress, if set, counts each layer a push compresses and uploads.
+	Progress progress.Reporter
 	// UserAgent is sent with every request.
 	UserAgent string
 

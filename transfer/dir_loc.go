@@ -31,9 +31,12 @@ func (s *dirSource) Close() error  { return nil }
 
 type dirSink struct{ path string }
 
-func (s *dirSink) Put(_ context.Context, items []Item, _ ConvertOptions) ([]Written, error) {
+func (s *dirSink) Put(ctx context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
 	if len(items) != 1 {
 		return nil, fmt.Errorf("dir:%s holds one image or index, but the source gives %d: pick one with SRC:REF", s.path, len(items))
+	}
+	if items[0].Image != nil && opts.Progress != nil {
+		items[0].Image = wrapImage(items[0].Image, ctx, opts.Progress)
 	}
 	if err := dir.Write(s.path, items[0]); err != nil {
 		return nil, err

@@ -107,7 +107,14 @@ func init() {
 			if err != nil {
 				return err
 			}
-			res, err := g.run(src, dst, rf.options(g, true), opts)
+			rep, err := g.reporter("converting", quiet || jsonOut && g.progress == "")
+			if err != nil {
+				return err
+			}
+			ropts := rf.options(g, true)
+			opts.Progress, ropts.Progress = rep, rep
+			res, err := g.run(src, dst, ropts, opts)
+			rep.Close()
 			if err != nil {
 				return err
 			}

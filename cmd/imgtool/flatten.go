@@ -63,7 +63,13 @@ func init() {
 			if len(args) > 1 {
 				dst = args[1]
 			}
+			rep, err := g.reporter("flattening", jsonOut && g.progress == "" && dst == "-")
+			if err != nil {
+				return err
+			}
+			opts.Progress = rep
 			res, err := flattenTo(g, args[0], dst, refs, opts)
+			rep.Close()
 			switch {
 			case err != nil:
 				return err
@@ -110,7 +116,7 @@ func flattenTo(g *globals, src, dst string, refs []name.Tag, opts transfer.Squas
 		return nil, err
 	}
 	_, err = g.run(transfer.Ref{Transport: "docker-archive", Path: tmp.Name()}, ref,
-		registry.Options{UserAgent: "imgtool"}, transfer.ConvertOptions{Epoch: epoch})
+		registry.Options{UserAgent: "imgtool", Progress: opts.Progress}, transfer.ConvertOptions{Epoch: epoch, Progress: opts.Progress})
 	return res, err
 }
 

@@ -76,12 +76,18 @@ Examples:
 				ref = args[1]
 			}
 			opts := rf.options(g, quiet || asJSON)
+			rep, err := g.reporter("pushing", quiet || asJSON && g.progress == "")
+			if err != nil {
+				return err
+			}
+			opts.Progress = rep
 			if !quiet && !asJSON {
 				if r, err := registry.ParseReference(ref, opts); err == nil {
 					fmt.Fprintf(os.Stdout, "The push refers to repository [%s]\n", r.Context().Name())
 				}
 			}
 			res, err := pushSource(g, src, ref, len(args) == 2, opts)
+			rep.Close()
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,12 @@
 package interop
 
 import (
+	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +182,83 @@ func TestProgressEverywhere(t *testing.T) {
 		}
 		if last := bar[len(bar)-1]; string(last[2]) != exported {
 			t.Errorf("rows %s: the bar ends at %q, the plain line said %q", rows, last[2], exported)
+		}
+	}
+}
+
+// TestConvertJSONDigest: convert --json reports the manifest digest each
+// output names (docs/json.md): index.json's for the OCI forms and Docker
+// 25+'s save (skopeo agrees for oci-archive:), manifest.json's sha256 for
+// dir:, none for Docker <=24's form, which has no manifest.
+func TestConvertJSONDigest(t *testing.T) {
+	st := newStore(t)
+	dockertest.MustImgtool(t, "--root", st, "load", "-q", "-i", sampleArchive(t))
+	dir := t.TempDir()
+	digestOf := func(args ...string) string {
+		t.Helper()
+		out := dockertest.MustImgtool(t, append([]string{"--root", st, "--progress", "none", "convert", "--json"}, args...)...)
+		var r struct{ Images []struct{ Digest string } }
+		if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Images) != 1 {
+			t.Fatalf("convert --json %q: %v\n%s", args, err, out)
+		}
+		return r.Images[0].Digest
+	}
+	indexDigest := func(indexJSON []byte) string {
+		var idx struct{ Manifests []struct{ Digest string } }
+		if err := json.Unmarshal(indexJSON, &idx); err != nil || len(idx.Manifests) == 0 {
+			t.Fatalf("index.json: %v %s", err, indexJSON)
+		}
+		return idx.Manifests[0].Digest
+	}
+	lay := filepath.Join(dir, "lay")
+	got := digestOf("arch-fix/app:2", "oci:"+lay)
+	b, _ := os.ReadFile(filepath.Join(lay, "index.json"))
+	if want := indexDigest(b); got != want {
+		t.Errorf("oci: digest %q, index.json names %q", got, want)
+	}
+	for _, tr := range []string{"oci-archive", "docker-archive"} {
+		p := filepath.Join(dir, tr+".tar")
+		got := digestOf("arch-fix/app:2", tr+":"+p)
+		if want := indexDigest(tarMember(t, p, "index.json")); got != want {
+			t.Errorf("%s: digest %q, index.json names %q", tr, got, want)
+		}
+		if tr == "oci-archive" {
+			if out, err := runCmd("skopeo", "inspect", "--format", "{{.Digest}}", tr+":"+p); err == nil && strings.TrimSpace(out) != got {
+				t.Errorf("oci-archive: digest %q, skopeo inspect says %q", got, out)
+			}
+		}
+	}
+	dd := filepath.Join(dir, "dd")
+	got = digestOf("arch-fix/app:2", "dir:"+dd)
+	m, _ := os.ReadFile(filepath.Join(dd, "manifest.json"))
+	if want := fmt.Sprintf("sha256:%x", sha256.Sum256(m)); got != want {
+		t.Errorf("dir: digest %q, manifest.json is %q", got, want)
+	}
+	if got := digestOf("--legacy", "arch-fix/app:2", "docker-archive:"+filepath.Join(dir, "legacy.tar")); got != "" {
+		t.Errorf("docker-archive --legacy has no manifest, yet convert --json reports %q", got)
+	}
+}
+
+// tarMember reads one member of a tar file.
+func tarMember(t *testing.T, p, name string) []byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no %s (%v)", p, name, err)
+		}
+		if h.Name == name {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
 		}
 	}
 }

@@ -3,6 +3,10 @@ package transfer
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/archive/dir"
 )
@@ -41,5 +45,11 @@ func (s *dirSink) Put(ctx context.Context, items []Item, opts ConvertOptions) ([
 	if err := dir.Write(s.path, items[0]); err != nil {
 		return nil, err
 	}
-	return describe(items), nil
+	out := describe(items)
+	// the digest of the manifest.json written, which dir: names the image by
+	if f, err := os.Open(filepath.Join(s.path, "manifest.json")); err == nil {
+		out[0].Digest, _, _ = v1.SHA256(f)
+		f.Close()
+	}
+	return out, nil
 }

@@ -262,24 +262,3 @@ func tarMember(t *testing.T, p, name string) []byte {
 		}
 	}
 }
-
-// TestCompletionNewFlags: bash completion offers the flags added for
-// docker's scripting surface (images --digests, save --platform), also
-// under docker's management-command forms.
-func TestCompletionNewFlags(t *testing.T) {
-	script := dockertest.MustImgtool(t, "completion", "bash")
-	f := filepath.Join(t.TempDir(), "c.bash")
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("bash", "-c", `source `+f+`
-COMP_WORDS=(imgtool images --dig); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
-COMP_WORDS=(imgtool save --plat); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
-COMP_WORDS=(imgtool image ls --dig); COMP_CWORD=3; _imgtool; echo "${COMPREPLY[*]}"`).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if got := string(out); got != "--digests\n--platform\n--digests\n" {
-		t.Errorf("completions = %q", got)
-	}
-}

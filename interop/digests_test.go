@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -102,6 +103,21 @@ func TestRepoDigestsMatchDockerd(t *testing.T) {
 	}
 	inspect := []string{"inspect", "--format", "{{json .RepoDigests}} {{json .RepoTags}}"}
 	sameOutput(t, d, false, append(inspect, app+":2"), append(inspect, app+":2"))
+	// rmi of the last tag of a repository also untags its digest references
+	untagged := func(out string) string {
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "Untagged: ") {
+				lines = append(lines, l)
+			}
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	wantRmi := untagged(d.Docker(t, "rmi", app+":2"))
+	if got := untagged(dockertest.MustImgtool(t, "--root", ours, "rmi", app+":2")); got != wantRmi || !strings.Contains(got, "@sha256:") {
+		t.Errorf("rmi %s:2:\n docker:  %s\n imgtool: %s", app, wantRmi, got)
+	}
 	digestsOnly := []string{"inspect", "--format", "{{json .RepoDigests}}", byDigest + "@" + baseDigest}
 	r := dockertest.MustImgtool(t, append([]string{"--root", ours}, digestsOnly...)...)
 	if g, w := strings.TrimSpace(r), `["`+byDigest+"@"+baseDigest+`"]`; g != w {

@@ -10,6 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
 	"github.com/imgtool/imgtool/internal/dockertest"
 )
 
@@ -122,5 +128,53 @@ func TestRepoDigestsMatchDockerd(t *testing.T) {
 	r := dockertest.MustImgtool(t, append([]string{"--root", ours}, digestsOnly...)...)
 	if g, w := strings.TrimSpace(r), `["`+byDigest+"@"+baseDigest+`"]`; g != w {
 		t.Errorf("imgtool inspect RepoDigests after pull by digest: %s, want %s", g, w)
+	}
+}
+
+// platformImage is a random image whose config names os/arch, as dockerd
+// wants of what it pulls.
+func platformImage(t *testing.T, arch string) v1.Image {
+	t.Helper()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestRepoDigestsIndexPull: pulling two platforms of one index records the
+// index digest as dockerd does: on the first platform pulled; the second
+// gets the tag, and the digest reference stays where it was.
+func TestRepoDigestsIndexPull(t *testing.T) {
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: platformImage(t, "amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: platformImage(t, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, err := layout.Write(dir, idx); err != nil {
+		t.Fatal(err)
+	}
+	repo := reg.host + "/dg/multi"
+	dockertest.MustImgtool(t, "push", "oci:"+dir, repo+":1")
+	d := dockertest.Shared(t)
+	ours := newStore(t)
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		d.Docker(t, "pull", "--platform", p, repo+":1")
+		dockertest.MustImgtool(t, "--root", ours, "pull", "--platform", p, repo+":1")
+	}
+	want, got := repoRefs(t, d.Root, repo), repoRefs(t, ours, repo)
+	if len(want) != 2 || !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories.json %s after two platforms of one index:\n dockerd: %v\n imgtool: %v", repo, want, got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/progress"
+	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -67,6 +68,12 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 			sets[i].Refs = append(sets[i].Refs, t)
 		}
 		for _, d := range e.DigestRefs {
+			// as dockerd's addDigestReference: a digest reference that
+			// names another image already (another platform of the same
+			// index, pulled before) stays as it is
+			if id, err := st.Refs().Resolve(reference.Familiar(d)); err == nil && id != out[i].ID {
+				continue
+			}
 			sets[i].Refs = append(sets[i].Refs, d)
 		}
 	}

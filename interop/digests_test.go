@@ -53,11 +53,7 @@ func dockerPullDigest(t *testing.T, d *dockertest.Daemon, ref string) string {
 func TestRepoDigestsMatchDockerd(t *testing.T) {
 	reg := startRegistry(t, "", "")
 	isolateDockerConfig(t, nil)
-	root, err := dockertest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(root, "testdata", "archive", "docker20.10-save.tar")
+	archive := sampleArchive(t)
 	src := newStore(t)
 	dockertest.MustImgtool(t, "--root", src, "load", "-i", archive)
 	app, byDigest := reg.host+"/dg/app", reg.host+"/dg/bydigest"

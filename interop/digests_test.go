@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -105,6 +106,24 @@ func TestRepoDigestsMatchDockerd(t *testing.T) {
 	}
 	inspect := []string{"inspect", "--format", "{{json .RepoDigests}} {{json .RepoTags}}"}
 	sameOutput(t, d, false, append(inspect, app+":2"), append(inspect, app+":2"))
+	// save of a repository that has only a digest reference: the image, untagged
+	saved := func(tarPath string) string {
+		var m []struct {
+			Config   string
+			RepoTags []string
+		}
+		if err := json.Unmarshal(tarMember(t, tarPath, "manifest.json"), &m); err != nil || len(m) != 1 {
+			t.Fatalf("%s manifest.json: %v %+v", tarPath, err, m)
+		}
+		return fmt.Sprintf("%s %v", strings.TrimSuffix(filepath.Base(m[0].Config), ".json"), m[0].RepoTags)
+	}
+	dockerTar, ourTar := filepath.Join(t.TempDir(), "d.tar"), filepath.Join(t.TempDir(), "o.tar")
+	d.Docker(t, "save", "-o", dockerTar, byDigest)
+	dockertest.MustImgtool(t, "--root", ours, "save", "-o", ourTar, byDigest)
+	if w, g := saved(dockerTar), saved(ourTar); g != w {
+		t.Errorf("save %s (a digest reference only): docker wrote %s, imgtool %s", byDigest, w, g)
+	}
+
 	// rmi of the last tag of a repository also untags its digest references
 	untagged := func(out string) string {
 		var lines []string

@@ -1,6 +1,9 @@
 package interop
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -191,5 +194,60 @@ func TestRepoDigestsIndexPull(t *testing.T) {
 	want, got := repoRefs(t, d.Root, repo), repoRefs(t, ours, repo)
 	if len(want) != 2 || !reflect.DeepEqual(got, want) {
 		t.Errorf("repositories.json %s after two platforms of one index:\n dockerd: %v\n imgtool: %v", repo, want, got)
+	}
+}
+
+// TestPushDistMetaLikeDockerd: a push records, per layer, what dockerd's
+// push records: v2metadata-by-diffid/<diff ID> names the pushed blob and
+// the repository (no HMAC without credentials), diffid-by-digest/<blob>
+// names the diff ID. The blobs themselves differ (each gzips its own way).
+func TestPushDistMetaLikeDockerd(t *testing.T) {
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	src := newStore(t)
+	dockertest.MustImgtool(t, "--root", src, "load", "-q", "-i", sampleArchive(t))
+	dockertest.MustImgtool(t, "--root", src, "push", "arch-fix/app:2", reg.host+"/dm2/ours:1")
+	d := dockertest.Shared(t)
+	d.Docker(t, "load", "-i", sampleArchive(t))
+	d.Docker(t, "tag", "arch-fix/app:2", reg.host+"/dm2/theirs:1")
+	d.Docker(t, "push", reg.host+"/dm2/theirs:1")
+
+	diffIDs := strings.Fields(strings.NewReplacer("[", "", "]", "").Replace(
+		d.Docker(t, "inspect", "--format", "{{.RootFS.Layers}}", "arch-fix/app:2")))
+	type v2md struct{ Digest, SourceRepository, HMAC string }
+	entryFor := func(root, diffID, repo string) (v2md, string) {
+		t.Helper()
+		dir := filepath.Join(root, "image", "overlay2", "distribution")
+		b, err := os.ReadFile(filepath.Join(dir, "v2metadata-by-diffid", "sha256", strings.TrimPrefix(diffID, "sha256:")))
+		if err != nil {
+			t.Fatalf("%s: %v", root, err)
+		}
+		var list []v2md
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list {
+			if e.SourceRepository == repo {
+				back, _ := os.ReadFile(filepath.Join(dir, "diffid-by-digest", "sha256", strings.TrimPrefix(e.Digest, "sha256:")))
+				return e, string(back)
+			}
+		}
+		t.Fatalf("%s: no entry for %s in %s", root, repo, b)
+		return v2md{}, ""
+	}
+	// dockerd signs a push's entries: HMAC-SHA256 of digest+repository under
+	// the digest string of the credentials' JSON ("{}" when anonymous)
+	anon := sha256.Sum256([]byte("{}"))
+	sign := func(e v2md) string {
+		mac := hmac.New(sha256.New, []byte(fmt.Sprintf("sha256:%x", anon)))
+		mac.Write([]byte(e.Digest + e.SourceRepository))
+		return hex.EncodeToString(mac.Sum(nil))
+	}
+	for _, diffID := range diffIDs {
+		theirs, theirBack := entryFor(d.Root, diffID, reg.host+"/dm2/theirs")
+		ours, ourBack := entryFor(src, diffID, reg.host+"/dm2/ours")
+		if theirBack != diffID || ourBack != diffID || theirs.HMAC != sign(theirs) || ours.HMAC != sign(ours) {
+			t.Errorf("layer %s: dockerd %+v -> %q, imgtool %+v -> %q (want HMACs %s, %s)", diffID, theirs, theirBack, ours, ourBack, sign(theirs), sign(ours))
+		}
 	}
 }

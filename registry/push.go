@@ -159,8 +159,12 @@ func newSession(ctx context.Context, ref string, opts Options) (*session, error)
 	if err != nil {
 		return nil, err
 	}
+	meta := openDistMeta(opts.DataRoot)
+	if meta != nil {
+		meta.key = hmacKey(opts.credentials(ctx, r.Context()))
+	}
 	return &session{
-		ctx: ctx, opts: opts, ref: r, repo: r.Context(), p: p, meta: openDistMeta(opts.DataRoot), tmp: tmp,
+		ctx: ctx, opts: opts, ref: r, repo: r.Context(), p: p, meta: meta, tmp: tmp,
 		byKey: map[string]*pushLayer{}, configs: map[v1.Hash]*configBlob{}, mounts: map[string]bool{},
 	}, nil
 }

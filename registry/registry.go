@@ -158,6 +158,20 @@ func (o Options) remoteOptions(ctx context.Context, host string) ([]remote.Optio
 	return ro, nil
 }
 
+// credentials are what the keychain gives for repo's registry (an empty
+// config when anonymous or unresolvable), for distribution metadata HMACs.
+func (o Options) credentials(ctx context.Context, repo name.Repository) *authn.AuthConfig {
+	auth, err := authn.Resolve(ctx, o.keychain(), repo)
+	if err != nil {
+		return nil
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil
+	}
+	return cfg
+}
+
 // authTransport returns an authenticated round tripper for repo with the
 // given scopes (for requests ggcr has no API for: HEAD probes, mounts).
 func (o Options) authTransport(ctx context.Context, repo name.Repository, scopes []string) (http.RoundTripper, error) {

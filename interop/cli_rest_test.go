@@ -96,6 +96,14 @@ func TestBarePathSources(t *testing.T) {
 		t.Errorf("docker pull of imgtool push PATH: image %s, flatten said %s", got, id)
 	}
 
+	// push PATH alone: a path needs a destination, and the message says so
+	cmd := exec.Command(dockertest.ImgtoolBinary(t), "--root", st, "push", "flat.tar")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 2 || !strings.Contains(string(out), "give a destination: push flat.tar REGISTRY/REPO:TAG") {
+		t.Errorf("push PATH without REF: exit %d: %s", code, out)
+	}
+
 	for _, args := range [][]string{{"verify", "no-such-thing"}, {"convert", "no-such-thing", "oci:" + dir + "/x"}, {"flatten", "no-such-thing", flat}} {
 		r := dockertest.Imgtool(t, append([]string{"--root", st}, args...)...)
 		if r.Code != 1 || !strings.Contains(r.Stderr, "docker-archive:PATH") || !strings.Contains(r.Stderr, `"no-such-thing"`) {

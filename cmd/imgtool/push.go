@@ -134,6 +134,9 @@ func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Opt
 	res, err := g.run(sref, transfer.Ref{Transport: "docker", Path: ref}, opts, transfer.ConvertOptions{Jobs: opts.Jobs})
 	if err != nil {
 		if sref.Transport == "store" && errors.Is(err, transfer.ErrNotFound) {
+			if _, serr := os.Stat(src); serr == nil && !explicitRef {
+				return nil, usageError{fmt.Sprintf("no store image %q; to push the archive or layout at that path, give a destination: push %s REGISTRY/REPO:TAG", src, src)}
+			}
 			//lint:ignore ST1005 docker push's own words, which scripts match
 			return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
 		}

@@ -13,9 +13,19 @@ build:
 
 # The whole suite: unit tests and the interop suite (which skips peers that
 # are missing, unless IMGTOOL_REQUIRE_PEERS=1).
+# The summary lists each skipped test with its reason (go test alone prints
+# skips only with -v); on a failure the full -v log is kept and named.
+TEST_PKG ?= ./...
 test: test-deps
-	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) vet $(TEST_PKG)
+	@log=$$(mktemp /tmp/imgtool-test.XXXXXX); \
+	$(GO) test -count=1 -timeout 60m -v $(TEST_PKG) >$$log 2>&1; rc=$$?; \
+	grep -E '^(ok|FAIL|panic:|--- FAIL)' $$log; \
+	skips=$$(grep -c -- '--- SKIP' $$log); \
+	if [ "$$skips" -gt 0 ]; then echo "skipped ($$skips), with the reason each gave:"; \
+	  awk '/^ *=== (RUN|CONT)/ {why=""} /^ +[^ =-][^ ]*\.go:[0-9]+: / {why=$$0} /^ *--- SKIP/ {sub(/^ */, ""); sub(/^ */, "", why); print "  " $$3 ": " why}' $$log; fi; \
+	if [ $$rc -ne 0 ]; then echo "failed: the full log is $$log"; else rm -f $$log; fi; \
+	exit $$rc
 
 # The interop suite's peers (Debian packages). Installed when missing and
 # running as root; otherwise the interop tests skip them (and say so),

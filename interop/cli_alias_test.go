@@ -44,11 +44,14 @@ COMP_WORDS=(imgtool image pr); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
 COMP_WORDS=(imgtool --root /x image ls --fi); COMP_CWORD=5; _imgtool; echo "${COMPREPLY[*]}"
 COMP_WORDS=(imgtool container ls --la); COMP_CWORD=3; _imgtool; echo "${COMPREPLY[*]}"
 COMP_WORDS=(imgtool prune --fil); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
-COMP_WORDS=(imgtool history --hu); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"`).CombinedOutput()
+COMP_WORDS=(imgtool history --hu); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
+COMP_WORDS=(imgtool images --dig); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"
+COMP_WORDS=(imgtool image ls --dig); COMP_CWORD=3; _imgtool; echo "${COMPREPLY[*]}"
+COMP_WORDS=(imgtool save --plat); COMP_CWORD=2; _imgtool; echo "${COMPREPLY[*]}"`).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got, want := string(out), "image images import\nprune\n--filter\n--last --latest\n--filter\n--human\n"; got != want {
+	if got, want := string(out), "image images import\nprune\n--filter\n--last --latest\n--filter\n--human\n--digests\n--digests\n--platform\n"; got != want {
 		t.Errorf("completions = %q, want %q", got, want)
 	}
 	for _, sh := range []string{"zsh", "fish"} {

@@ -52,7 +52,7 @@ func TestProgressModes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("under a pty: %v\n%s", err, out)
 	}
-	if !regexp.MustCompile(`loading [0-9a-f]{12} .*\[`).Match(out) || !strings.Contains(string(out), "KiB") {
+	if !regexp.MustCompile(`loading [0-9a-f]{12} .*\[`).Match(out) || !strings.Contains(string(out), " KB") {
 		t.Fatalf("no progress bars under a pty:\n%q", out)
 	}
 }

@@ -27,6 +27,10 @@ type Item struct {
 	// Parent is the image ID a docker save's manifest.json names as the
 	// image's parent (zero for none).
 	Parent v1.Hash
+	// DigestRefs are repo@sha256:… references a store sink records beside
+	// the tags, as dockerd records what it pulled (its RepoDigests); only a
+	// registry source sets them.
+	DigestRefs []name.Digest
 }
 
 // ID is an image item's image ID (its config digest); zero for an index

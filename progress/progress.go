@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/sys/unix"
@@ -65,7 +66,8 @@ func New(mode Mode, w *os.File, verb string) Reporter {
 }
 
 // isTerminal reports a terminal wide enough to draw bars on (a pty
-// without a size, as some CI runners make, gets plain lines).
+// without a width, as some CI runners make, gets plain lines; one without
+// rows gets bars drawn as if it had defaultRows, see sizedConsole).
 func isTerminal(f *os.File) bool {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
 		return false
@@ -74,8 +76,79 @@ func isTerminal(f *os.File) bool {
 	return err == nil && ws.Col >= 40
 }
 
+// defaultRows is the height bars assume on a terminal that reports 0 rows.
+const defaultRows = 24
+
+// sizedConsole is mpb's console writer with a height on terminals that
+// report 0 rows (stty rows 0, some CI ptys): mpb draws no more lines than
+// the height, so it would draw nothing at all there.
+type sizedConsole struct{ mpb.ConsoleWriter }
+
+func (c sizedConsole) GetTermSize() (int, int, error) {
+	w, h, err := c.ConsoleWriter.GetTermSize()
+	if err == nil && h <= 0 {
+		h = defaultRows
+	}
+	return w, h, err
+}
+
+// Writer wraps w so that every byte written is added to t; Finish ends t.
+func Writer(w io.Writer, t Task) *CountingWriter { return &CountingWriter{w: w, t: t} }
+
+// CountingWriter is Writer's: it counts into a Task until Finish.
+type CountingWriter struct {
+	w io.Writer
+	t Task
+}
+
+func (c *CountingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.t.Add(n)
+	return n, err
+}
+
+// Finish ends the task with the stream's outcome.
+func (c *CountingWriter) Finish(err error) { c.t.Done(err) }
+
+// Start is rep's task for name, or one that counts nothing when rep is nil.
+func Start(rep Reporter, name string, total int64) Task {
+	if rep == nil {
+		return nopTask{}
+	}
+	return rep.Task(name, total)
+}
+
 // Reader wraps r so that every byte read is added to t; EOF or an error ends t.
 func Reader(r io.Reader, t Task) io.Reader { return &reader{r: r, t: t} }
+
+// ReadCloser is Reader over rc whose Close also ends t, so that a stream
+// closed before its end (a sniffed header, an early stop) leaves no task
+// open for Close of the reporter to wait on.
+func ReadCloser(rc io.ReadCloser, t Task) *TaskReader {
+	return &TaskReader{reader: reader{r: rc, t: t}, c: rc}
+}
+
+// TaskReader is ReadCloser's.
+type TaskReader struct {
+	reader
+	c io.Closer
+}
+
+// Close ends the task (as finished, if it is not yet) and closes the stream.
+func (p *TaskReader) Close() error {
+	p.Finish(nil)
+	return p.c.Close()
+}
+
+// Finish ends the task with the outcome of what consumed the stream (a
+// failed consumer's own error line then stands alone); later calls and
+// Close do not end it again.
+func (p *TaskReader) Finish(err error) {
+	if !p.done {
+		p.done = true
+		p.t.Done(err)
+	}
+}
 
 type reader struct {
 	r    io.Reader
@@ -113,14 +186,16 @@ type bars struct {
 	verb string
 }
 
-func newBars(w io.Writer, verb string) *bars {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh()), verb: verb}
+func newBars(w *os.File, verb string) *bars {
+	return &bars{p: mpb.New(mpb.WithConsoleWriter(sizedConsole{cupwriter.New(w, false)}), mpb.WithWidth(40),
+		mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh()), verb: verb}
 }
 
 func (b *bars) Task(name string, total int64) Task {
 	bar := b.p.AddBar(total,
-		mpb.PrependDecorators(decor.Name(b.verb+" "+name+" ", decor.WCSyncSpaceR), decor.Counters(decor.SizeB1024(0), "% .1f / % .1f")),
-		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace), decor.Name(" "), decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), "done")),
+		// SI units (MB = 10^6 bytes), as the plain lines and docker print them
+		mpb.PrependDecorators(decor.Name(b.verb+" "+name+" ", decor.WCSyncSpaceR), decor.Counters(decor.SizeB1000(0), "% .1f / % .1f")),
+		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1000(0), "% .1f", decor.WCSyncSpace), decor.Name(" "), decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), "done")),
 	)
 	return &barTask{bar: bar, total: total}
 }
@@ -142,7 +217,7 @@ func (t *barTask) Done(err error) {
 	t.bar.SetTotal(t.n, true)
 }
 
-// plain prints "verb name: N MB / T MB" at most every interval per task,
+// plain prints "verb name: 1.2 MB / 3.4 MB" at most every interval per task,
 // and a line when a task ends, for logs that are not terminals.
 type plain struct {
 	mu       sync.Mutex
@@ -183,16 +258,16 @@ func (t *plainTask) Done(err error) {
 	secs := time.Since(t.start).Seconds()
 	rate := ""
 	if secs > 0.01 {
-		rate = fmt.Sprintf(", %.1f MB/s", float64(t.n)/1e6/secs)
+		rate = fmt.Sprintf(", %s/s", size(int64(float64(t.n)/secs)))
 	}
-	t.p.line("%s %s: done, %s in %.1fs%s", t.p.verb, t.name, mb(t.n), secs, rate)
+	t.p.line("%s %s: done, %s in %.1fs%s", t.p.verb, t.name, size(t.n), secs, rate)
 }
 
 func (t *plainTask) amount() string {
 	if t.total > 0 {
-		return fmt.Sprintf("%s / %s", mb(t.n), mb(t.total))
+		return fmt.Sprintf("%s / %s", size(t.n), size(t.total))
 	}
-	return mb(t.n)
+	return size(t.n)
 }
 
 func (p *plain) line(format string, args ...any) {
@@ -201,4 +276,6 @@ func (p *plain) line(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+// size prints n as the bars' counters do (decor.SizeB1000, "% .1f"):
+// SI units, 1 KB = 1000 bytes, the same in bars and plain lines.
+func size(n int64) string { return fmt.Sprintf("% .1f", decor.SizeB1000(n)) }

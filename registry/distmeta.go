@@ -1,13 +1,19 @@
 package registry
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/atomicwriter"
+
+	"github.com/imgtool/imgtool/imageid"
 )
 
 // Docker's distribution metadata, kept in the data root exactly as dockerd
@@ -30,7 +36,14 @@ type v2Metadata struct {
 
 const maxV2Metadata = 50 // per diff ID, as dockerd
 
-type distMeta struct{ dir string }
+// distMeta is the metadata store of one data root. key, for a push, is
+// dockerd's HMAC key of the push's credentials (hmacKey): dockerd's push
+// signs each entry it records with it, and reuses only unsigned entries
+// and those signed with the key of the credentials it pushes with.
+type distMeta struct {
+	dir string
+	key []byte
+}
 
 func openDistMeta(root string) *distMeta {
 	if root == "" {
@@ -67,8 +80,8 @@ func (m *distMeta) byDiffID(diffID v1.Hash) []v2Metadata {
 // of repo itself first.
 func (m *distMeta) candidates(diffID v1.Hash, repo name.Repository) (same, other []v2Metadata) {
 	for _, md := range m.byDiffID(diffID) {
-		if md.Digest.Algorithm != "sha256" || md.HMAC != "" {
-			continue // HMAC'd entries belong to authenticated pushes of dockerd's; skip rather than guess
+		if md.Digest.Algorithm != "sha256" || md.HMAC != "" && md.HMAC != m.hmac(md.Digest, md.SourceRepository) {
+			continue // recorded by a push with other credentials: not ours to reuse, as dockerd decides
 		}
 		r, err := name.NewRepository(md.SourceRepository)
 		if err != nil || r.RegistryStr() != repo.RegistryStr() {
@@ -96,7 +109,7 @@ func (m *distMeta) add(diffID, digest v1.Hash, repo name.Repository) error {
 			out = append(out, md)
 		}
 	}
-	out = append(out, v2Metadata{Digest: digest, SourceRepository: src})
+	out = append(out, v2Metadata{Digest: digest, SourceRepository: src, HMAC: m.hmac(digest, src)})
 	if len(out) > maxV2Metadata {
 		out = out[len(out)-maxV2Metadata:]
 	}
@@ -108,6 +121,41 @@ func (m *distMeta) add(diffID, digest v1.Hash, repo name.Repository) error {
 		return err
 	}
 	return writeAtomic(filepath.Join(m.dir, "diffid-by-digest", "sha256", digest.Hex), []byte(diffID.String()))
+}
+
+// hmac is dockerd's ComputeV2MetadataHMAC: hex HMAC-SHA256 under the key
+// of the digest and the source repository; "" without a key (a pull).
+func (m *distMeta) hmac(digest v1.Hash, src string) string {
+	if m == nil || len(m.key) == 0 {
+		return ""
+	}
+	mac := hmac.New(sha256.New, m.key)
+	mac.Write([]byte(digest.String()))
+	mac.Write([]byte(src))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// hmacKey is dockerd's ComputeV2MetadataHMACKey of the credentials a push
+// uses: the sha256 digest string of the JSON of their username, password,
+// identity and registry tokens (each left out when empty; "auth" is empty,
+// as the docker CLI decodes it into username and password before sending).
+// Anonymous pushes get the key of "{}", as dockerd's.
+func hmacKey(cfg *authn.AuthConfig) []byte {
+	if cfg == nil {
+		cfg = &authn.AuthConfig{}
+	}
+	in := struct {
+		Username      string `json:"username,omitempty"`
+		Password      string `json:"password,omitempty"`
+		Auth          string `json:"auth,omitempty"`
+		IdentityToken string `json:"identitytoken,omitempty"`
+		RegistryToken string `json:"registrytoken,omitempty"`
+	}{Username: cfg.Username, Password: cfg.Password, IdentityToken: cfg.IdentityToken, RegistryToken: cfg.RegistryToken}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil
+	}
+	return []byte(imageid.FromBytes(b).String())
 }
 
 // writeAtomic writes a distribution metadata file as the store writes its

@@ -159,8 +159,12 @@ func newSession(ctx context.Context, ref string, opts Options) (*session, error)
 	if err != nil {
 		return nil, err
 	}
+	meta := openDistMeta(opts.DataRoot)
+	if meta != nil {
+		meta.key = hmacKey(opts.credentials(ctx, r.Context()))
+	}
 	return &session{
-		ctx: ctx, opts: opts, ref: r, repo: r.Context(), p: p, meta: openDistMeta(opts.DataRoot), tmp: tmp,
+		ctx: ctx, opts: opts, ref: r, repo: r.Context(), p: p, meta: meta, tmp: tmp,
 		byKey: map[string]*pushLayer{}, configs: map[v1.Hash]*configBlob{}, mounts: map[string]bool{},
 	}, nil
 }
@@ -441,7 +445,7 @@ func (s *session) uploadLayer(ctx context.Context, l *pushLayer) error {
 		}
 	}
 	s.opts.logf("%s: Preparing", short(l.diffID))
-	gl, err := CompressLayer(l.src, s.tmp, 0)
+	gl, err := CompressLayer(compressProgress(l.src, s.opts.Progress, short(l.diffID)), s.tmp, 0)
 	if err != nil {
 		return err
 	}
@@ -461,7 +465,7 @@ func (s *session) upload(ctx context.Context, l *pushLayer, blob v1.Layer) error
 		s.opts.logf("%s: Layer already exists", short(l.diffID))
 		return nil
 	}
-	if err := s.p.Upload(ctx, s.repo, blob); err != nil {
+	if err := s.p.Upload(ctx, s.repo, uploadProgress(blob, s.opts.Progress, short(l.diffID))); err != nil {
 		return err
 	}
 	l.status = "pushed"

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	DataRoot string
 	// Log, if set, receives progress lines ("<digest>: Pushed").
 	Log func(format string, args ...any)
+	// Progress, if set, counts each layer a push compresses and uploads.
+	Progress progress.Reporter
 	// UserAgent is sent with every request.
 	UserAgent string
 
@@ -153,6 +156,20 @@ func (o Options) remoteOptions(ctx context.Context, host string) ([]remote.Optio
 		ro = append(ro, remote.WithUserAgent(o.UserAgent))
 	}
 	return ro, nil
+}
+
+// credentials are what the keychain gives for repo's registry (an empty
+// config when anonymous or unresolvable), for distribution metadata HMACs.
+func (o Options) credentials(ctx context.Context, repo name.Repository) *authn.AuthConfig {
+	auth, err := authn.Resolve(ctx, o.keychain(), repo)
+	if err != nil {
+		return nil
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil
+	}
+	return cfg
 }
 
 // authTransport returns an authenticated round tripper for repo with the

@@ -75,7 +75,9 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 		return nil, fmt.Errorf("pull %s: manifest %s: %w", ref, desc.Digest, err)
 	}
 	o := &Opened{Ref: r, Digest: desc.Digest, pulled: &Remote{Ref: r, Digest: desc.Digest, opts: opts}, ctx: ctx, ro: ro}
-	it := transfer.Item{Digest: desc.Digest}
+	// Docker records a pull as repo@<manifest or index digest> beside the
+	// tag (addDigestReference), and a pull by digest as that reference only.
+	it := transfer.Item{Digest: desc.Digest, DigestRefs: []name.Digest{r.Context().Digest(desc.Digest.String())}}
 	if t, ok := r.(name.Tag); ok {
 		it.Tags = []name.Tag{t}
 	}

@@ -94,7 +94,9 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 	if format == archive.Docker && opts.Legacy {
 		format = archive.DockerLegacy
 	}
-	aopts := archive.Options{Format: format, Epoch: opts.Epoch, Compression: opts.Compression, Level: opts.Level, Jobs: opts.Jobs, Keep: opts.Keep}
+	wrote := map[v1.Hash]v1.Hash{} // image ID or source index digest -> written manifest digest
+	aopts := archive.Options{Format: format, Epoch: opts.Epoch, Compression: opts.Compression, Level: opts.Level, Jobs: opts.Jobs, Keep: opts.Keep,
+		Wrote: func(src, manifest v1.Hash) { wrote[src] = manifest }}
 	if format == archive.Docker || format == archive.DockerLegacy {
 		if !opts.Keep && opts.Compression != 0 {
 			return nil, fmt.Errorf("%s holds uncompressed layers: --compress is only for oci and oci-archive", s.ref.Transport)
@@ -131,7 +133,15 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 	if err != nil {
 		return nil, err
 	}
-	return describe(items), nil
+	out := describe(items)
+	for i := range out {
+		src := out[i].ID
+		if src == (v1.Hash{}) {
+			src = out[i].Digest
+		}
+		out[i].Digest = wrote[src] // zero where the form has no manifest
+	}
+	return out, nil
 }
 
 func describe(items []Item) []Written {

@@ -17,6 +17,7 @@ import (
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/imageconfig"
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -165,6 +166,8 @@ type CommitOptions struct {
 	Author  string
 	Tag     *name.Tag
 	Ctx     context.Context // as ImportOptions.Ctx
+	// Progress, if set, counts the read-write layer's tar as it is registered.
+	Progress progress.Reporter
 }
 
 // Commit turns a container's read-write layer (relative to its init
@@ -198,7 +201,7 @@ func Commit(st store.Store, c *store.Container, opts CommitOptions) (*Imported, 
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID[:12], err)
 	}
-	diffID, err := stageRW(opts.Ctx, tx, rw, c.Parent)
+	diffID, err := stageRW(opts.Ctx, tx, rw, c.Parent, opts.Progress, "container "+c.ID[:12])
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +218,7 @@ func Commit(st store.Store, c *store.Container, opts CommitOptions) (*Imported, 
 // stageRW registers the read-write dir as a layer; an unchanged container
 // gives the empty tar's diff ID and no layer, which the config marks as
 // an empty_layer history entry.
-func stageRW(ctx context.Context, tx store.Tx, rw string, parent v1.Hash) (v1.Hash, error) {
+func stageRW(ctx context.Context, tx store.Tx, rw string, parent v1.Hash, rep progress.Reporter, task string) (v1.Hash, error) {
 	entries, err := os.ReadDir(rw)
 	if err != nil {
 		return v1.Hash{}, err
@@ -227,8 +230,10 @@ func stageRW(ctx context.Context, tx store.Tx, rw string, parent v1.Hash) (v1.Ha
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	defer rc.Close()
-	diffID, _, err := tx.AddLayer(withCtx(ctx, rc), parent)
+	in := progress.ReadCloser(rc, progress.Start(rep, task, 0))
+	defer in.Close()
+	diffID, _, err := tx.AddLayer(withCtx(ctx, in), parent)
+	in.Finish(err)
 	return diffID, err
 }
 

@@ -38,6 +38,10 @@ type ConvertOptions struct {
 	// SkipMissingPlatforms drops platforms whose blobs the source lacks
 	// instead of failing.
 	SkipMissingPlatforms bool
+	// StrictPlatform makes an image (not an index) of another platform
+	// than Platforms an error instead of being left out, as Docker 28's
+	// save --platform fails on a store image of another platform.
+	StrictPlatform bool
 
 	// Keep copies layer blobs as stored (no --compress given); otherwise
 	// OCI sinks write layers with Compression at Level.
@@ -123,6 +127,16 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	if r, ok := source.(Recorder); ok && dt.Name == "store" {
 		if err := r.Record(); err != nil && opts.Warn != nil {
 			opts.Warn("recording distribution metadata: %v", err)
+		}
+	}
+	if _, ok := source.(*storeSource); ok && dt.Name == "docker" {
+		source.Close() // the reader lock, before recordPushed takes the writer's
+		st, err := env.Store()
+		if err == nil {
+			err = recordPushed(st, written)
+		}
+		if err != nil && opts.Warn != nil {
+			opts.Warn("recording the pushed digest: %v", err)
 		}
 	}
 	return &Result{Written: written, Digests: digests}, nil

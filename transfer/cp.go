@@ -13,6 +13,7 @@ import (
 
 	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/overlay"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -22,7 +23,7 @@ import (
 // when dest is a directory of the merged view, else as dest. Parent
 // directories are copied up from the layers below with their metadata,
 // and ownership and modes are kept.
-func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reader) error {
+func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reader, rep progress.Reporter) error {
 	dirs, err := st.Containers().LayerDirs(c)
 	if err != nil {
 		return err
@@ -70,10 +71,14 @@ func CopyIn(st store.Store, c *store.Container, src, dest string, stdin io.Reade
 		pw.CloseWithError(err)
 	}()
 	opts := tarball.DefaultApplyOptions()
-	_, err = tarball.Apply(pr, rw, nil, opts)
+	in := progress.ReadCloser(pr, progress.Start(rep, "into "+shortName(c.Name), 0))
+	_, err = tarball.Apply(in, rw, nil, opts)
 	pr.CloseWithError(err)
+	in.Finish(err)
 	return err
 }
+
+func shortName(n string) string { return strings.TrimPrefix(n, "/") }
 
 // copyUp makes sure dir and its parents exist in the read-write layer,
 // each created with the metadata of its topmost copy below.
@@ -206,7 +211,7 @@ func renameTarInto(r io.Reader, tw *tar.Writer, rename func(string) string) erro
 
 // CopyOut copies src from the container's merged view to a host path, or
 // as a tar stream to stdout when dest is "-", as docker cp does.
-func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Writer) error {
+func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Writer, rep progress.Reporter) error {
 	dirs, err := st.Containers().LayerDirs(c)
 	if err != nil {
 		return err
@@ -234,14 +239,17 @@ func CopyOut(st store.Store, c *store.Container, src, dest string, stdout io.Wri
 	// resolved within it: copying a second name copies the content.
 	go func() { mw.CloseWithError(flatten.Flatten(mw, layers, flatten.Options{Subtree: src})) }()
 	defer merged.Close()
-	out, ow := io.Pipe()
+	pipe, ow := io.Pipe()
 	go func() { ow.CloseWithError(subtree(merged, ow, src, newBase)) }()
+	out := progress.ReadCloser(pipe, progress.Start(rep, "from "+shortName(c.Name), 0))
 	if dest == "-" {
 		_, err := io.Copy(stdout, out)
+		out.Finish(err)
 		return err
 	}
 	_, err = tarball.Apply(out, into, nil, tarball.ApplyOptions{Chown: os.Geteuid() == 0})
-	out.CloseWithError(err)
+	pipe.CloseWithError(err)
+	out.Finish(err)
 	return err
 }
 

@@ -35,7 +35,7 @@ func TestCopyOutHardlinkSecondName(t *testing.T) {
 	st, c := containerOf(t, oneTreeTar(t, otDir("h/"), otFile("h/a", "shared\n"), otLink("h/b", "h/a"),
 		otDir("h/d/"), otLink("h/d/c", "h/a"), otLink("h/d/e", "h/a")))
 	out := t.TempDir()
-	if err := CopyOut(st, c, "/h/b", filepath.Join(out, "b-copy"), nil); err != nil {
+	if err := CopyOut(st, c, "/h/b", filepath.Join(out, "b-copy"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "b-copy")); err != nil || string(b) != "shared\n" {
@@ -43,7 +43,7 @@ func TestCopyOutHardlinkSecondName(t *testing.T) {
 	}
 	// A directory holding two names of an inode whose first name is
 	// outside it: one carries the content, the other links to it.
-	if err := CopyOut(st, c, "/h/d", out, nil); err != nil {
+	if err := CopyOut(st, c, "/h/d", out, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"d/c", "d/e"} {
@@ -58,7 +58,7 @@ func TestCopyOutHardlinkSecondName(t *testing.T) {
 	}
 	// As a tar stream: the second name is a regular file with the content.
 	var buf bytes.Buffer
-	if err := CopyOut(st, c, "/h/d/e", "-", &buf); err != nil {
+	if err := CopyOut(st, c, "/h/d/e", "-", &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := tarSummary(t, &buf)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/progress"
+	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -58,12 +59,22 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	// One write of repositories.json for every image's tags.
+	// One write of repositories.json for every image's tags, then its
+	// digest references (a pull's repo@sha256:…, Docker's RepoDigests).
 	sets := make([]store.TagSet, len(entries))
 	for i, e := range entries {
 		sets[i].ID = out[i].ID
 		for _, t := range e.Tags {
 			sets[i].Refs = append(sets[i].Refs, t)
+		}
+		for _, d := range e.DigestRefs {
+			// as dockerd's addDigestReference: a digest reference that
+			// names another image already (another platform of the same
+			// index, pulled before) stays as it is
+			if id, err := st.Refs().Resolve(reference.Familiar(d)); err == nil && id != out[i].ID {
+				continue
+			}
+			sets[i].Refs = append(sets[i].Refs, d)
 		}
 	}
 	results, err := st.Refs().SetMany(sets, false)
@@ -71,7 +82,7 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 		return out, err
 	}
 	for i, res := range results {
-		for _, r := range res {
+		for _, r := range res[:len(entries[i].Tags)] {
 			out[i].Tags = append(out[i].Tags, r.Ref)
 			if r.Previous != (v1.Hash{}) {
 				out[i].Renamed = append(out[i].Renamed, r)

@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"io"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -38,23 +39,28 @@ func (p wrappedImage) Layers() ([]v1.Layer, error) {
 	}
 	out := make([]v1.Layer, len(ls))
 	for i, l := range ls {
-		out[i] = wrappedLayer{Layer: l, ctx: p.ctx, rep: p.rep}
+		out[i] = wrappedLayer{Layer: l, ctx: p.ctx, rep: p.rep, reported: new(atomic.Bool)}
 	}
 	return out, nil
 }
 
+// wrappedLayer reports the first stream a sink opens, compressed (a blob
+// copied as it is) or uncompressed, in bytes of that stream; later opens
+// (a second pass, the other form) are not counted again.
 type wrappedLayer struct {
 	v1.Layer
-	ctx context.Context
-	rep progress.Reporter
+	ctx      context.Context
+	rep      progress.Reporter
+	reported *atomic.Bool
 }
 
 func (l wrappedLayer) Compressed() (io.ReadCloser, error) {
 	rc, err := l.Layer.Compressed()
-	if err != nil || l.ctx == nil {
-		return rc, err
+	if err != nil {
+		return nil, err
 	}
-	return readCloser{ctxReader{l.ctx, rc}, rc}, nil
+	size, _ := l.Layer.Size()
+	return l.wrap(rc, size), nil
 }
 
 func (l wrappedLayer) Uncompressed() (io.ReadCloser, error) {
@@ -62,22 +68,25 @@ func (l wrappedLayer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	var r io.Reader = rc
-	if l.ctx != nil {
-		r = ctxReader{l.ctx, r}
+	var total int64
+	if s, ok := l.Layer.(interface{ UncompressedSize() (int64, bool) }); ok {
+		total, _ = s.UncompressedSize()
 	}
-	if l.rep != nil {
-		var total int64
-		if s, ok := l.Layer.(interface{ UncompressedSize() (int64, bool) }); ok {
-			total, _ = s.UncompressedSize()
-		}
+	return l.wrap(rc, total), nil
+}
+
+func (l wrappedLayer) wrap(rc io.ReadCloser, total int64) io.ReadCloser {
+	if l.ctx != nil {
+		rc = readCloser{ctxReader{l.ctx, rc}, rc}
+	}
+	if l.rep != nil && l.reported != nil && l.reported.CompareAndSwap(false, true) {
 		name := "layer"
 		if d, err := l.Layer.DiffID(); err == nil && len(d.Hex) >= 12 {
 			name = d.Hex[:12]
 		}
-		r = progress.Reader(r, l.rep.Task(name, total))
+		rc = progress.ReadCloser(rc, l.rep.Task(name, total))
 	}
-	return readCloser{r, rc}, nil
+	return rc
 }
 
 // UncompressedSize passes the wrapped layer's through for writers.

@@ -50,7 +50,7 @@ func Selected(st store.Store, args []string) ([]item.Item, error) {
 			}
 			if len(tags) > 0 {
 				for _, t := range tags {
-					if err := add(t.ImageID, &t.tag); err != nil {
+					if err := add(t.ImageID, t.tag); err != nil {
 						return nil, err
 					}
 				}
@@ -114,9 +114,11 @@ func looksLikeID(arg string) bool {
 	return true
 }
 
+// repoTag is one reference of a repository: a tag, or a digest reference
+// (tag nil), whose image docker save takes untagged.
 type repoTag struct {
 	store.Tag
-	tag name.Tag
+	tag *name.Tag
 }
 
 func tagsOfRepo(st store.Store, arg string) ([]repoTag, error) {
@@ -135,10 +137,14 @@ func tagsOfRepo(st store.Store, arg string) ([]repoTag, error) {
 		if err != nil {
 			continue
 		}
-		tag, ok := tr.(name.Tag)
-		if ok && reference.FamiliarName(tr) == repo {
-			out = append(out, repoTag{Tag: t, tag: tag})
+		if reference.FamiliarName(tr) != repo {
+			continue
 		}
+		rt := repoTag{Tag: t}
+		if tag, ok := tr.(name.Tag); ok {
+			rt.tag = &tag
+		}
+		out = append(out, rt)
 	}
 	return out, nil
 }

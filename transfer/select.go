@@ -182,6 +182,8 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 		if it.Index == nil {
 			if len(opts.Platforms) == 0 || it.Platform == nil || platform.Matches(*it.Platform, opts.Platforms) {
 				out = append(out, it)
+			} else if opts.StrictPlatform {
+				return nil, platformMismatch(it, opts.Platforms)
 			}
 			continue
 		}
@@ -268,4 +270,16 @@ func itemPlatforms(items []Item) string {
 		ps = append(ps, platform.String(it.Platform))
 	}
 	return strings.Join(ps, ", ")
+}
+
+// platformMismatch is dockerd's error for an image of another platform
+// than the one asked for (daemon/images GetImage, which Docker 28's save
+// --platform reports).
+func platformMismatch(it Item, wanted []v1.Platform) error {
+	ref := it.ID().String()
+	if names := it.Names(); len(names) > 0 {
+		ref = names[0]
+	}
+	return fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+		ref, platform.Join(wanted), platform.String(it.Platform))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/platform"
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
@@ -93,6 +94,8 @@ type SquashOptions struct {
 	// TempDir holds flatten's spill files and, for archive output, the
 	// spooled layer ("" = os.TempDir()).
 	TempDir string
+	// Progress, if set, counts the flattened layer's tar as it is written.
+	Progress progress.Reporter
 }
 
 // Squashed is the result of a flatten.
@@ -204,7 +207,9 @@ func SquashToStore(st store.Store, src *SquashSource, tags []name.Reference, opt
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := flatten.Flatten(pw, src.Layers, flatten.Options{TempDir: opts.TempDir})
+		cw := progress.Writer(pw, progress.Start(opts.Progress, squashTask(src), 0))
+		err := flatten.Flatten(cw, src.Layers, flatten.Options{TempDir: opts.TempDir})
+		cw.Finish(err)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -248,7 +253,10 @@ func SquashToArchive(w io.Writer, src *SquashSource, tags []name.Tag, opts Squas
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 	h := sha256.New()
 	cw := &tarball.CountingWriter{W: io.MultiWriter(f, h)}
-	if err := flatten.Flatten(cw, src.Layers, flatten.Options{TempDir: opts.TempDir}); err != nil {
+	pw := progress.Writer(cw, progress.Start(opts.Progress, squashTask(src), 0))
+	err = flatten.Flatten(pw, src.Layers, flatten.Options{TempDir: opts.TempDir})
+	pw.Finish(err)
+	if err != nil {
 		return nil, err
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
@@ -367,7 +375,7 @@ func (in *SquashInput) Source(st store.Store) (*SquashSource, error) {
 // writer lock when the result goes into the store). A source holding
 // several images needs :REF; an index yields the host's platform.
 func ResolveSquashInput(ctx context.Context, st store.Store, arg string, env *Env) (*SquashInput, error) {
-	ref, err := ParseRef(arg)
+	ref, err := ResolveSource(arg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -413,4 +421,12 @@ func pickSquashImage(items []Item, arg string) (*SquashInput, error) {
 		return nil, fmt.Errorf("%s: the index holds no image for %s", arg, platform.String(&host))
 	}
 	return &SquashInput{Image: pis[0].Image}, nil
+}
+
+// squashTask names flatten's one progress task after the source image.
+func squashTask(src *SquashSource) string {
+	if len(src.ID.Hex) < 12 {
+		return "layer"
+	}
+	return "layer of " + src.ID.Hex[:12]
 }

@@ -84,7 +84,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 		}
 		for i, pi := range pis {
 			if i == 0 {
-				pi.Tags = it.Tags
+				pi.Tags, pi.DigestRefs = it.Tags, it.DigestRefs
 			}
 			pi.Image = wrapImage(pi.Image, ctx, nil)
 			images = append(images, pi)

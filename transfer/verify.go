@@ -45,7 +45,7 @@ var ErrVerify = errors.New("verification failed")
 // file against the config's diff_id and its parent link. Platforms of an
 // index whose blobs are absent are reported, not failed.
 func Verify(ctx context.Context, src string, env *Env, w io.Writer) (*VerifyResult, error) {
-	ref, err := ParseRef(src)
+	ref, err := ResolveSource(src, env)
 	if err != nil {
 		return nil, err
 	}

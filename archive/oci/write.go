@@ -161,6 +161,7 @@ func buildOCI(p *core.Plan, docker DockerFiles) (*ociOut, error) {
 		idx.Manifests = append(idx.Manifests, rootDescs(r)...)
 	}
 	sort.Slice(o.blobs, func(i, j int) bool { return o.blobs[i].name < o.blobs[j].name })
+	reportRoots(p)
 	var err error
 	if o.index, err = json.Marshal(idx); err != nil {
 		return nil, err
@@ -171,6 +172,20 @@ func buildOCI(p *core.Plan, docker DockerFiles) (*ociOut, error) {
 		}
 	}
 	return o, nil
+}
+
+// reportRoots tells Options.Wrote each root's written digest.
+func reportRoots(p *core.Plan) {
+	if p.Opts.Wrote == nil {
+		return
+	}
+	for _, r := range p.Roots {
+		if r.Img != nil {
+			p.Opts.Wrote(r.Img.ID, r.Img.ManD)
+		} else if d, err := r.Idx.Src.Digest(); err == nil {
+			p.Opts.Wrote(d, r.Idx.OutD)
+		}
+	}
 }
 
 // imageBlobs adds an image's config, layers and manifest: the source

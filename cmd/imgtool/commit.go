@@ -37,11 +37,16 @@ Examples:
 			if err != nil {
 				return err
 			}
+			rep, err := g.reporter("committing", false)
+			if err != nil {
+				return err
+			}
 			var res *transfer.Imported
 			err = withContainer(g, args[0], func(st transfer.Store, c *transfer.Container) error {
-				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag, Ctx: g.ctx})
+				res, err = transfer.Commit(st, c, transfer.CommitOptions{Changes: changes, Message: message, Author: author, Tag: tag, Ctx: g.ctx, Progress: rep})
 				return err
 			})
+			rep.Close()
 			if err != nil {
 				return err
 			}

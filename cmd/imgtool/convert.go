@@ -100,7 +100,7 @@ func init() {
 					fmt.Fprintf(os.Stderr, "skipping %s (%s): blobs absent from the source\n", what, d)
 				},
 			}
-			src, err := transfer.ParseRef(args[0])
+			src, err := transfer.ResolveSource(args[0], g.env())
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,14 @@ func init() {
 			if err != nil {
 				return err
 			}
-			res, err := g.run(src, dst, rf.options(g, true), opts)
+			rep, err := g.reporter("converting", quiet || jsonOut && g.progress == "")
+			if err != nil {
+				return err
+			}
+			ropts := rf.options(g, true)
+			opts.Progress, ropts.Progress = rep, rep
+			res, err := g.run(src, dst, ropts, opts)
+			rep.Close()
 			if err != nil {
 				return err
 			}
@@ -184,7 +191,9 @@ const convertLong = `SRC and DST are locations named like skopeo's transports:
   docker://REF                a registry
   store:REF, or a bare REF    the image store (--root)
 PATH may be - for stdin/stdout with the two archive transports. A prefix that is
-not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. Reading, every
+not a transport, followed by a path (dri:/tmp/x), is an error, never a store name. A bare
+SRC that no store image is named after but is a file (docker-archive:) or a directory
+(oci: or dir:) is read from there (convert app.tar oci:dir). Reading, every
 archive form is auto-detected (docker saves of any version, OCI tars, containerd
 saves, compressed as a whole or per layer).
 

@@ -27,6 +27,11 @@ Examples:
 		minArgs: 2, maxArgs: 2,
 		run: func(g *globals, fs *pflag.FlagSet, args []string) error {
 			src, dst := args[0], args[1]
+			rep, err := g.reporter("copying", false)
+			if err != nil {
+				return err
+			}
+			defer rep.Close()
 			sc, sp, sIn := splitContainerPath(src)
 			dc, dp, dIn := splitContainerPath(dst)
 			switch {
@@ -36,7 +41,7 @@ Examples:
 				return usageError{"must specify at least one container source"}
 			case dIn:
 				return withContainer(g, dc, func(st transfer.Store, c *transfer.Container) error {
-					return transfer.CopyIn(st, c, src, dp, os.Stdin)
+					return transfer.CopyIn(st, c, src, dp, os.Stdin, rep)
 				})
 			}
 			if dst == "-" && isTerminal(os.Stdout) {
@@ -55,7 +60,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return transfer.CopyOut(st, c, sp, dst, os.Stdout)
+			return transfer.CopyOut(st, c, sp, dst, os.Stdout, rep)
 		},
 	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -53,12 +54,26 @@ Examples:
 			if err != nil {
 				return err
 			}
-			w := newCountingWriter(out, jsonOut)
-			if c != nil {
-				err = transfer.ExportContainer(w, st, c)
-			} else {
-				err = transfer.ExportImage(w, st, img)
+			rep, err := g.reporter("exporting", jsonOut && g.progress == "" && (output == "" || output == "-"))
+			if err != nil {
+				abort()
+				return err
 			}
+			w := newCountingWriter(out, jsonOut)
+			var task string
+			if c != nil {
+				task = "container " + shortID(c.ID, false)
+			} else {
+				task = "image " + shortID(img.ID().String(), false)
+			}
+			pw := progress.Writer(w, rep.Task(task, 0))
+			if c != nil {
+				err = transfer.ExportContainer(pw, st, c)
+			} else {
+				err = transfer.ExportImage(pw, st, img)
+			}
+			pw.Finish(err)
+			rep.Close()
 			if err != nil {
 				abort()
 				return err

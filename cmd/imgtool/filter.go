@@ -128,7 +128,7 @@ func filterImages(st transfer.Store, infos []*transfer.ImageInfo, list []string)
 	var out []*transfer.ImageInfo
 	for _, info := range infos {
 		switch {
-		case dset && dangling != (len(info.Tags) == 0),
+		case dset && dangling && hasTag(info.Tags), dset && !dangling && len(info.Tags) == 0,
 			before != nil && !info.Created.Before(before.Created),
 			since != nil && !info.Created.After(since.Created),
 			len(f["label"]) > 0 && !matchLabels(f["label"], imageLabels(info)):

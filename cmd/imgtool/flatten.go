@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/registry"
 	"github.com/imgtool/imgtool/transfer"
 )
 
@@ -57,7 +59,17 @@ func init() {
 				}
 				opts.Created = epoch
 			}
-			res, err := flattenRun(g, args, refs, opts)
+			dst := ""
+			if len(args) > 1 {
+				dst = args[1]
+			}
+			rep, err := g.reporter("flattening", jsonOut && g.progress == "" && dst == "-")
+			if err != nil {
+				return err
+			}
+			opts.Progress = rep
+			res, err := flattenTo(g, args[0], dst, refs, opts)
+			rep.Close()
 			switch {
 			case err != nil:
 				return err
@@ -73,14 +85,49 @@ func init() {
 	})
 }
 
-// flattenRun squashes args[0] into the store (no DST) or into a docker
-// archive at args[1].
-func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.SquashOptions) (*transfer.Squashed, error) {
+// flattenTo squashes src into dst: the store when dst is "", a docker
+// archive file (or - for stdout) for a bare path or docker-archive:PATH,
+// and any other location convert writes (oci:DIR, oci-archive:PATH,
+// dir:DIR, docker://REF, store:NAME) through a temporary docker archive
+// and the convert pipeline, so flatten needs no writer of its own per
+// format.
+func flattenTo(g *globals, src, dst string, refs []name.Tag, opts transfer.SquashOptions) (*transfer.Squashed, error) {
+	ref, err := transfer.ParseRef(dst)
+	switch {
+	case dst == "" || err == nil && ref.Transport == "store" && !strings.HasPrefix(dst, "store:"):
+		return flattenRun(g, src, dst, refs, opts)
+	case err != nil:
+		return nil, usageError{err.Error()}
+	case ref.Transport == "docker-archive" && ref.Name == "":
+		return flattenRun(g, src, ref.Path, refs, opts)
+	}
+	tmp, err := os.CreateTemp("", "imgtool-flatten-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	res, err := flattenRun(g, src, tmp.Name(), refs, opts)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return nil, err
+	}
+	_, err = g.run(transfer.Ref{Transport: "docker-archive", Path: tmp.Name()}, ref,
+		registry.Options{UserAgent: "imgtool", Progress: opts.Progress}, transfer.ConvertOptions{Epoch: epoch, Progress: opts.Progress})
+	return res, err
+}
+
+// flattenRun squashes src into the store (out "") or into a docker
+// archive at out (- for stdout).
+func flattenRun(g *globals, src, out string, refs []name.Tag, opts transfer.SquashOptions) (*transfer.Squashed, error) {
 	st, err := g.store()
 	if err != nil {
 		return nil, err
 	}
-	toStore := len(args) == 1
+	toStore := out == ""
 	var unlock func()
 	if toStore {
 		unlock, err = st.Writer()
@@ -92,12 +139,12 @@ func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.Squash
 	}
 	defer unlock()
 	env := &transfer.Env{Store: func() (transfer.Store, error) { return st, nil }}
-	in, err := transfer.ResolveSquashInput(g.ctx, st, args[0], env)
+	in, err := transfer.ResolveSquashInput(g.ctx, st, src, env)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
-	src, err := in.Source(st)
+	source, err := in.Source(st)
 	if err != nil {
 		return nil, err
 	}
@@ -106,16 +153,16 @@ func flattenRun(g *globals, args []string, refs []name.Tag, opts transfer.Squash
 		for i, r := range refs {
 			nrefs[i] = r
 		}
-		return transfer.SquashToStore(st, src, nrefs, opts)
+		return transfer.SquashToStore(st, source, nrefs, opts)
 	}
-	if args[1] == "-" && isTerminal(os.Stdout) { // flatten has no -o: DST names the file
+	if out == "-" && isTerminal(os.Stdout) { // flatten has no -o: DST names the file
 		return nil, usageError{"refusing to write an archive to a terminal; give DST as a file name or redirect stdout"}
 	}
-	w, commit, abort, err := archiveOutput(args[1])
+	w, commit, abort, err := archiveOutput(out)
 	if err != nil {
 		return nil, err
 	}
-	res, err := transfer.SquashToArchive(w, src, refs, opts)
+	res, err := transfer.SquashToArchive(w, source, refs, opts)
 	if err != nil {
 		abort()
 		return nil, err
@@ -144,12 +191,16 @@ created_by "imgtool flatten", comment "flattened from sha256:<SRC's ID>". Flatte
 same image twice gives the same image ID.
 
 SRC is a store image (tag, ID or ID prefix; store:REF), docker-archive:PATH[:REF],
-oci-archive:PATH[:REF] or oci:DIR[:REF]. Without DST the result goes into the store and
-its ID is printed; --tag tags it. With DST (a file, or - for stdout) the result is written
-there as a docker-save archive (Docker 25+ form) carrying the --tag names, and its ID is
-printed unless DST is -.
+oci-archive:PATH[:REF], oci:DIR[:REF], dir:DIR or docker://REF; a bare path that no store
+image is named after is the archive or layout there. Without DST the result goes into the
+store and its ID is printed; --tag tags it. With DST (a file, or - for stdout) the result is
+written there as a docker-save archive (Docker 25+ form) carrying the --tag names, and its
+ID is printed unless DST is -. DST takes every location convert writes (oci:DIR,
+oci-archive:PATH, dir:DIR, docker://REF, store:NAME), written from a temporary docker
+archive in $TMPDIR by convert's pipeline.
 
 Examples:
   imgtool flatten --tag app:flat app:1
   imgtool flatten docker-archive:app.tar flat.tar
-  imgtool flatten --tag app:flat oci:layout:1.0 - | docker load`
+  imgtool flatten --tag app:flat oci:layout:1.0 - | docker load
+  imgtool flatten app.tar oci:flat-layout`

@@ -10,7 +10,10 @@ import (
 	"github.com/imgtool/imgtool/transfer"
 )
 
-const defaultImagesFormat = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+const (
+	defaultImagesFormat = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	digestsImagesFormat = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
 
 // imageHeader are docker images' column names.
 var imageHeader = map[string]string{
@@ -32,12 +35,7 @@ func (r *imageRow) MarshalJSON() ([]byte, error) { return methodsJSON(r) }
 func (r *imageRow) ID() string                   { return shortID(r.fullID(), !r.trunc) }
 func (r *imageRow) Repository() string           { return r.repo }
 func (r *imageRow) Tag() string                  { return r.tag }
-func (r *imageRow) Digest() string {
-	if r.digest == "" {
-		return "<none>"
-	}
-	return r.digest
-}
+func (r *imageRow) Digest() string               { return r.digest }
 func (r *imageRow) CreatedSince() string {
 	if time.Unix(r.created(), 0).IsZero() {
 		return ""
@@ -73,14 +71,15 @@ func (r *imageRow) size() int64 {
 }
 
 func init() {
-	var quiet, noTrunc, all bool
+	var quiet, noTrunc, all, digests bool
 	var format string
 	var filters []string
 	register(&command{
 		name:  "images",
 		usage: "[OPTIONS] [REPOSITORY[:TAG]]",
 		short: "List images in the store",
-		long: `Columns as docker images prints them: REPOSITORY TAG IMAGE ID CREATED SIZE. Untagged
+		long: `Columns as docker images prints them: REPOSITORY TAG IMAGE ID CREATED SIZE (--digests adds
+DIGEST after TAG: the repo@sha256 references a pull or push recorded, as docker's). Untagged
 intermediate images (parents of other images, as the classic builder leaves them) are hidden
 unless -a, as docker hides them.
 
@@ -102,6 +101,7 @@ Examples:
 			fs.BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
 			fs.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 			fs.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+			fs.BoolVar(&digests, "digests", false, "show digests (the repo@sha256 references a pull or push recorded)")
 			fs.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
 			fs.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided")
 		},
@@ -122,11 +122,18 @@ Examples:
 			if err != nil {
 				return err
 			}
-			rows := imageRows(infos, args, !noTrunc)
+			rows := imageRows(infos, args, !noTrunc, rowDigests{
+				// docker's needDigest: a format naming {{.Digest}} shows them beside tags
+				withTags: digests || strings.Contains(format, "{{.Digest}}"), alone: digests,
+			})
 			if quiet && (format == "" || format == "table") {
 				format = "{{.ID}}" // one line per row, as docker prints it
 			}
-			f, err := newRowFormat(format, defaultImagesFormat, imageHeader)
+			def := defaultImagesFormat
+			if digests {
+				def = digestsImagesFormat
+			}
+			f, err := newRowFormat(format, def, imageHeader)
 			if err != nil {
 				return err
 			}
@@ -150,29 +157,88 @@ func shortID(id string, noTrunc bool) string {
 	return h
 }
 
-// imageRows expands images into one row per tag (<none> for untagged),
-// newest first as docker lists them, matched by an optional
-// REPOSITORY[:TAG] argument.
-func imageRows(infos []*transfer.ImageInfo, filter []string, trunc bool) []any {
+// imageRows expands images into rows as docker's CLI does
+// (imageFormatTaggedAndDigest): one per tag, carrying the digests of the
+// same repository (one row per digest with --digests), one per digest of a
+// repository without a tag, <none> for an image without references;
+// newest first, matched by an optional REPOSITORY[:TAG] argument.
+func imageRows(infos []*transfer.ImageInfo, filter []string, trunc bool, digests rowDigests) []any {
 	infos = append([]*transfer.ImageInfo(nil), infos...)
 	sort.SliceStable(infos, func(i, j int) bool { return infos[i].Created.After(infos[j].Created) })
 	var rows []any
 	for _, info := range infos {
-		if len(info.Tags) == 0 {
-			if len(filter) == 0 {
-				rows = append(rows, &imageRow{info: info, repo: "<none>", tag: "<none>", trunc: trunc})
+		refs := info.Tags
+		if len(filter) > 0 {
+			refs = nil
+			for _, t := range info.Tags {
+				if familiarMatch(filter[0], t) {
+					refs = append(refs, t)
+				}
 			}
+			if len(refs) == 0 {
+				continue
+			}
+		}
+		if len(refs) == 0 {
+			rows = append(rows, &imageRow{info: info, repo: "<none>", tag: "<none>", digest: "<none>", trunc: trunc})
 			continue
 		}
-		for _, t := range info.Tags {
-			repo, tag := splitRef(t)
-			digest := ""
-			if i := strings.LastIndex(t, "@"); i >= 0 {
-				digest = t[i+1:]
+		for _, r := range refRows(refs, digests) {
+			r.info, r.trunc = info, trunc
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// rowDigests say where the rows carry digests: beside tags, and in the
+// rows of repositories that only have digests (docker's CLI decides the
+// two differently).
+type rowDigests struct{ withTags, alone bool }
+
+// refRows are one image's rows for its references (repo:tag and
+// repo@digest strings), in docker's CLI order: tags by repository, then
+// the repositories that only have digests.
+func refRows(refs []string, digests rowDigests) []*imageRow {
+	tagsOf, digestsOf := map[string][]string{}, map[string][]string{}
+	var repos, digestRepos []string
+	for _, ref := range refs {
+		repo, tag := splitRef(ref)
+		if i := strings.LastIndex(ref, "@"); i >= 0 {
+			if digestsOf[repo] == nil {
+				digestRepos = append(digestRepos, repo)
 			}
-			if len(filter) == 0 || familiarMatch(filter[0], t) {
-				rows = append(rows, &imageRow{info: info, repo: repo, tag: tag, digest: digest, trunc: trunc})
+			digestsOf[repo] = append(digestsOf[repo], ref[i+1:])
+			continue
+		}
+		if tagsOf[repo] == nil {
+			repos = append(repos, repo)
+		}
+		tagsOf[repo] = append(tagsOf[repo], tag)
+	}
+	var rows []*imageRow
+	for _, repo := range repos {
+		ds := digestsOf[repo]
+		delete(digestsOf, repo) // shown beside the tags, not as rows of their own
+		if !digests.withTags || len(ds) == 0 {
+			ds = []string{"<none>"}
+		}
+		for _, tag := range tagsOf[repo] {
+			for _, d := range ds {
+				rows = append(rows, &imageRow{repo: repo, tag: tag, digest: d})
 			}
+		}
+	}
+	for _, repo := range digestRepos {
+		ds, ok := digestsOf[repo]
+		if !ok {
+			continue
+		}
+		if !digests.alone {
+			ds = []string{""} // docker's CLI leaves it empty here
+		}
+		for _, d := range ds {
+			rows = append(rows, &imageRow{repo: repo, tag: "<none>", digest: d})
 		}
 	}
 	return rows

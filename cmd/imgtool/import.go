@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
+	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -70,7 +72,18 @@ Examples:
 			}
 			defer src.Close()
 			opts.Source = shown
-			res, err := transfer.Import(st, src, opts)
+			rep, err := g.reporter("importing", false)
+			if err != nil {
+				return err
+			}
+			var size int64
+			if fi, err := os.Stat(args[0]); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
+			in := progress.ReadCloser(src, rep.Task(filepath.Base(args[0]), size))
+			res, err := transfer.Import(st, in, opts)
+			in.Finish(err) // ends the task however far Import read
+			rep.Close()
 			if err != nil {
 				return err
 			}

@@ -128,8 +128,9 @@ func toInspect(st transfer.Store, info *transfer.ImageInfo) inspectImage {
 		}
 		return m
 	}
+	tags, digests := splitDigestRefs(info.Tags)
 	ii := inspectImage{
-		ID: info.ID.String(), RepoTags: nonNil(info.Tags), RepoDigests: []string{},
+		ID: info.ID.String(), RepoTags: tags, RepoDigests: digests,
 		Parent: info.Parent, Comment: c.Comment, Created: c.Created, Container: c.Container,
 		ContainerConfig: orNull(c.ContainerConfig), DockerVersion: c.DockerVersion, Author: c.Author,
 		Config: orNull(c.Config), Architecture: c.Architecture, Variant: c.Variant, Os: c.OS, OsVersion: c.OSVersion,
@@ -142,13 +143,6 @@ func toInspect(st transfer.Store, info *transfer.ImageInfo) inspectImage {
 		ii.RootFS.Layers = append(ii.RootFS.Layers, l.DiffID.String())
 	}
 	return ii
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func lastTagTime(s string) string {

@@ -142,7 +142,7 @@ func run(argv []string) int {
 	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
 	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
-	fs.StringVar(&g.progress, "progress", "", "progress on stderr: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
+	fs.StringVar(&g.progress, "progress", "", "progress on stderr of the commands that move image data: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	maxLayer := fs.String("max-layer-size", envOr("IMGTOOL_MAX_LAYER_SIZE", "64g"), "most bytes one layer may expand to when unpacked, e.g. 64g; 0: only the free space of the store's filesystem, which is always checked (env IMGTOOL_MAX_LAYER_SIZE)")
 	fs.BoolVar(&g.opts.NoSync, "no-sync", os.Getenv("IMGTOOL_NO_SYNC") == "1", "skip the filesystem sync before new layers are registered: faster, but a power loss may then lose the last command's layers (env IMGTOOL_NO_SYNC=1)")
 	help := fs.BoolP("help", "h", false, "show help")

@@ -26,7 +26,9 @@ func init() {
 		long: `Fetches REF's manifest and config, then only the layers the store lacks: each blob
 is checked against its digest while it streams, decompressed (pgzip/zstd) and
 unpacked straight into the store in one pass, and checked against the config's
-diff_id. All images land, or none. The image is tagged REF. With -o the images are
+diff_id. All images land, or none. The image is tagged REF, and REPO@<digest> is recorded
+beside the tag as dockerd records it (inspect's RepoDigests, images --digests); a pull by
+digest records only that. With -o the images are
 written as a docker archive (docker load's format) instead of into the store.
 
 A multi-platform index gives the host's platform unless --platform (repeatable) or

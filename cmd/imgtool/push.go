@@ -45,7 +45,9 @@ func init() {
 		short: "Push an image or a multi-platform index to a registry",
 		long: `SRC is a store image (tag, ID or ID prefix), docker-archive:PATH, oci-archive:PATH
 (an archive with several platforms is pushed as an index) or oci:DIR (an OCI layout;
-an index in it is pushed byte for byte). REF defaults to SRC.
+an index in it is pushed byte for byte); with REF given, a bare path no store image is
+named after is the archive or layout there (push app.tar REF). REF defaults to SRC. A store image gets
+REPO@<pushed manifest digest> recorded, as docker push records it (inspect's RepoDigests).
 
 Compressed blobs are pushed as they are. Uncompressed layers (the store's, docker
 save's) are gzipped once each with pgzip into a temp file while both digests are
@@ -77,12 +79,18 @@ Examples:
 				ref = args[1]
 			}
 			opts := rf.options(g, quiet || asJSON)
+			rep, err := g.reporter("pushing", quiet || asJSON && g.progress == "")
+			if err != nil {
+				return err
+			}
+			opts.Progress = rep
 			if !quiet && !asJSON {
 				if r, err := registry.ParseReference(ref, opts); err == nil {
 					fmt.Fprintf(os.Stdout, "The push refers to repository [%s]\n", r.Context().Name())
 				}
 			}
 			res, err := pushSource(g, src, ref, len(args) == 2, opts)
+			rep.Close()
 			if err != nil {
 				return err
 			}
@@ -104,10 +112,15 @@ Examples:
 	})
 }
 
-// pushSource pushes SRC (any location; a bare name is a store image) to
-// REF through the pipeline. An archive or layout needs an explicit REF.
+// pushSource pushes SRC (any location; a bare name is a store image, else
+// with an explicit REF an archive or layout path) to REF through the
+// pipeline. An archive or layout needs an explicit REF.
 func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Options) (*registry.PushResult, error) {
-	sref, err := transfer.ParseRef(src)
+	parse := transfer.ParseRef // push REF: docker's "does not exist locally" below
+	if explicitRef {
+		parse = func(s string) (transfer.Ref, error) { return transfer.ResolveSource(s, g.env()) }
+	}
+	sref, err := parse(src)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +137,9 @@ func pushSource(g *globals, src, ref string, explicitRef bool, opts registry.Opt
 	res, err := g.run(sref, transfer.Ref{Transport: "docker", Path: ref}, opts, transfer.ConvertOptions{Jobs: opts.Jobs})
 	if err != nil {
 		if sref.Transport == "store" && errors.Is(err, transfer.ErrNotFound) {
+			if _, serr := os.Stat(src); serr == nil && !explicitRef {
+				return nil, usageError{fmt.Sprintf("no store image %q; to push the archive or layout at that path, give a destination: push %s REGISTRY/REPO:TAG", src, src)}
+			}
 			//lint:ignore ST1005 docker push's own words, which scripts match
 			return nil, fmt.Errorf("An image does not exist locally with the tag: %s", src)
 		}

@@ -17,7 +17,8 @@ func init() {
 		usage: "SRC",
 		short: "Re-hash every blob of an archive, OCI layout or store image",
 		long: `SRC is a location as for convert (docker-archive:PATH, oci-archive:PATH, oci:DIR,
-store:REF or a bare store reference; :REF picks one image). Every manifest, index,
+store:REF or a bare store reference, else a bare path to an archive or layout;
+:REF picks one image). Every manifest, index,
 config and layer blob is re-hashed against its digest and size, every layer's
 uncompressed stream against the config's diff_id; chain IDs are printed. For a
 store image, layerdb is checked too (each chain dir's diff and parent files).

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/imageid"
@@ -38,7 +39,12 @@ func (s *Store) remove(arg string, force bool) ([]string, error) {
 				return nil, err
 			}
 			out = append(out, "Untagged: "+ref)
-			if len(tags) > 1 {
+			remaining, untagged, err := s.dropOrphanDigests(r, tags)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, untagged...)
+			if len(remaining) > 0 {
 				return out, nil
 			}
 		}
@@ -74,6 +80,42 @@ func (s *Store) remove(arg string, force bool) ([]string, error) {
 	}
 	deleted, err := s.deleteImage(id)
 	return append(out, deleted...), err
+}
+
+// dropOrphanDigests is dockerd's cleanup after a tag is removed: when no
+// other tag of that repository names the image, its digest references in
+// that repository (repo@sha256:…, a pull's) go too. It returns the
+// references left and the "Untagged: …" lines of those removed.
+func (s *Store) dropOrphanDigests(removed name.Reference, tags []string) (remaining, out []string, err error) {
+	repo := reference.FamiliarName(removed)
+	var digests []string
+	tagLeft := false
+	for _, t := range tags {
+		if t == reference.Familiar(removed) {
+			continue
+		}
+		r, perr := reference.Parse(t)
+		sameRepo := perr == nil && reference.FamiliarName(r) == repo
+		_, isDigest := r.(name.Digest)
+		switch {
+		case sameRepo && isDigest:
+			digests = append(digests, t)
+			continue
+		case sameRepo:
+			tagLeft = true
+		}
+		remaining = append(remaining, t)
+	}
+	if _, isDigest := removed.(name.Digest); isDigest || tagLeft {
+		return append(remaining, digests...), nil, nil
+	}
+	for _, d := range digests {
+		if _, err := s.removeTag(d); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, "Untagged: "+d)
+	}
+	return remaining, out, nil
 }
 
 func contains(list []string, s string) bool {

@@ -71,6 +71,11 @@ type Options struct {
 	// blob already stored with Compression is copied, never recompressed.
 	// Blobs that are not layer tars (attestations) are always copied.
 	Keep bool
+	// Wrote, if set, is told each written root's manifest (or index)
+	// digest, keyed by the image ID (for an index: the source index's
+	// digest), so callers can report what the output names; the forms
+	// without manifests (Docker <=24's) never call it.
+	Wrote func(src, manifest v1.Hash)
 }
 
 // uncompressedSizer is implemented by layers that know the size of their

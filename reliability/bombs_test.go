@@ -169,7 +169,7 @@ func TestBombCorpus(t *testing.T) {
 			if res.code != 1 {
 				t.Fatalf("want exit 1:\n%s", res)
 			}
-			if msg := strings.TrimSpace(res.stderr); strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
+			if msg := messages(res.stderr); strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
 				t.Errorf("want one line containing %q, got %q", c.want, msg)
 			}
 			if diff := dockertest.ListingDiff(before, dockertest.StoreListing(store)); diff != "" {

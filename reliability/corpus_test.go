@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -251,7 +252,7 @@ func runCase(t *testing.T, c corpusCase, tmpl, passwd string) {
 			t.Errorf("error %q does not contain %q", line, c.Want)
 		}
 		for _, l := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
-			if l != line && !strings.HasPrefix(l, "loading ") && !strings.HasPrefix(l, "importing ") {
+			if l != line && !progressLine.MatchString(l) {
 				t.Errorf("unexpected stderr line besides the error: %q", l)
 			}
 		}
@@ -289,6 +290,22 @@ func runCase(t *testing.T, c corpusCase, tmpl, passwd string) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// progressLine matches the plain progress lines every command that moves
+// data prints on a non-terminal stderr ("importing input: done, …").
+var progressLine = regexp.MustCompile(`^(loading|importing|converting|exporting|committing|copying|flattening|pulling|pushing|saving) \S.*: `)
+
+// messages drops the progress lines from stderr, leaving what the command
+// said (its error line, if any).
+func messages(stderr string) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !progressLine.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // damage applies an export case's store damage to the (one-layer) store.

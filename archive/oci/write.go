@@ -180,10 +180,15 @@ func reportRoots(p *core.Plan) {
 		return
 	}
 	for _, r := range p.Roots {
-		if r.Img != nil {
+		switch {
+		case r.Img != nil:
 			p.Opts.Wrote(r.Img.ID, r.Img.ManD)
-		} else if d, err := r.Idx.Src.Digest(); err == nil {
-			p.Opts.Wrote(d, r.Idx.OutD)
+		case r.Art != nil: // carried unchanged
+			p.Opts.Wrote(r.Art.D, r.Art.D)
+		case r.Idx != nil:
+			if d, err := r.Idx.Src.Digest(); err == nil {
+				p.Opts.Wrote(d, r.Idx.OutD)
+			}
 		}
 	}
 }

@@ -31,5 +31,6 @@ require (
 	github.com/moby/sys/sequential v0.6.0 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	github.com/vbauerster/cupwriter v0.0.5 // indirect
+	go.etcd.io/bbolt v1.4.3 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 )

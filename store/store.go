@@ -127,6 +127,14 @@ type Tx interface {
 	Abort()
 }
 
+// IDIsConfigDigest reports whether a store image's ID is its config's
+// digest (overlay2, Docker's classic store) rather than the digest of the
+// manifest or index its record targets (the containerd store, Docker 29).
+func IDIsConfigDigest(img Image) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return !ok || !t.IDIsTarget()
+}
+
 // Image is a store image as a go-containerregistry v1.Image whose layers
 // are the uncompressed tars (their digest is their diff ID).
 type Image interface {

@@ -37,10 +37,12 @@ func ExportImage(w io.Writer, st store.Store, img store.Image) error {
 func storeImageLayers(st store.Store, img store.Image) ([]flatten.Layer, error) {
 	if os.Geteuid() == 0 {
 		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
-		if err != nil {
+		if err == nil {
+			return flatten.DirLayers(dirs), nil
+		}
+		if !errors.Is(err, store.ErrNotUnpacked) { // the containerd store: blobs only
 			return nil, err
 		}
-		return flatten.DirLayers(dirs), nil
 	}
 	ls, err := img.Layers()
 	if err != nil {

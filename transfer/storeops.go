@@ -8,7 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/store"
-	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself
+	_ "github.com/imgtool/imgtool/store/containerd" // the containerd backend registers itself
+	_ "github.com/imgtool/imgtool/store/overlay2"   // the overlay2 backend registers itself
 )
 
 // The store as the CLI sees it. Commands that move images go through Run;
@@ -37,7 +38,12 @@ const (
 var (
 	ErrNotFound  = store.ErrNotFound
 	ErrAmbiguous = store.ErrAmbiguous
+	// ErrForeignRoot: --root holds another store or other files (exit 2).
+	ErrForeignRoot = store.ErrForeignRoot
 )
+
+// DefaultNamespace is the containerd namespace used without --namespace.
+func DefaultNamespace() string { return store.DefaultNamespace() }
 
 // OpenStore opens (or, empty, creates) the store at root.
 func OpenStore(root string) (Store, error) { return store.Open(root) }

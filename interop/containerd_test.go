@@ -1,0 +1,194 @@
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/ctrdtest"
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// The containerd image store (Docker 29's default): images that ctr
+// imports into a private containerd are read by imgtool --root on its root,
+// while containerd runs and while it is stopped; images imgtool writes while
+// it is stopped are then complete, runnable and kept by containerd's GC.
+
+// ctrdSource builds a two-layer image (one deletes a base file, so a
+// whiteout) in the shared dockerd, saves it, and returns the archive, the
+// image's Docker ID (its config digest) and its docker export tree.
+func ctrdSource(t *testing.T, tag string) (archive, dockerID string, tree []string) {
+	t.Helper()
+	d := dockertest.Shared(t)
+	base := dockertest.BaseImage(t, d, "")
+	dockerID = d.Build(t, tag, "FROM "+base+"\nRUN echo hi > /f && rm /etc/motd\nRUN mkdir -p /d && echo x > /d/x\n", nil)
+	t.Cleanup(func() { d.DockerErr("rmi", tag) })
+	dir := t.TempDir()
+	archive = filepath.Join(dir, "src.tar")
+	d.Docker(t, "save", "-o", archive, tag)
+	ctr := "ctrd-src-" + strings.NewReplacer(":", "-", "/", "-").Replace(tag)
+	tree = dockerExportTree(t, d, tag, ctr, dir, nil)
+	d.Docker(t, "rm", ctr) // so that the image can be removed and loaded again
+	return archive, dockerID, tree
+}
+
+// ctrTarget is the target digest ctr lists for a fully qualified name.
+func ctrTarget(t *testing.T, c *ctrdtest.Containerd, ns, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(c.Ctr(t, ns, "images", "ls"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == name {
+			return f[2]
+		}
+	}
+	t.Fatalf("ctr images ls: no %s", name)
+	return ""
+}
+
+func TestContainerdStoreRead(t *testing.T) {
+	archive, dockerID, wantTree := ctrdSource(t, "ctrd-read:1")
+	c := ctrdtest.Start(t)
+	c.Ctr(t, "moby", "images", "import", archive)
+	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-read:1")
+	d := dockertest.Shared(t)
+
+	check := func(t *testing.T) {
+		ids := dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+		if want := "ctrd-read:1 " + target; strings.TrimSpace(ids) != want {
+			t.Errorf("images = %q, want %q (Docker 29: the target digest is the ID)", ids, want)
+		}
+		got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "ctrd-read:1")
+		if want := target + ` ["ctrd-read:1"]`; strings.TrimSpace(got) != want {
+			t.Errorf("inspect = %q, want %q", got, want)
+		}
+		hist := dockertest.MustImgtool(t, "--root", c.Root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1")
+		if want, _, _ := d.DockerErr("history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1"); hist != want {
+			t.Errorf("history:\n%s\nwant (docker):\n%s", hist, want)
+		}
+		dockertest.MustImgtool(t, "--root", c.Root, "verify", "store:ctrd-read:1")
+		exp := []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-read:1"))
+		if diff := lineDiff(wantTree, treeLines(exportTree(t, exp, false, false))); len(diff) > 0 {
+			t.Errorf("imgtool export differs from docker export (- docker, + imgtool):\n%s", strings.Join(diff, "\n"))
+		}
+		// save, then docker load gives the image its config digest, the
+		// ID Docker's classic store has for it
+		out := filepath.Join(t.TempDir(), "saved.tar")
+		dockertest.MustImgtool(t, "--root", c.Root, "save", "-o", out, "ctrd-read:1")
+		d.Docker(t, "rmi", "ctrd-read:1")
+		d.Docker(t, "load", "-i", out)
+		if got := d.ImageID(t, "ctrd-read:1"); got != dockerID {
+			t.Errorf("docker load of imgtool save: ID %s, want %s", got, dockerID)
+		}
+	}
+	t.Run("running", func(t *testing.T) {
+		check(t)
+		// writes are refused while containerd runs, naming it; nothing changes
+		before := c.Ctr(t, "moby", "images", "ls")
+		r := dockertest.Imgtool(t, "--root", c.Root, "tag", "ctrd-read:1", "ctrd-read:2")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "containerd is running") {
+			t.Errorf("tag while containerd runs: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		oneLine(t, "tag while containerd runs", r)
+		if after := c.Ctr(t, "moby", "images", "ls"); after != before {
+			t.Errorf("refused tag changed the store:\n%s\n%s", before, after)
+		}
+	})
+	t.Run("stopped", func(t *testing.T) {
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
+	t.Run("namespace", func(t *testing.T) {
+		r := dockertest.Imgtool(t, "--root", c.Root, "--namespace", "default", "images", "-q")
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("images in namespace default: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+		}
+		t.Setenv("IMGTOOL_NAMESPACE", "moby")
+		if ids := dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc"); strings.TrimSpace(ids) != target {
+			t.Errorf("IMGTOOL_NAMESPACE=moby images -q = %q, want %s", ids, target)
+		}
+	})
+}
+
+func TestContainerdStoreWrite(t *testing.T) {
+	archive, _, _ := ctrdSource(t, "ctrd-write:1")
+	d := dockertest.Shared(t)
+	baseArchive := filepath.Join(t.TempDir(), "base.tar")
+	d.Docker(t, "save", "-o", baseArchive, dockertest.BaseImage(t, d, ""))
+	c := ctrdtest.Start(t)
+	// another image, whose tags removed with --sync make containerd collect now
+	c.Ctr(t, "moby", "images", "import", baseArchive)
+	baseName := strings.TrimSpace(c.Ctr(t, "moby", "images", "ls", "-q"))
+	for _, n := range []string{"1", "2", "3"} {
+		c.Ctr(t, "moby", "images", "tag", baseName, "docker.io/library/gc-trigger:"+n)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", archive)
+	dockertest.MustImgtool(t, "--root", c.Root, "tag", "ctrd-write:1", "ctrd-copy:2")
+	id := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", "ctrd-copy"))
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"docker.io/library/ctrd-write:1", "docker.io/library/ctrd-copy:2"} {
+		if got := ctrTarget(t, c, "moby", name); got != id {
+			t.Errorf("ctr images ls %s: target %s, imgtool's ID %s", name, got, id)
+		}
+		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
+			t.Errorf("ctr images check: %s is not complete:\n%s", name, out)
+		}
+	}
+	if out := c.Ctr(t, "moby", "run", "--rm", "docker.io/library/ctrd-copy:2", "ctrd-run", "cat", "/f", "/d/x"); out != "hi\nx\n" {
+		t.Errorf("ctr run: %q", out)
+	}
+	// containerd's collector keeps every blob imgtool recorded
+	c.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:3")
+	blobs := contentBlobs(t, c)
+	if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, "docker.io/library/ctrd-copy:2"), "complete") {
+		t.Errorf("after GC, ctr images check:\n%s", out)
+	}
+	// rmi releases them: the next collection removes what only it held
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := dockertest.MustImgtool(t, "--root", c.Root, "rmi", "ctrd-write:1", "ctrd-copy:2")
+	if !strings.Contains(out, "Untagged: ctrd-copy:2") || !strings.Contains(out, "Deleted: "+id) {
+		t.Errorf("rmi output:\n%s", out)
+	}
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	c.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:2")
+	if left := contentBlobs(t, c); len(left) >= len(blobs) || left[strings.TrimPrefix(id, "sha256:")] {
+		t.Errorf("after rmi and GC: %d blobs (was %d), manifest %s kept: %v", len(left), len(blobs), id, left[strings.TrimPrefix(id, "sha256:")])
+	}
+	if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, "docker.io/library/gc-trigger:1"), "complete") {
+		t.Errorf("after rmi and GC, the other image is not complete:\n%s", out)
+	}
+}
+
+func lineOf(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix+" ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// contentBlobs lists the hex digests in the content store's blobs dir.
+func contentBlobs(t *testing.T, c *ctrdtest.Containerd) map[string]bool {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(c.Root, "io.containerd.content.v1.content", "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, e := range ents {
+		out[e.Name()] = true
+	}
+	return out
+}

@@ -100,6 +100,31 @@ func TestContainerdStoreRead(t *testing.T) {
 		}
 		check(t)
 	})
+	t.Run("docker data root", func(t *testing.T) {
+		// Docker 29's shape: a data root with no image/<driver>, daemon.json
+		// enabling the containerd snapshotter, the system containerd's root
+		// named in its config file
+		dockerRoot := t.TempDir()
+		for _, d := range []string{"containers", "volumes", "network", "buildkit"} {
+			os.Mkdir(filepath.Join(dockerRoot, d), 0o710)
+		}
+		daemonJSON := filepath.Join(t.TempDir(), "daemon.json")
+		os.WriteFile(daemonJSON, []byte(`{"features":{"containerd-snapshotter":true}}`), 0o600)
+		t.Setenv("IMGTOOL_DOCKER_CONFIG_FILE", daemonJSON)
+		t.Setenv("IMGTOOL_CONTAINERD_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
+		r := dockertest.Imgtool(t, "--root", dockerRoot, "images")
+		if r.Code != 2 || !strings.Contains(r.Stderr, "daemon.json enables containerd-snapshotter") {
+			t.Errorf("no containerd root: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		oneLine(t, "docker root without containerd", r)
+		t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
+		if ids := dockertest.MustImgtool(t, "--root", dockerRoot, "images", "-q", "--no-trunc"); strings.TrimSpace(ids) != target {
+			t.Errorf("images -q on the Docker data root = %q, want %s", ids, target)
+		}
+		if names, _ := os.ReadDir(dockerRoot); len(names) != 4 {
+			t.Errorf("the Docker data root changed: %d entries", len(names))
+		}
+	})
 	t.Run("namespace", func(t *testing.T) {
 		r := dockertest.Imgtool(t, "--root", c.Root, "--namespace", "default", "images", "-q")
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "" {
@@ -191,4 +216,24 @@ func contentBlobs(t *testing.T, c *ctrdtest.Containerd) map[string]bool {
 		out[e.Name()] = true
 	}
 	return out
+}
+
+// TestForeignRootUntouched: a --root that holds files but no store is
+// refused in one line with exit 2, for reads and writes, and left as it was.
+func TestForeignRootUntouched(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "notes.txt"), []byte("mine\n"), 0o644)
+	os.Mkdir(filepath.Join(root, "src"), 0o755)
+	tarball := filepath.Join(t.TempDir(), "empty.tar")
+	os.WriteFile(tarball, make([]byte, 1024), 0o644)
+	for _, args := range [][]string{{"images"}, {"import", tarball, "x:1"}, {"tag", "a", "b"}} {
+		r := dockertest.Imgtool(t, append([]string{"--root", root}, args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, root+" is not an image store (it holds notes.txt, src)") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.Code, r.Stderr)
+		}
+		oneLine(t, args[0], r)
+	}
+	if names, _ := os.ReadDir(root); len(names) != 2 {
+		t.Errorf("the directory changed: %d entries", len(names))
+	}
 }

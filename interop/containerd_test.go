@@ -237,3 +237,47 @@ func TestForeignRootUntouched(t *testing.T) {
 		t.Errorf("the directory changed: %d entries", len(names))
 	}
 }
+
+// TestContainerdStoreImportPushPull: push from the containerd store while
+// containerd runs; with it stopped, pull the pushed image back and import
+// a rootfs tar; containerd then finds both complete and runs them.
+func TestContainerdStoreImportPushPull(t *testing.T) {
+	archive, _, _ := ctrdSource(t, "ctrd-pp:1")
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	c := ctrdtest.Start(t)
+	c.Ctr(t, "moby", "images", "import", archive)
+	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-pp:1")
+	ref := reg.host + "/team/ctrd-pp:1"
+	var res pushJSON
+	decodeJSON(t, dockertest.MustImgtool(t, "--root", c.Root, "push", "--json", "ctrd-pp:1", ref), &res)
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
+	if err := os.WriteFile(rootfs, []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-pp:1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.MustImgtool(t, "--root", c.Root, "rmi", "ctrd-pp:1")
+	dockertest.MustImgtool(t, "--root", c.Root, "pull", ref)
+	dockertest.MustImgtool(t, "--root", c.Root, "import", rootfs, "ctrd-imp:1")
+	pulled := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", ref))
+	if pulled != res.Digest {
+		t.Errorf("pulled image ID %s, the pushed manifest digest %s (stored target %s)", pulled, res.Digest, target)
+	}
+	if _, err := os.Stat(filepath.Join(c.Root, "image")); err == nil {
+		t.Errorf("imgtool made an image/ dir inside containerd's root")
+	}
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	check := c.Ctr(t, "moby", "images", "check")
+	for _, name := range []string{ref, "docker.io/library/ctrd-imp:1"} {
+		if !strings.Contains(lineOf(check, name), "complete") {
+			t.Errorf("ctr images check: %s is not complete:\n%s", name, check)
+		}
+		if out := c.Ctr(t, "moby", "run", "--rm", name, "ctrd-run", "cat", "/f", "/d/x"); out != "hi\nx\n" {
+			t.Errorf("ctr run %s: %q", name, out)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/atomicwriter"
+
+	"github.com/imgtool/imgtool/store"
 )
 
 // Docker's distribution metadata, kept in the data root exactly as dockerd
@@ -33,7 +35,12 @@ const maxV2Metadata = 50 // per diff ID, as dockerd
 type distMeta struct{ dir string }
 
 func openDistMeta(root string) *distMeta {
+	// Only an overlay2 store has this cache: a containerd root (Docker 29's
+	// store) must not get an overlay2 layout made inside it.
 	if root == "" {
+		return nil
+	}
+	if driver, err := store.Detect(root); err != nil || driver != "overlay2" {
 		return nil
 	}
 	return &distMeta{dir: filepath.Join(root, "image", "overlay2", "distribution")}

@@ -29,11 +29,13 @@ const (
 // write), "containerd" for a containerd root or a Docker data root that
 // uses the containerd image store. Anything else is an ErrForeignRoot.
 func Detect(root string) (string, error) {
-	if _, err := os.Stat(filepath.Join(root, "image", "overlay2")); err == nil {
-		return "overlay2", nil
-	}
+	// containerd's own layout first: an image/overlay2 inside it is not
+	// Docker's (an older imgtool could make one there)
 	if IsContainerdRoot(root) {
 		return "containerd", nil
+	}
+	if _, err := os.Stat(filepath.Join(root, "image", "overlay2")); err == nil {
+		return "overlay2", nil
 	}
 	entries, err := os.ReadDir(filepath.Join(root, "image"))
 	if err == nil {

@@ -242,9 +242,10 @@ func oneLine(s string) string {
 
 func printMainHelp(fs *pflag.FlagSet) {
 	var b strings.Builder
-	b.WriteString("Usage: imgtool [--root DIR] [--progress MODE] COMMAND [ARGS]\n\n")
+	b.WriteString("Usage: imgtool [--root DIR] [--namespace NS] [--progress MODE] COMMAND [ARGS]\n\n")
 	b.WriteString("A daemonless, Docker-compatible image archive toolkit. The store is a Docker overlay2\n")
-	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs).\n\n")
+	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs);\n")
+	b.WriteString("so does Docker 29's containerd image store (`--root /var/lib/containerd`, `--namespace`).\n\n")
 	b.WriteString("Commands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -52,8 +52,9 @@ func Detect(root string) (string, error) {
 		return "containerd", nil
 	}
 	names, err := dirNames(root)
-	if err != nil || len(names) == 0 {
-		// missing, empty or unreadable: overlay2 says what is wrong later
+	if err != nil || len(names) == 0 || onlyOverlay2Skeleton(names) {
+		// missing, empty or unreadable (overlay2 says what is wrong
+		// later), or a skeleton an interrupted first write left
 		return "overlay2", nil
 	}
 	return "", Errorf(ErrForeignRoot, "%s is not an image store (it holds %s); imgtool creates a store only in a missing or empty directory: use another --root", root, listSome(names))
@@ -171,4 +172,16 @@ func listSome(names []string) string {
 		return fmt.Sprintf("%s, … %d entries", strings.Join(names[:3], ", "), len(names))
 	}
 	return strings.Join(names, ", ")
+}
+
+// onlyOverlay2Skeleton reports a root holding nothing but the top-level
+// dirs the overlay2 backend creates (its first write may stop before
+// image/overlay2 exists).
+func onlyOverlay2Skeleton(names []string) bool {
+	for _, n := range names {
+		if n != "image" && n != "overlay2" && n != "containers" {
+			return false
+		}
+	}
+	return true
 }

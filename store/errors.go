@@ -41,7 +41,3 @@ func (e *Error) Is(target error) bool {
 func Errorf(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
-
-// ErrNotUnpacked: a backend keeps this layer as a blob, not as a
-// directory (the containerd store); callers read the layer tar instead.
-var ErrNotUnpacked = errors.New("layer not unpacked")

@@ -4,12 +4,14 @@
 // backend-neutral parts live here: the interfaces, the shared types, the
 // typed errors, config checks, locking and the check/repair loop.
 //
-// Today the one backend is store/overlay2, Docker's overlay2 graphdriver
-// data root (image/overlay2/{repositories.json,imagedb,layerdb},
-// overlay2/<cache-id>, containers/). A store opened on /var/lib/docker
-// reads and writes Docker's own data; writes are refused while a Docker
-// daemon uses that root. Docker's containerd image store is detected and
-// refused until a store/containerd backend plugs in beside overlay2.
+// Two backends register themselves (Register) and are picked by what the
+// root holds (Detect): store/overlay2, Docker's overlay2 graphdriver data
+// root (image/overlay2/{repositories.json,imagedb,layerdb},
+// overlay2/<cache-id>, containers/), and store/containerd, containerd's
+// image store (Docker 29's default: content store + bolt metadata). Both
+// satisfy Store and its sub-stores; what only unpacked layers have (their
+// directories) is the optional LayerDirs. Writes are refused while the
+// daemon that owns the root (dockerd, containerd) runs.
 package store
 
 import (
@@ -50,6 +52,12 @@ type LayerStore interface {
 	Get(chain v1.Hash) (*Layer, error)
 	// Chain returns the layers of a chain, base first.
 	Chain(top v1.Hash) ([]*Layer, error)
+}
+
+// LayerDirs is what a LayerStore whose layers are unpacked directories
+// (overlay2) adds; a backend that keeps layers as blobs (containerd) has
+// none, and its layers are read as tars.
+type LayerDirs interface {
 	// DiffDir is the content directory of a layer or container layer,
 	// after the metadata checks; DiffDirs maps it over layers.
 	DiffDir(cacheID string) (string, error)
@@ -57,6 +65,12 @@ type LayerStore interface {
 	// LowerDirs lists the content dirs below and including cacheID, top
 	// first, as GraphDriver.Data shows them.
 	LowerDirs(cacheID string) []string
+}
+
+// Dirs returns a store's layer directories, if its backend has them.
+func Dirs(st Store) (LayerDirs, bool) {
+	d, ok := st.Layers().(LayerDirs)
+	return d, ok
 }
 
 // ImageStore is the images (Docker's imagedb), by ID.

@@ -60,6 +60,7 @@ func TestDetect(t *testing.T) {
 		{"containerd snapshotter", []string{"io.containerd.snapshotter.v1.overlayfs/"}, "containerd", ""},
 		{"docker managed containerd", []string{"containers/", "volumes/", "containerd/daemon/io.containerd.content.v1.content/"}, "containerd", ""},
 		{"docker root, no containerd", []string{"containers/", "volumes/", "network/"}, "", "a Docker data root using the containerd image store"},
+		{"overlay2 skeleton", []string{"image/", "overlay2/"}, "overlay2", ""},
 		{"vfs", []string{"image/vfs/"}, "", `"vfs" storage driver`},
 		{"other files", []string{"notes.txt", "src/"}, "", "is not an image store (it holds notes.txt, src)"},
 	}

@@ -183,8 +183,12 @@ func GraphData(st Store, info *ImageInfo) map[string]string {
 	if len(info.Layers) == 0 {
 		return map[string]string{}
 	}
+	dirs, ok := store.Dirs(st)
+	if !ok {
+		return map[string]string{}
+	}
 	top := info.Layers[len(info.Layers)-1]
-	diff, err := st.Layers().DiffDir(top.CacheID)
+	diff, err := dirs.DiffDir(top.CacheID)
 	if err != nil {
 		return map[string]string{}
 	}
@@ -194,7 +198,7 @@ func GraphData(st Store, info *ImageInfo) map[string]string {
 		"UpperDir":  filepath.Join(dir, "diff"),
 		"WorkDir":   filepath.Join(dir, "work"),
 	}
-	if lowers := st.Layers().LowerDirs(top.CacheID); len(lowers) > 0 {
+	if lowers := dirs.LowerDirs(top.CacheID); len(lowers) > 0 {
 		data["LowerDir"] = strings.Join(lowers, ":")
 	}
 	return data

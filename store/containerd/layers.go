@@ -57,16 +57,6 @@ func (l layers) Chain(top v1.Hash) ([]*store.Layer, error) {
 	return out, nil
 }
 
-func (l layers) DiffDir(string) (string, error) { return "", errNotUnpacked }
-func (l layers) DiffDirs([]*store.Layer) ([]string, error) {
-	return nil, errNotUnpacked
-}
-func (l layers) LowerDirs(string) []string { return nil }
-
-// errNotUnpacked: the containerd store's layers are blobs; callers that
-// want directories fall back to the layer tars.
-var errNotUnpacked = fmt.Errorf("containerd store: layers are read from the content store, not from snapshot dirs: %w", store.ErrNotUnpacked)
-
 type containers struct{ s *Store }
 
 var errNoContainers = errors.New("containers are not supported on the containerd image store yet; use docker or ctr")

@@ -67,6 +67,13 @@ func TestContainerdStoreRead(t *testing.T) {
 			t.Errorf("history:\n%s\nwant (docker):\n%s", hist, want)
 		}
 		dockertest.MustImgtool(t, "--root", c.Root, "verify", "store:ctrd-read:1")
+		dockertest.MustImgtool(t, "--root", c.Root, "check", "--deep")
+		oci := filepath.Join(t.TempDir(), "oci")
+		dockertest.MustImgtool(t, "--root", c.Root, "convert", "store:ctrd-read:1", "oci:"+oci)
+		dockertest.MustImgtool(t, "verify", "oci:"+oci)
+		if idx, err := os.ReadFile(filepath.Join(oci, "index.json")); err != nil || !strings.Contains(string(idx), target) {
+			t.Errorf("convert store:… oci: index.json does not name the stored manifest %s: %s %v", target, idx, err)
+		}
 		exp := []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-read:1"))
 		if diff := lineDiff(wantTree, treeLines(exportTree(t, exp, false, false))); len(diff) > 0 {
 			t.Errorf("imgtool export differs from docker export (- docker, + imgtool):\n%s", strings.Join(diff, "\n"))
@@ -85,13 +92,19 @@ func TestContainerdStoreRead(t *testing.T) {
 		check(t)
 		// writes are refused while containerd runs, naming it; nothing changes
 		before := c.Ctr(t, "moby", "images", "ls")
-		r := dockertest.Imgtool(t, "--root", c.Root, "tag", "ctrd-read:1", "ctrd-read:2")
-		if r.Code == 0 || !strings.Contains(r.Stderr, "containerd is running") {
-			t.Errorf("tag while containerd runs: exit %d, stderr %q", r.Code, r.Stderr)
+		blobs := contentBlobs(t, c)
+		for _, args := range [][]string{{"tag", "ctrd-read:1", "ctrd-read:2"}, {"rmi", "ctrd-read:1"}, {"load", "-i", archive}} {
+			r := dockertest.Imgtool(t, append([]string{"--root", c.Root}, args...)...)
+			if r.Code == 0 || !strings.Contains(r.Stderr, "containerd is running on "+c.Root) {
+				t.Errorf("%s while containerd runs: exit %d, stderr %q", args[0], r.Code, r.Stderr)
+			}
+			oneLine(t, args[0]+" while containerd runs", r)
 		}
-		oneLine(t, "tag while containerd runs", r)
 		if after := c.Ctr(t, "moby", "images", "ls"); after != before {
-			t.Errorf("refused tag changed the store:\n%s\n%s", before, after)
+			t.Errorf("refused writes changed the image records:\n%s\n%s", before, after)
+		}
+		if after := contentBlobs(t, c); len(after) != len(blobs) {
+			t.Errorf("refused writes changed the content store: %d blobs, were %d", len(after), len(blobs))
 		}
 	})
 	t.Run("stopped", func(t *testing.T) {

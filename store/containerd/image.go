@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -201,11 +202,11 @@ func familiar(name string) (string, bool) {
 	if strings.HasPrefix(name, danglingPrefix) {
 		return "", false
 	}
-	ref, err := parseRef(name)
+	ref, err := reference.Parse(name)
 	if err != nil {
 		return "", false
 	}
-	return familiarString(ref), true
+	return reference.Familiar(ref), true
 }
 
 func marshal(v any) []byte {

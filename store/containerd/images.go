@@ -6,6 +6,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/imgtool/imgtool/reference"
 	"github.com/imgtool/imgtool/store"
 )
 
@@ -134,9 +135,9 @@ func (im images) Remove(arg string, force bool) ([]string, error) {
 	}
 	recs := all[id.String()]
 	var drop []imageRecord
-	if r, err := parseRef(arg); err == nil && !looksLikeID(arg, id) {
+	if r, err := reference.Parse(arg); err == nil && !looksLikeID(arg, id) {
 		for _, rec := range recs {
-			if f, ok := familiar(rec.Name); ok && f == familiarString(r) {
+			if f, ok := familiar(rec.Name); ok && f == reference.Familiar(r) {
 				drop = append(drop, rec)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // containerd's metadata database, read and written with bbolt in the
@@ -60,7 +61,7 @@ func openDB(path string) (*bolt.DB, func(), error) {
 	if err == nil {
 		return db, func() { db.Close() }, nil
 	}
-	if !errors.Is(err, bolt.ErrTimeout) {
+	if !errors.Is(err, berrors.ErrTimeout) {
 		return nil, nil, fmt.Errorf("containerd metadata %s: %w", path, err)
 	}
 	tmp, err := copyDB(path)
@@ -136,7 +137,7 @@ func openDBWrite(path string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("containerd metadata %s: %w (start containerd once to create it)", path, err)
 	}
 	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockWait})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("refusing to write: containerd is running on %s (its metadata database is locked); stop containerd, or write through it with ctr or docker", filepath.Dir(filepath.Dir(path)))
 	}
 	if err != nil {
@@ -242,11 +243,6 @@ func deleteImage(tx *bolt.Tx, ns, name string) error {
 		return nil
 	}
 	return bkt.DeleteBucket([]byte(name))
-}
-
-// hasBlob reports a content record of the namespace.
-func hasBlob(tx *bolt.Tx, ns, dgst string) bool {
-	return nsBucket(tx, ns, keyContent, keyBlob, []byte(dgst)) != nil
 }
 
 // writeBlob records a blob in the namespace, with the labels that make

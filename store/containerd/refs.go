@@ -22,8 +22,6 @@ const danglingPrefix = "moby-dangling@"
 
 var hexPrefix = regexp.MustCompile(`^[a-f0-9]{1,64}$`)
 
-func parseRef(s string) (name.Reference, error) { return reference.Parse(s) }
-func familiarString(r name.Reference) string    { return reference.Familiar(r) }
 
 type refs struct{ s *Store }
 
@@ -60,13 +58,7 @@ func (r refs) TagsOf(id v1.Hash) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, t := range all {
-		if t.ImageID == id {
-			out = append(out, t.Ref)
-		}
-	}
-	return out, nil
+	return store.RefsOf(all, id), nil
 }
 
 // Resolve finds an image as Docker 29 does: a full ID (the target
@@ -79,7 +71,7 @@ func (r refs) Resolve(arg string) (v1.Hash, error) {
 	idPart := strings.TrimPrefix(arg, "sha256:")
 	isID := strings.HasPrefix(arg, "sha256:") || len(arg) == 64 && hexPrefix.MatchString(arg)
 	if !isID {
-		ref, err := parseRef(arg)
+		ref, err := reference.Parse(arg)
 		if err != nil && !hexPrefix.MatchString(arg) {
 			return v1.Hash{}, err
 		}
@@ -202,7 +194,7 @@ func keepDangling(tx *bolt.Tx, ns string, byName map[string]imageRecord, moved m
 }
 
 func (r refs) Remove(arg string) (bool, error) {
-	ref, err := parseRef(arg)
+	ref, err := reference.Parse(arg)
 	if err != nil {
 		return false, err
 	}

@@ -22,7 +22,6 @@ const danglingPrefix = "moby-dangling@"
 
 var hexPrefix = regexp.MustCompile(`^[a-f0-9]{1,64}$`)
 
-
 type refs struct{ s *Store }
 
 // records reads the namespace's image records.

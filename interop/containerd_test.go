@@ -155,6 +155,11 @@ func TestContainerdStoreWrite(t *testing.T) {
 	d := dockertest.Shared(t)
 	baseArchive := filepath.Join(t.TempDir(), "base.tar")
 	d.Docker(t, "save", "-o", baseArchive, dockertest.BaseImage(t, d, ""))
+	// an image saved by ID: its archive has no names
+	untagID := d.Build(t, "ctrd-untag:1", "FROM "+dockertest.BaseImage(t, d, "")+"\nRUN echo u > /u\n", nil)
+	t.Cleanup(func() { d.DockerErr("rmi", "ctrd-untag:1") })
+	untagArchive := filepath.Join(t.TempDir(), "untag.tar")
+	d.Docker(t, "save", "-o", untagArchive, untagID)
 	c := ctrdtest.Start(t)
 	// another image, whose tags removed with --sync make containerd collect now
 	c.Ctr(t, "moby", "images", "import", baseArchive)
@@ -166,6 +171,12 @@ func TestContainerdStoreWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", archive)
+	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", untagArchive)
+	dangling := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "--filter", "dangling=true"))
+	danglingID, ok := strings.CutPrefix(dangling, "<none>:<none> ")
+	if !ok {
+		t.Errorf("images --filter dangling=true after loading an archive without names: %q", dangling)
+	}
 	dockertest.MustImgtool(t, "--root", c.Root, "tag", "ctrd-write:1", "ctrd-copy:2")
 	id := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", "ctrd-copy"))
 	if err := c.Restart(); err != nil {
@@ -185,8 +196,10 @@ func TestContainerdStoreWrite(t *testing.T) {
 	// containerd's collector keeps every blob imgtool recorded
 	c.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:3")
 	blobs := contentBlobs(t, c)
-	if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, "docker.io/library/ctrd-copy:2"), "complete") {
-		t.Errorf("after GC, ctr images check:\n%s", out)
+	for _, name := range []string{"docker.io/library/ctrd-copy:2", "moby-dangling@" + danglingID} {
+		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
+			t.Errorf("after GC, ctr images check: %s is not complete:\n%s", name, out)
+		}
 	}
 	// rmi releases them: the next collection removes what only it held
 	if err := c.Stop(); err != nil {

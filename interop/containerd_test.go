@@ -307,3 +307,76 @@ func TestContainerdStoreImportPushPull(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerdStoreDockerContainer: a Docker 29 container is
+// containers/<id>/config.v2.json in the Docker data root and a containerd
+// snapshot keyed by its ID. ctr runs a container that changes the image's
+// files (its snapshot stays), a Docker-shaped data root names it, and
+// imgtool export gives the tree the kernel's overlay mount of that
+// snapshot gives (tarred by GNU tar), while containerd runs and stopped.
+func TestContainerdStoreDockerContainer(t *testing.T) {
+	dockertest.Require(t, "tar", "mount", "umount")
+	archive, _, _ := ctrdSource(t, "ctrd-ct:1")
+	c := ctrdtest.Start(t)
+	c.Ctr(t, "moby", "images", "import", archive)
+	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-ct:1")
+	cid := strings.Repeat("c29", 21) + "0"
+	c.Ctr(t, "moby", "run", "docker.io/library/ctrd-ct:1", cid, "sh", "-c", "echo new > /new && rm /f && rm -r /d && mkdir /d && echo y > /d/y")
+	t.Cleanup(func() { c.CtrErr("moby", "containers", "rm", cid) })
+
+	dockerRoot := t.TempDir()
+	for _, d := range []string{"containers/" + cid, "volumes"} {
+		os.MkdirAll(filepath.Join(dockerRoot, d), 0o710)
+	}
+	cfg := `{"ID":"` + cid + `","Name":"/c29","Image":"` + target + `","Driver":"overlayfs","Created":"2026-01-02T03:04:05Z",` +
+		`"Path":"sh","Args":["-c","echo new"],"Config":{"Image":"ctrd-ct:1"},"State":{"Running":false,"ExitCode":0,"StartedAt":"2026-01-02T03:04:06Z","FinishedAt":"2026-01-02T03:04:07Z"}}`
+	if err := os.WriteFile(filepath.Join(dockerRoot, "containers", cid, "config.v2.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
+
+	want := mountedTree(t, c, cid)
+	check := func(t *testing.T) {
+		ps := dockertest.MustImgtool(t, "--root", dockerRoot, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}")
+		if !strings.HasPrefix(ps, cid+" c29 Exited (0) ") {
+			t.Errorf("ps -a: %q", ps)
+		}
+		exp := []byte(dockertest.MustImgtool(t, "--root", dockerRoot, "export", "c29"))
+		if diff := lineDiff(want, treeLines(exportTree(t, exp, true, true))); len(diff) > 0 {
+			t.Errorf("imgtool export differs from the overlay mount of the snapshot (- mount, + imgtool):\n%s", strings.Join(diff, "\n"))
+		}
+		r := dockertest.Imgtool(t, "--root", dockerRoot, "rm", "c29")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "read-only to imgtool") && !strings.Contains(r.Stderr, "containerd is running") {
+			t.Errorf("rm: exit %d, %q", r.Code, r.Stderr)
+		}
+		oneLine(t, "rm", r)
+	}
+	t.Run("running", check)
+	t.Run("stopped", func(t *testing.T) {
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
+}
+
+// mountedTree mounts a container's active snapshot as containerd gives
+// it (ctr snapshots mounts) and describes GNU tar's archive of it.
+func mountedTree(t *testing.T, c *ctrdtest.Containerd, key string) []string {
+	t.Helper()
+	mnt := t.TempDir()
+	cmd := c.Ctr(t, "moby", "snapshots", "mounts", mnt, key)
+	if out, err := runCmd("sh", "-c", cmd); err != nil {
+		t.Fatalf("%s: %v %s", cmd, err, out)
+	}
+	defer runCmd("umount", mnt)
+	tarPath := filepath.Join(t.TempDir(), "mounted.tar")
+	if out, err := runCmd("tar", "-C", mnt, "--numeric-owner", "-cf", tarPath, "."); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	b, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return treeLines(exportTree(t, b, true, true))
+}

@@ -1,7 +1,6 @@
 package containerd
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -56,23 +55,6 @@ func (l layers) Chain(top v1.Hash) ([]*store.Layer, error) {
 	}
 	return out, nil
 }
-
-type containers struct{ s *Store }
-
-var errNoContainers = errors.New("containers are not supported on the containerd image store yet; use docker or ctr")
-
-func (containers) List() ([]*store.Container, error) { return nil, nil }
-func (containers) Find(ref string) (*store.Container, error) {
-	return nil, store.Errorf(store.ErrNotFound, "No such container: %s", ref)
-}
-func (containers) Create(v1.Hash, store.CreateOptions) (*store.Container, error) {
-	return nil, errNoContainers
-}
-func (containers) Remove(*store.Container) error                { return errNoContainers }
-func (containers) RWDir(*store.Container) (string, error)       { return "", errNoContainers }
-func (containers) LayerDirs(*store.Container) ([]string, error) { return nil, errNoContainers }
-func (containers) Mount(*store.Container) (string, error)       { return "", errNoContainers }
-func (containers) Unmount(*store.Container) error               { return errNoContainers }
 
 // Check verifies that every image record resolves and that every blob its
 // manifest names is in the content store with its size (Deep: its digest).

@@ -358,6 +358,20 @@ func TestContainerdStoreDockerContainer(t *testing.T) {
 		}
 		check(t)
 	})
+	t.Run("commit", func(t *testing.T) {
+		// committed offline, then run by containerd
+		dockertest.MustImgtool(t, "--root", dockerRoot, "commit", "c29", "ctrd-committed:1")
+		if err := c.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		name := "docker.io/library/ctrd-committed:1"
+		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
+			t.Errorf("ctr images check: %s is not complete:\n%s", name, out)
+		}
+		if out := c.Ctr(t, "moby", "run", "--rm", name, "ctrd-run2", "sh", "-c", "cat /new /d/y; test -e /f || echo gone"); out != "new\ny\ngone\n" {
+			t.Errorf("ctr run of the committed image: %q", out)
+		}
+	})
 }
 
 // mountedTree mounts a container's active snapshot as containerd gives

@@ -17,6 +17,7 @@ package containerd
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -84,7 +85,13 @@ func (s *Store) Writer() (func(), error) {
 	return s.acquire(true)
 }
 
+// validNamespace is containerd's identifier grammar for namespaces.
+var validNamespace = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+
 func (s *Store) acquire(write bool) (func(), error) {
+	if !validNamespace.MatchString(s.ns()) || len(s.ns()) > 76 {
+		return nil, fmt.Errorf("invalid containerd namespace %q (--namespace, IMGTOOL_NAMESPACE): letters and digits separated by '.', '_' or '-', e.g. moby, default, k8s.io", s.ns())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db != nil {

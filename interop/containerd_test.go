@@ -139,6 +139,11 @@ func TestContainerdStoreRead(t *testing.T) {
 		}
 	})
 	t.Run("namespace", func(t *testing.T) {
+		bad := dockertest.Imgtool(t, "--root", c.Root, "--namespace", "no/such", "images")
+		if bad.Code == 0 || !strings.Contains(bad.Stderr, `invalid containerd namespace "no/such"`) {
+			t.Errorf("--namespace no/such: exit %d, %q", bad.Code, bad.Stderr)
+		}
+		oneLine(t, "bad namespace", bad)
 		r := dockertest.Imgtool(t, "--root", c.Root, "--namespace", "default", "images", "-q")
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "" {
 			t.Errorf("images in namespace default: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
@@ -393,4 +398,43 @@ func mountedTree(t *testing.T, c *ctrdtest.Containerd, key string) []string {
 		t.Fatal(err)
 	}
 	return treeLines(exportTree(t, b, true, true))
+}
+
+// TestContainerdStoreIndexTarget: an image record whose target is an
+// index (ctr import --index-name) has the index digest as its ID, as
+// Docker 29 shows it, and reads through the index to this platform's
+// manifest.
+func TestContainerdStoreIndexTarget(t *testing.T) {
+	archive, dockerID, wantTree := ctrdSource(t, "ctrd-idx:1")
+	c := ctrdtest.Start(t)
+	c.Ctr(t, "moby", "images", "import", archive)
+	oci := filepath.Join(t.TempDir(), "idx.tar")
+	dockertest.MustImgtool(t, "--root", c.Root, "convert", "store:ctrd-idx:1", "oci-archive:"+oci)
+	c.Ctr(t, "moby", "images", "import", "--index-name", "docker.io/library/ctrd-index:1", oci)
+	index := ctrTarget(t, c, "moby", "docker.io/library/ctrd-index:1")
+	manifest := ctrTarget(t, c, "moby", "docker.io/library/ctrd-idx:1")
+	if index == manifest {
+		t.Fatalf("precondition: ctr import --index-name gave the manifest %s as target", index)
+	}
+	got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "ctrd-index:1")
+	if want := index + ` ["ctrd-index:1"]`; strings.TrimSpace(got) != want {
+		t.Errorf("inspect = %q, want %q", got, want)
+	}
+	exp := []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-index:1"))
+	if diff := lineDiff(wantTree, treeLines(exportTree(t, exp, false, false))); len(diff) > 0 {
+		t.Errorf("export through the index differs from docker export (- docker, + imgtool):\n%s", strings.Join(diff, "\n"))
+	}
+	dockertest.MustImgtool(t, "--root", c.Root, "verify", "store:ctrd-index:1")
+	// saved, it loads into Docker as the same image (its classic ID)
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	dockertest.MustImgtool(t, "--root", c.Root, "save", "-o", saved, "ctrd-index:1")
+	d := dockertest.Shared(t)
+	d.Docker(t, "load", "-i", saved)
+	t.Cleanup(func() { d.DockerErr("rmi", "ctrd-index:1") })
+	if got := d.ImageID(t, "ctrd-index:1"); got != dockerID {
+		t.Errorf("docker load of the saved index image: ID %s, want %s", got, dockerID)
+	}
+	if ids := dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", "ctrd-index"); strings.TrimSpace(ids) != index {
+		t.Errorf("images -q ctrd-index = %q, want %s", ids, index)
+	}
 }

@@ -81,22 +81,25 @@ func (s *Store) pickManifest(index []byte) (string, string, error) {
 	matcher := platforms.Default()
 	best := -1
 	for i, m := range idx.Manifests {
-		if m.Platform == nil && !isIndex(string(m.MediaType)) {
-			continue
-		}
 		if p, _ := s.blobPath(m.Digest.String()); !exists(p) {
 			continue
 		}
-		if m.Platform != nil {
-			p := platforms.Platform{OS: m.Platform.OS, Architecture: m.Platform.Architecture, Variant: m.Platform.Variant}
-			if !matcher.Match(p) {
-				continue
+		if m.Platform == nil {
+			// containerd takes an entry without a platform as a match,
+			// behind any entry whose platform matches
+			if best < 0 {
+				best = i
 			}
-			if best >= 0 && idx.Manifests[best].Platform != nil {
-				bp := idx.Manifests[best].Platform
-				if !matcher.Less(p, platforms.Platform{OS: bp.OS, Architecture: bp.Architecture, Variant: bp.Variant}) {
-					continue
-				}
+			continue
+		}
+		p := platforms.Platform{OS: m.Platform.OS, Architecture: m.Platform.Architecture, Variant: m.Platform.Variant}
+		if !matcher.Match(p) {
+			continue
+		}
+		if best >= 0 && idx.Manifests[best].Platform != nil {
+			bp := idx.Manifests[best].Platform
+			if !matcher.Less(p, platforms.Platform{OS: bp.OS, Architecture: bp.Architecture, Variant: bp.Variant}) {
+				continue
 			}
 		}
 		best = i

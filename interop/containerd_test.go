@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,35 @@ func TestContainerdStoreWrite(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// a load that fails half way (the top layer's /d/x changed, so its
+	// diff ID is wrong once the other blobs are in) leaves the store as it was
+	src, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(src, []byte("d/x\x00"))
+	if at < 0 || src[at+512] != 'x' {
+		t.Fatalf("precondition: no d/x entry with content x in %s", archive)
+	}
+	src[at+512] = 'z'
+	cut := filepath.Join(t.TempDir(), "corrupt.tar")
+	os.WriteFile(cut, src, 0o644)
+	blobsBefore, imagesBefore := contentBlobs(t, c), dockertest.MustImgtool(t, "--root", c.Root, "images", "-a", "--no-trunc")
+	r := dockertest.Imgtool(t, "--root", c.Root, "load", "-i", cut)
+	if r.Code == 0 {
+		t.Errorf("load of a corrupt archive succeeded: %s", r.Stdout)
+	}
+	oneLine(t, "corrupt load", r)
+	if after := contentBlobs(t, c); len(after) != len(blobsBefore) {
+		t.Errorf("failed load left blobs: %d, were %d", len(after), len(blobsBefore))
+	}
+	if after := dockertest.MustImgtool(t, "--root", c.Root, "images", "-a", "--no-trunc"); after != imagesBefore {
+		t.Errorf("failed load changed the images:\n%s\n%s", imagesBefore, after)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(c.Root, "io.containerd.content.v1.content", "ingest")); len(ents) != 0 {
+		t.Errorf("failed load left %d ingest entries", len(ents))
+	}
+
 	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", archive)
 	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", untagArchive)
 	dangling := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "--filter", "dangling=true"))

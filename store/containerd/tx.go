@@ -2,6 +2,8 @@ package containerd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/store"
+	"github.com/imgtool/imgtool/tarball"
 )
 
 // tx stages blobs in the content store and records them, with their GC
@@ -67,17 +70,21 @@ func (t *tx) AddImage(img v1.Image, _ v1.Hash) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if _, err := store.ParseConfig(config); err != nil {
-		return v1.Hash{}, err
-	}
 	if got := digestOf(config); got != m.Config.Digest.String() {
 		return v1.Hash{}, fmt.Errorf("config hashes to %s, the manifest says %s", got, m.Config.Digest)
 	}
 	if _, err := t.putBytes(config, nil); err != nil {
 		return v1.Hash{}, err
 	}
+	diffIDs, err := store.ParseConfig(config)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if len(diffIDs) != len(m.Layers) {
+		return v1.Hash{}, fmt.Errorf("manifest has %d layers, the config %d diff_ids", len(m.Layers), len(diffIDs))
+	}
 	for i, d := range m.Layers {
-		if err := t.addBlobLayer(img, d); err != nil {
+		if err := t.addBlobLayer(img, d, diffIDs[i]); err != nil {
 			return v1.Hash{}, fmt.Errorf("layer %d: %w", i+1, err)
 		}
 	}
@@ -93,7 +100,7 @@ func (t *tx) AddImage(img v1.Image, _ v1.Hash) (v1.Hash, error) {
 	return v1.NewHash(dgst)
 }
 
-func (t *tx) addBlobLayer(img v1.Image, d v1.Descriptor) error {
+func (t *tx) addBlobLayer(img v1.Image, d v1.Descriptor, diffID v1.Hash) error {
 	l, err := img.LayerByDigest(d.Digest)
 	if err != nil {
 		return err
@@ -103,15 +110,54 @@ func (t *tx) addBlobLayer(img v1.Image, d v1.Descriptor) error {
 		return err
 	}
 	defer rc.Close()
-	dgst, size, created, err := t.s.ingest(rc, d.Digest.String())
+	// The blob is checked against its digest by ingest and, uncompressed
+	// on the way, against the config's diff ID, as containerd's unpack
+	// would check it later: a wrong layer is refused now, not on first use.
+	pr, pw := io.Pipe()
+	got := make(chan diffResult, 1)
+	go func() { got <- hashUncompressed(pr) }()
+	dgst, size, created, err := t.s.ingest(io.TeeReader(rc, pw), d.Digest.String())
+	pw.CloseWithError(err)
+	res := <-got
+	if created {
+		p, _ := t.s.blobPath(dgst)
+		t.created = append(t.created, p)
+	}
 	if err != nil {
 		return err
+	}
+	if res.err != nil {
+		return fmt.Errorf("blob %s: %w", d.Digest, res.err)
+	}
+	if res.diffID != diffID {
+		return fmt.Errorf("blob %s: uncompressed content hashes to %s, the config's diff_id is %s", d.Digest, res.diffID, diffID)
 	}
 	if created {
 		t.newLayers++
 	}
-	t.stage(dgst, size, created, nil)
+	t.blobs = append(t.blobs, stagedBlob{digest: dgst, size: size})
 	return nil
+}
+
+type diffResult struct {
+	diffID v1.Hash
+	err    error
+}
+
+// hashUncompressed hashes a layer blob's uncompressed stream (draining r,
+// so that the writer feeding it never blocks).
+func hashUncompressed(r *io.PipeReader) diffResult {
+	defer io.Copy(io.Discard, r)
+	dr, _, err := tarball.Decompress(r)
+	if err != nil {
+		return diffResult{err: err}
+	}
+	defer dr.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, dr); err != nil {
+		return diffResult{err: err}
+	}
+	return diffResult{diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}}
 }
 
 // gcLabels are the labels containerd's collector follows from a manifest

@@ -77,9 +77,25 @@ func containerStatus(cf containerFile) string {
 	return fmt.Sprintf("Exited (%d)", cf.State.ExitCode)
 }
 
-// SortContainers orders containers newest first, as docker ps does.
-func SortContainers(cs []*Container) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Created.After(cs[j].Created) })
+// ListContainers reads every entry of a containers directory with read
+// (nil: skipped, a half-created or foreign entry), newest first; a
+// missing directory has none.
+func ListContainers(dir string, read func(id string) *Container) ([]*Container, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range entries {
+		if c := read(e.Name()); c != nil {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
 }
 
 // FindContainer looks a container up as Docker does: full ID, then name

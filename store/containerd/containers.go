@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -37,27 +36,17 @@ func (cs containers) List() ([]*store.Container, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.Container
-	for _, e := range entries {
-		c, driver, err := store.ReadContainerFile(dir, e.Name())
+	return store.ListContainers(dir, func(id string) *store.Container {
+		c, driver, err := store.ReadContainerFile(dir, id)
 		if err != nil {
-			continue // a half-created or foreign entry
+			return nil // a half-created or foreign entry
 		}
 		if driver == "" {
 			driver = "overlayfs"
 		}
 		c.MountID = driver + "/" + c.ID // the snapshotter and the snapshot key
-		out = append(out, c)
-	}
-	store.SortContainers(out)
-	return out, nil
+		return c
+	})
 }
 
 func (cs containers) Find(ref string) (*store.Container, error) {

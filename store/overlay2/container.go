@@ -16,26 +16,16 @@ func (s *Store) mountsDir() string     { return filepath.Join(s.layerDBDir(), "m
 
 // Containers lists every container, newest first.
 func (s *Store) listContainers() ([]*store.Container, error) {
-	entries, err := os.ReadDir(s.containersDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.Container
-	for _, e := range entries {
-		if !validCacheID(e.Name()) || strings.HasSuffix(e.Name(), "-init") {
-			continue
+	return store.ListContainers(s.containersDir(), func(id string) *store.Container {
+		if !validCacheID(id) || strings.HasSuffix(id, "-init") {
+			return nil
 		}
-		c, err := s.readContainer(e.Name())
+		c, err := s.readContainer(id)
 		if err != nil {
-			continue // a half-created or foreign entry; check reports it
+			return nil // a half-created or foreign entry; check reports it
 		}
-		out = append(out, c)
-	}
-	store.SortContainers(out)
-	return out, nil
+		return c
+	})
 }
 
 func (s *Store) readContainer(id string) (*store.Container, error) {

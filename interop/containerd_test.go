@@ -59,8 +59,8 @@ func TestContainerdStoreRead(t *testing.T) {
 		if want := "ctrd-read:1 " + target; strings.TrimSpace(ids) != want {
 			t.Errorf("images = %q, want %q (Docker 29: the target digest is the ID)", ids, want)
 		}
-		got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "ctrd-read:1")
-		if want := target + ` ["ctrd-read:1"]`; strings.TrimSpace(got) != want {
+		got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}} {{json .GraphDriver}}", "ctrd-read:1")
+		if want := target + ` ["ctrd-read:1"] {"Data":null,"Name":"overlayfs"}`; strings.TrimSpace(got) != want {
 			t.Errorf("inspect = %q, want %q", got, want)
 		}
 		hist := dockertest.MustImgtool(t, "--root", c.Root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1")

@@ -177,14 +177,23 @@ func CheckStore(st Store, opts CheckOptions) (*CheckReport, error) {
 	return st.Check(opts)
 }
 
+// GraphName is the GraphDriver.Name docker inspect shows: the
+// graphdriver, or with the containerd store the snapshotter (Docker 29).
+func GraphName(st Store) string {
+	if _, ok := store.Dirs(st); ok {
+		return st.Driver()
+	}
+	return "overlayfs"
+}
+
 // GraphData is overlay2's GraphDriver.Data of an image, as docker
 // inspect shows it.
 func GraphData(st Store, info *ImageInfo) map[string]string {
-	if len(info.Layers) == 0 {
-		return map[string]string{}
-	}
 	dirs, ok := store.Dirs(st)
 	if !ok {
+		return nil // Docker 29 with the containerd store shows "Data": null
+	}
+	if len(info.Layers) == 0 {
 		return map[string]string{}
 	}
 	top := info.Layers[len(info.Layers)-1]

@@ -15,7 +15,10 @@
 package containerd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -73,6 +76,13 @@ func (s *Store) metaPath() string {
 	return filepath.Join(s.ctrdRoot, "io.containerd.metadata.v1.bolt", "meta.db")
 }
 
+// writerLockPath is imgtool's writer lock for this containerd root, in
+// the temp dir: nothing of imgtool's goes into containerd's root.
+func (s *Store) writerLockPath() string {
+	sum := sha256.Sum256([]byte(s.metaPath()))
+	return filepath.Join(os.TempDir(), "imgtool-containerd-"+hex.EncodeToString(sum[:8])+".lock")
+}
+
 // Reader opens the metadata for reading (a copy while containerd runs).
 func (s *Store) Reader() (func(), error) { return s.acquire(false) }
 
@@ -102,11 +112,19 @@ func (s *Store) acquire(write bool) (func(), error) {
 		return s.release, nil
 	}
 	if write {
-		db, err := openDBWrite(s.metaPath())
+		// imgtool's writers queue on their own lock (kept outside
+		// containerd's root), so that meta.db's lock only ever stands
+		// for containerd
+		unlock, err := store.Lock(s.writerLockPath(), true)
 		if err != nil {
 			return nil, err
 		}
-		s.db, s.closeDB = db, func() { db.Close() }
+		db, err := openDBWrite(s.metaPath())
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		s.db, s.closeDB = db, func() { db.Close(); unlock() }
 	} else {
 		db, closeDB, err := openDB(s.metaPath())
 		if err != nil {

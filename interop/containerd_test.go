@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,61 +51,11 @@ func TestContainerdStoreRead(t *testing.T) {
 	c := ctrdtest.Start(t)
 	c.Ctr(t, "moby", "images", "import", archive)
 	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-read:1")
-	d := dockertest.Shared(t)
 
-	check := func(t *testing.T) {
-		ids := dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
-		if want := "ctrd-read:1 " + target; strings.TrimSpace(ids) != want {
-			t.Errorf("images = %q, want %q (Docker 29: the target digest is the ID)", ids, want)
-		}
-		got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}} {{json .GraphDriver}}", "ctrd-read:1")
-		if want := target + ` ["ctrd-read:1"] {"Data":null,"Name":"overlayfs"}`; strings.TrimSpace(got) != want {
-			t.Errorf("inspect = %q, want %q", got, want)
-		}
-		hist := dockertest.MustImgtool(t, "--root", c.Root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1")
-		if want, _, _ := d.DockerErr("history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1"); hist != want {
-			t.Errorf("history:\n%s\nwant (docker):\n%s", hist, want)
-		}
-		dockertest.MustImgtool(t, "--root", c.Root, "verify", "store:ctrd-read:1")
-		dockertest.MustImgtool(t, "--root", c.Root, "check", "--deep")
-		oci := filepath.Join(t.TempDir(), "oci")
-		dockertest.MustImgtool(t, "--root", c.Root, "convert", "store:ctrd-read:1", "oci:"+oci)
-		dockertest.MustImgtool(t, "verify", "oci:"+oci)
-		if idx, err := os.ReadFile(filepath.Join(oci, "index.json")); err != nil || !strings.Contains(string(idx), target) {
-			t.Errorf("convert store:… oci: index.json does not name the stored manifest %s: %s %v", target, idx, err)
-		}
-		exp := []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-read:1"))
-		if diff := lineDiff(wantTree, treeLines(exportTree(t, exp, false, false))); len(diff) > 0 {
-			t.Errorf("imgtool export differs from docker export (- docker, + imgtool):\n%s", strings.Join(diff, "\n"))
-		}
-		// save, then docker load gives the image its config digest, the
-		// ID Docker's classic store has for it
-		out := filepath.Join(t.TempDir(), "saved.tar")
-		dockertest.MustImgtool(t, "--root", c.Root, "save", "-o", out, "ctrd-read:1")
-		d.Docker(t, "rmi", "ctrd-read:1")
-		d.Docker(t, "load", "-i", out)
-		if got := d.ImageID(t, "ctrd-read:1"); got != dockerID {
-			t.Errorf("docker load of imgtool save: ID %s, want %s", got, dockerID)
-		}
-	}
+	check := func(t *testing.T) { checkCtrdReads(t, c, target, dockerID, wantTree) }
 	t.Run("running", func(t *testing.T) {
 		check(t)
-		// writes are refused while containerd runs, naming it; nothing changes
-		before := c.Ctr(t, "moby", "images", "ls")
-		blobs := contentBlobs(t, c)
-		for _, args := range [][]string{{"tag", "ctrd-read:1", "ctrd-read:2"}, {"rmi", "ctrd-read:1"}, {"load", "-i", archive}} {
-			r := dockertest.Imgtool(t, append([]string{"--root", c.Root}, args...)...)
-			if r.Code == 0 || !strings.Contains(r.Stderr, "containerd is running on "+c.Root) {
-				t.Errorf("%s while containerd runs: exit %d, stderr %q", args[0], r.Code, r.Stderr)
-			}
-			oneLine(t, args[0]+" while containerd runs", r)
-		}
-		if after := c.Ctr(t, "moby", "images", "ls"); after != before {
-			t.Errorf("refused writes changed the image records:\n%s\n%s", before, after)
-		}
-		if after := contentBlobs(t, c); len(after) != len(blobs) {
-			t.Errorf("refused writes changed the content store: %d blobs, were %d", len(after), len(blobs))
-		}
+		checkWritesRefused(t, c, archive)
 	})
 	t.Run("stopped", func(t *testing.T) {
 		if err := c.Stop(); err != nil {
@@ -114,31 +63,7 @@ func TestContainerdStoreRead(t *testing.T) {
 		}
 		check(t)
 	})
-	t.Run("docker data root", func(t *testing.T) {
-		// Docker 29's shape: a data root with no image/<driver>, daemon.json
-		// enabling the containerd snapshotter, the system containerd's root
-		// named in its config file
-		dockerRoot := t.TempDir()
-		for _, d := range []string{"containers", "volumes", "network", "buildkit"} {
-			os.Mkdir(filepath.Join(dockerRoot, d), 0o710)
-		}
-		daemonJSON := filepath.Join(t.TempDir(), "daemon.json")
-		os.WriteFile(daemonJSON, []byte(`{"features":{"containerd-snapshotter":true}}`), 0o600)
-		t.Setenv("IMGTOOL_DOCKER_CONFIG_FILE", daemonJSON)
-		t.Setenv("IMGTOOL_CONTAINERD_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
-		r := dockertest.Imgtool(t, "--root", dockerRoot, "images")
-		if r.Code != 2 || !strings.Contains(r.Stderr, "daemon.json enables containerd-snapshotter") {
-			t.Errorf("no containerd root: exit %d, stderr %q", r.Code, r.Stderr)
-		}
-		oneLine(t, "docker root without containerd", r)
-		t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
-		if ids := dockertest.MustImgtool(t, "--root", dockerRoot, "images", "-q", "--no-trunc"); strings.TrimSpace(ids) != target {
-			t.Errorf("images -q on the Docker data root = %q, want %s", ids, target)
-		}
-		if names, _ := os.ReadDir(dockerRoot); len(names) != 4 {
-			t.Errorf("the Docker data root changed: %d entries", len(names))
-		}
-	})
+	t.Run("docker data root", func(t *testing.T) { checkDockerDataRoot(t, c, target) })
 	t.Run("namespace", func(t *testing.T) {
 		bad := dockertest.Imgtool(t, "--root", c.Root, "--namespace", "no/such", "images")
 		if bad.Code == 0 || !strings.Contains(bad.Stderr, `invalid containerd namespace "no/such"`) {
@@ -156,103 +81,92 @@ func TestContainerdStoreRead(t *testing.T) {
 	})
 }
 
-func TestContainerdStoreWrite(t *testing.T) {
-	archive, _, _ := ctrdSource(t, "ctrd-write:1")
+// checkCtrdReads: images, inspect, history, verify, check, convert, export
+// and save of a ctr-imported image, against Docker and ctr.
+func checkCtrdReads(t *testing.T, c *ctrdtest.Containerd, target, dockerID string, wantTree []string) {
 	d := dockertest.Shared(t)
-	baseArchive := filepath.Join(t.TempDir(), "base.tar")
-	d.Docker(t, "save", "-o", baseArchive, dockertest.BaseImage(t, d, ""))
-	// an image saved by ID: its archive has no names
-	untagID := d.Build(t, "ctrd-untag:1", "FROM "+dockertest.BaseImage(t, d, "")+"\nRUN echo u > /u\n", nil)
-	t.Cleanup(func() { d.DockerErr("rmi", "ctrd-untag:1") })
-	untagArchive := filepath.Join(t.TempDir(), "untag.tar")
-	d.Docker(t, "save", "-o", untagArchive, untagID)
-	c := ctrdtest.Start(t)
-	// another image, whose tags removed with --sync make containerd collect now
-	c.Ctr(t, "moby", "images", "import", baseArchive)
-	baseName := strings.TrimSpace(c.Ctr(t, "moby", "images", "ls", "-q"))
-	for _, n := range []string{"1", "2", "3"} {
-		c.Ctr(t, "moby", "images", "tag", baseName, "docker.io/library/gc-trigger:"+n)
+	ids := dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+	if want := "ctrd-read:1 " + target; strings.TrimSpace(ids) != want {
+		t.Errorf("images = %q, want %q (Docker 29: the target digest is the ID)", ids, want)
 	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
+	got := dockertest.MustImgtool(t, "--root", c.Root, "inspect", "--format", "{{.Id}} {{json .RepoTags}} {{json .GraphDriver}}", "ctrd-read:1")
+	if want := target + ` ["ctrd-read:1"] {"Data":null,"Name":"overlayfs"}`; strings.TrimSpace(got) != want {
+		t.Errorf("inspect = %q, want %q", got, want)
 	}
-	// a load that fails half way (the top layer's /d/x changed, so its
-	// diff ID is wrong once the other blobs are in) leaves the store as it was
-	src, err := os.ReadFile(archive)
-	if err != nil {
-		t.Fatal(err)
+	hist := dockertest.MustImgtool(t, "--root", c.Root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1")
+	if want, _, _ := d.DockerErr("history", "--no-trunc", "--format", "{{.CreatedBy}}", "ctrd-read:1"); hist != want {
+		t.Errorf("history:\n%s\nwant (docker):\n%s", hist, want)
 	}
-	at := bytes.Index(src, []byte("d/x\x00"))
-	if at < 0 || src[at+512] != 'x' {
-		t.Fatalf("precondition: no d/x entry with content x in %s", archive)
+	dockertest.MustImgtool(t, "--root", c.Root, "verify", "store:ctrd-read:1")
+	dockertest.MustImgtool(t, "--root", c.Root, "check", "--deep")
+	oci := filepath.Join(t.TempDir(), "oci")
+	dockertest.MustImgtool(t, "--root", c.Root, "convert", "store:ctrd-read:1", "oci:"+oci)
+	dockertest.MustImgtool(t, "verify", "oci:"+oci)
+	if idx, err := os.ReadFile(filepath.Join(oci, "index.json")); err != nil || !strings.Contains(string(idx), target) {
+		t.Errorf("convert store:… oci: index.json does not name the stored manifest %s: %s %v", target, idx, err)
 	}
-	src[at+512] = 'z'
-	cut := filepath.Join(t.TempDir(), "corrupt.tar")
-	os.WriteFile(cut, src, 0o644)
-	blobsBefore, imagesBefore := contentBlobs(t, c), dockertest.MustImgtool(t, "--root", c.Root, "images", "-a", "--no-trunc")
-	r := dockertest.Imgtool(t, "--root", c.Root, "load", "-i", cut)
-	if r.Code == 0 {
-		t.Errorf("load of a corrupt archive succeeded: %s", r.Stdout)
+	exp := []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-read:1"))
+	if diff := lineDiff(wantTree, treeLines(exportTree(t, exp, false, false))); len(diff) > 0 {
+		t.Errorf("imgtool export differs from docker export (- docker, + imgtool):\n%s", strings.Join(diff, "\n"))
 	}
-	oneLine(t, "corrupt load", r)
-	if after := contentBlobs(t, c); len(after) != len(blobsBefore) {
-		t.Errorf("failed load left blobs: %d, were %d", len(after), len(blobsBefore))
+	// save, then docker load gives the image its config digest, the
+	// ID Docker's classic store has for it
+	out := filepath.Join(t.TempDir(), "saved.tar")
+	dockertest.MustImgtool(t, "--root", c.Root, "save", "-o", out, "ctrd-read:1")
+	d.Docker(t, "rmi", "ctrd-read:1")
+	d.Docker(t, "load", "-i", out)
+	if got := d.ImageID(t, "ctrd-read:1"); got != dockerID {
+		t.Errorf("docker load of imgtool save: ID %s, want %s", got, dockerID)
 	}
-	if after := dockertest.MustImgtool(t, "--root", c.Root, "images", "-a", "--no-trunc"); after != imagesBefore {
-		t.Errorf("failed load changed the images:\n%s\n%s", imagesBefore, after)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(c.Root, "io.containerd.content.v1.content", "ingest")); len(ents) != 0 {
-		t.Errorf("failed load left %d ingest entries", len(ents))
-	}
+}
 
-	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", archive)
-	dockertest.MustImgtool(t, "--root", c.Root, "load", "-i", untagArchive)
-	dangling := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "--filter", "dangling=true"))
-	danglingID, ok := strings.CutPrefix(dangling, "<none>:<none> ")
-	if !ok {
-		t.Errorf("images --filter dangling=true after loading an archive without names: %q", dangling)
-	}
-	dockertest.MustImgtool(t, "--root", c.Root, "tag", "ctrd-write:1", "ctrd-copy:2")
-	id := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", "ctrd-copy"))
-	if err := c.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"docker.io/library/ctrd-write:1", "docker.io/library/ctrd-copy:2"} {
-		if got := ctrTarget(t, c, "moby", name); got != id {
-			t.Errorf("ctr images ls %s: target %s, imgtool's ID %s", name, got, id)
-		}
-		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
-			t.Errorf("ctr images check: %s is not complete:\n%s", name, out)
-		}
-	}
-	if out := c.Ctr(t, "moby", "run", "--rm", "docker.io/library/ctrd-copy:2", "ctrd-run", "cat", "/f", "/d/x"); out != "hi\nx\n" {
-		t.Errorf("ctr run: %q", out)
-	}
-	// containerd's collector keeps every blob imgtool recorded
-	c.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:3")
+// checkWritesRefused: writes are refused while containerd runs, naming
+// it, in one line; nothing changes.
+func checkWritesRefused(t *testing.T, c *ctrdtest.Containerd, archive string) {
+	// writes are refused while containerd runs, naming it; nothing changes
+	before := c.Ctr(t, "moby", "images", "ls")
 	blobs := contentBlobs(t, c)
-	for _, name := range []string{"docker.io/library/ctrd-copy:2", "moby-dangling@" + danglingID} {
-		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
-			t.Errorf("after GC, ctr images check: %s is not complete:\n%s", name, out)
+	for _, args := range [][]string{{"tag", "ctrd-read:1", "ctrd-read:2"}, {"rmi", "ctrd-read:1"}, {"load", "-i", archive}} {
+		r := dockertest.Imgtool(t, append([]string{"--root", c.Root}, args...)...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "containerd is running on "+c.Root) {
+			t.Errorf("%s while containerd runs: exit %d, stderr %q", args[0], r.Code, r.Stderr)
 		}
+		oneLine(t, args[0]+" while containerd runs", r)
 	}
-	// rmi releases them: the next collection removes what only it held
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
+	if after := c.Ctr(t, "moby", "images", "ls"); after != before {
+		t.Errorf("refused writes changed the image records:\n%s\n%s", before, after)
 	}
-	out := dockertest.MustImgtool(t, "--root", c.Root, "rmi", "ctrd-write:1", "ctrd-copy:2")
-	if !strings.Contains(out, "Untagged: ctrd-copy:2") || !strings.Contains(out, "Deleted: "+id) {
-		t.Errorf("rmi output:\n%s", out)
+	if after := contentBlobs(t, c); len(after) != len(blobs) {
+		t.Errorf("refused writes changed the content store: %d blobs, were %d", len(after), len(blobs))
 	}
-	if err := c.Restart(); err != nil {
-		t.Fatal(err)
+}
+
+// checkDockerDataRoot: Docker 29's shape, a data root with no
+// image/<driver>, daemon.json enabling the containerd snapshotter, the
+// system containerd's root named in its config file.
+func checkDockerDataRoot(t *testing.T, c *ctrdtest.Containerd, target string) {
+	// Docker 29's shape: a data root with no image/<driver>, daemon.json
+	// enabling the containerd snapshotter, the system containerd's root
+	// named in its config file
+	dockerRoot := t.TempDir()
+	for _, d := range []string{"containers", "volumes", "network", "buildkit"} {
+		os.Mkdir(filepath.Join(dockerRoot, d), 0o710)
 	}
-	c.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:2")
-	if left := contentBlobs(t, c); len(left) >= len(blobs) || left[strings.TrimPrefix(id, "sha256:")] {
-		t.Errorf("after rmi and GC: %d blobs (was %d), manifest %s kept: %v", len(left), len(blobs), id, left[strings.TrimPrefix(id, "sha256:")])
+	daemonJSON := filepath.Join(t.TempDir(), "daemon.json")
+	os.WriteFile(daemonJSON, []byte(`{"features":{"containerd-snapshotter":true}}`), 0o600)
+	t.Setenv("IMGTOOL_DOCKER_CONFIG_FILE", daemonJSON)
+	t.Setenv("IMGTOOL_CONTAINERD_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
+	r := dockertest.Imgtool(t, "--root", dockerRoot, "images")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "daemon.json enables containerd-snapshotter") {
+		t.Errorf("no containerd root: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, "docker.io/library/gc-trigger:1"), "complete") {
-		t.Errorf("after rmi and GC, the other image is not complete:\n%s", out)
+	oneLine(t, "docker root without containerd", r)
+	t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
+	if ids := dockertest.MustImgtool(t, "--root", dockerRoot, "images", "-q", "--no-trunc"); strings.TrimSpace(ids) != target {
+		t.Errorf("images -q on the Docker data root = %q, want %s", ids, target)
+	}
+	if names, _ := os.ReadDir(dockerRoot); len(names) != 4 {
+		t.Errorf("the Docker data root changed: %d entries", len(names))
 	}
 }
 
@@ -297,137 +211,6 @@ func TestForeignRootUntouched(t *testing.T) {
 	if names, _ := os.ReadDir(root); len(names) != 2 {
 		t.Errorf("the directory changed: %d entries", len(names))
 	}
-}
-
-// TestContainerdStoreImportPushPull: push from the containerd store while
-// containerd runs; with it stopped, pull the pushed image back and import
-// a rootfs tar; containerd then finds both complete and runs them.
-func TestContainerdStoreImportPushPull(t *testing.T) {
-	archive, _, _ := ctrdSource(t, "ctrd-pp:1")
-	reg := startRegistry(t, "", "")
-	isolateDockerConfig(t, nil)
-	c := ctrdtest.Start(t)
-	c.Ctr(t, "moby", "images", "import", archive)
-	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-pp:1")
-	ref := reg.host + "/team/ctrd-pp:1"
-	var res pushJSON
-	decodeJSON(t, dockertest.MustImgtool(t, "--root", c.Root, "push", "--json", "ctrd-pp:1", ref), &res)
-	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
-	if err := os.WriteFile(rootfs, []byte(dockertest.MustImgtool(t, "--root", c.Root, "export", "ctrd-pp:1")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	dockertest.MustImgtool(t, "--root", c.Root, "rmi", "ctrd-pp:1")
-	dockertest.MustImgtool(t, "--root", c.Root, "pull", ref)
-	dockertest.MustImgtool(t, "--root", c.Root, "import", rootfs, "ctrd-imp:1")
-	pulled := strings.TrimSpace(dockertest.MustImgtool(t, "--root", c.Root, "images", "-q", "--no-trunc", ref))
-	if pulled != res.Digest {
-		t.Errorf("pulled image ID %s, the pushed manifest digest %s (stored target %s)", pulled, res.Digest, target)
-	}
-	if _, err := os.Stat(filepath.Join(c.Root, "image")); err == nil {
-		t.Errorf("imgtool made an image/ dir inside containerd's root")
-	}
-	if err := c.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	check := c.Ctr(t, "moby", "images", "check")
-	for _, name := range []string{ref, "docker.io/library/ctrd-imp:1"} {
-		if !strings.Contains(lineOf(check, name), "complete") {
-			t.Errorf("ctr images check: %s is not complete:\n%s", name, check)
-		}
-		if out := c.Ctr(t, "moby", "run", "--rm", name, "ctrd-run", "cat", "/f", "/d/x"); out != "hi\nx\n" {
-			t.Errorf("ctr run %s: %q", name, out)
-		}
-	}
-}
-
-// TestContainerdStoreDockerContainer: a Docker 29 container is
-// containers/<id>/config.v2.json in the Docker data root and a containerd
-// snapshot keyed by its ID. ctr runs a container that changes the image's
-// files (its snapshot stays), a Docker-shaped data root names it, and
-// imgtool export gives the tree the kernel's overlay mount of that
-// snapshot gives (tarred by GNU tar), while containerd runs and stopped.
-func TestContainerdStoreDockerContainer(t *testing.T) {
-	dockertest.Require(t, "tar", "mount", "umount")
-	archive, _, _ := ctrdSource(t, "ctrd-ct:1")
-	c := ctrdtest.Start(t)
-	c.Ctr(t, "moby", "images", "import", archive)
-	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-ct:1")
-	cid := strings.Repeat("c29", 21) + "0"
-	c.Ctr(t, "moby", "run", "docker.io/library/ctrd-ct:1", cid, "sh", "-c", "echo new > /new && rm /f && rm -r /d && mkdir /d && echo y > /d/y")
-	t.Cleanup(func() { c.CtrErr("moby", "containers", "rm", cid) })
-
-	dockerRoot := t.TempDir()
-	for _, d := range []string{"containers/" + cid, "volumes"} {
-		os.MkdirAll(filepath.Join(dockerRoot, d), 0o710)
-	}
-	cfg := `{"ID":"` + cid + `","Name":"/c29","Image":"` + target + `","Driver":"overlayfs","Created":"2026-01-02T03:04:05Z",` +
-		`"Path":"sh","Args":["-c","echo new"],"Config":{"Image":"ctrd-ct:1"},"State":{"Running":false,"ExitCode":0,"StartedAt":"2026-01-02T03:04:06Z","FinishedAt":"2026-01-02T03:04:07Z"}}`
-	if err := os.WriteFile(filepath.Join(dockerRoot, "containers", cid, "config.v2.json"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
-
-	want := mountedTree(t, c, cid)
-	check := func(t *testing.T) {
-		ps := dockertest.MustImgtool(t, "--root", dockerRoot, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}")
-		if !strings.HasPrefix(ps, cid+" c29 Exited (0) ") {
-			t.Errorf("ps -a: %q", ps)
-		}
-		exp := []byte(dockertest.MustImgtool(t, "--root", dockerRoot, "export", "c29"))
-		if diff := lineDiff(want, treeLines(exportTree(t, exp, true, true))); len(diff) > 0 {
-			t.Errorf("imgtool export differs from the overlay mount of the snapshot (- mount, + imgtool):\n%s", strings.Join(diff, "\n"))
-		}
-		r := dockertest.Imgtool(t, "--root", dockerRoot, "rm", "c29")
-		if r.Code == 0 || !strings.Contains(r.Stderr, "read-only to imgtool") && !strings.Contains(r.Stderr, "containerd is running") {
-			t.Errorf("rm: exit %d, %q", r.Code, r.Stderr)
-		}
-		oneLine(t, "rm", r)
-	}
-	t.Run("running", check)
-	t.Run("stopped", func(t *testing.T) {
-		if err := c.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		check(t)
-	})
-	t.Run("commit", func(t *testing.T) {
-		// committed offline, then run by containerd
-		dockertest.MustImgtool(t, "--root", dockerRoot, "commit", "c29", "ctrd-committed:1")
-		if err := c.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		name := "docker.io/library/ctrd-committed:1"
-		if out := c.Ctr(t, "moby", "images", "check"); !strings.Contains(lineOf(out, name), "complete") {
-			t.Errorf("ctr images check: %s is not complete:\n%s", name, out)
-		}
-		if out := c.Ctr(t, "moby", "run", "--rm", name, "ctrd-run2", "sh", "-c", "cat /new /d/y; test -e /f || echo gone"); out != "new\ny\ngone\n" {
-			t.Errorf("ctr run of the committed image: %q", out)
-		}
-	})
-}
-
-// mountedTree mounts a container's active snapshot as containerd gives
-// it (ctr snapshots mounts) and describes GNU tar's archive of it.
-func mountedTree(t *testing.T, c *ctrdtest.Containerd, key string) []string {
-	t.Helper()
-	mnt := t.TempDir()
-	cmd := c.Ctr(t, "moby", "snapshots", "mounts", mnt, key)
-	if out, err := runCmd("sh", "-c", cmd); err != nil {
-		t.Fatalf("%s: %v %s", cmd, err, out)
-	}
-	defer runCmd("umount", mnt)
-	tarPath := filepath.Join(t.TempDir(), "mounted.tar")
-	if out, err := runCmd("tar", "-C", mnt, "--numeric-owner", "-cf", tarPath, "."); err != nil {
-		t.Fatalf("tar: %v %s", err, out)
-	}
-	b, err := os.ReadFile(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return treeLines(exportTree(t, b, true, true))
 }
 
 // TestContainerdStoreIndexTarget: an image record whose target is an

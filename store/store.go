@@ -46,7 +46,8 @@ type Store interface {
 	Check(opts CheckOptions) (*CheckReport, error)
 }
 
-// LayerStore is the registered layers (Docker's layerdb), by chain ID.
+// LayerStore is the registered layers by chain ID: Docker's layerdb
+// (overlay2), the chains of the images' configs (containerd).
 type LayerStore interface {
 	Has(chain v1.Hash) bool
 	Get(chain v1.Hash) (*Layer, error)
@@ -73,7 +74,8 @@ func Dirs(st Store) (LayerDirs, bool) {
 	return d, ok
 }
 
-// ImageStore is the images (Docker's imagedb), by ID.
+// ImageStore is the images by ID: Docker's imagedb (the config digest),
+// containerd's image records (the target digest, as Docker 29).
 type ImageStore interface {
 	IDs() ([]v1.Hash, error)
 	Get(id v1.Hash) (Image, error)
@@ -91,7 +93,8 @@ type ImageStore interface {
 	Remove(arg string, force bool) ([]string, error)
 }
 
-// RefStore is the references (Docker's repositories.json).
+// RefStore is the references: Docker's repositories.json, containerd's
+// image names.
 type RefStore interface {
 	Tags() ([]Tag, error)
 	TagsOf(id v1.Hash) ([]string, error)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -151,5 +152,48 @@ func TestAbortRemovesBlobs(t *testing.T) {
 	}
 	if recs, err := s.records(); err != nil || len(recs) != 0 {
 		t.Errorf("aborted tx left records %v (%v)", recs, err)
+	}
+}
+
+// TestCheckRepairsLeftovers: what a killed imgtool write leaves (a temp
+// file in ingest/, a blob no namespace records) is found by check and
+// removed by repair; recorded blobs stay.
+func TestCheckRepairsLeftovers(t *testing.T) {
+	s := newRoot(t)
+	unlock, err := s.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	loadRandom(t, s, 1)
+	kept, _ := os.ReadDir(filepath.Join(s.contentDir(), "blobs", "sha256"))
+	orphan, _, _, err := s.ingest(strings.NewReader("orphan"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(s.contentDir(), "ingest", "imgtool-123")
+	os.WriteFile(tmp, []byte("x"), 0o600)
+	rep, err := s.Check(store.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, p := range rep.Problems {
+		msgs = append(msgs, p.String())
+	}
+	want := []string{"garbage: content ingest/imgtool-123: left by an interrupted imgtool write",
+		"warning: content blob " + orphan + ": recorded in no namespace (containerd's collector would remove it)"}
+	if !reflect.DeepEqual(msgs, want) {
+		t.Errorf("check:\n%v\nwant\n%v", msgs, want)
+	}
+	if _, err := s.Check(store.CheckOptions{Repair: true}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadDir(filepath.Join(s.contentDir(), "blobs", "sha256"))
+	if len(after) != len(kept) {
+		t.Errorf("after repair %d blobs, want the %d recorded ones", len(after), len(kept))
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		t.Errorf("repair left %s", tmp)
 	}
 }

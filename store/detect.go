@@ -35,6 +35,14 @@ func Detect(root string) (string, error) {
 		return "containerd", nil
 	}
 	if _, err := os.Stat(filepath.Join(root, "image", "overlay2")); err == nil {
+		// an upgraded Docker keeps its graphdriver images unless its
+		// daemon.json turns the containerd store on for this very root
+		if isDockerRoot(root) && snapshotterFeature() && configuredDataRoot() == canonical(root) {
+			if _, err := ContainerdRootOf(root); err != nil {
+				return "", err
+			}
+			return "containerd", nil
+		}
 		return "overlay2", nil
 	}
 	entries, err := os.ReadDir(filepath.Join(root, "image"))
@@ -139,21 +147,35 @@ func systemContainerdRoot() string {
 	return "/var/lib/containerd"
 }
 
-// snapshotterFeature reads features.containerd-snapshotter from dockerd's
-// daemon.json ($IMGTOOL_DOCKER_CONFIG_FILE, default /etc/docker/daemon.json).
-func snapshotterFeature() bool {
+// daemonJSON is the part of dockerd's daemon.json ($IMGTOOL_DOCKER_CONFIG_FILE,
+// default /etc/docker/daemon.json) detection reads.
+type daemonJSON struct {
+	DataRoot string          `json:"data-root"`
+	Features map[string]bool `json:"features"`
+}
+
+func readDaemonJSON() daemonJSON {
 	path := os.Getenv("IMGTOOL_DOCKER_CONFIG_FILE")
 	if path == "" {
 		path = "/etc/docker/daemon.json"
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
+	var cfg daemonJSON
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &cfg)
 	}
-	var cfg struct {
-		Features map[string]bool `json:"features"`
+	return cfg
+}
+
+// snapshotterFeature reports features.containerd-snapshotter in daemon.json.
+func snapshotterFeature() bool { return readDaemonJSON().Features["containerd-snapshotter"] }
+
+// configuredDataRoot is the data root daemon.json names (Docker's default
+// when it names none), resolved.
+func configuredDataRoot() string {
+	if r := readDaemonJSON().DataRoot; r != "" {
+		return canonical(r)
 	}
-	return json.Unmarshal(b, &cfg) == nil && cfg.Features["containerd-snapshotter"]
+	return canonical("/var/lib/docker")
 }
 
 func dirNames(dir string) ([]string, error) {

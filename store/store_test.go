@@ -123,3 +123,26 @@ func TestOpenEmptyRoot(t *testing.T) {
 		t.Errorf("Images().Config: %v", err)
 	}
 }
+
+// TestDetectUpgradedDockerRoot: a Docker data root that still holds
+// image/overlay2 is overlay2, unless daemon.json turns the containerd
+// store on for that root (Docker 29 then ignores the graphdriver images).
+func TestDetectUpgradedDockerRoot(t *testing.T) {
+	docker := t.TempDir()
+	for _, d := range []string{"containers", "volumes", "image/overlay2", "containerd/daemon/io.containerd.content.v1.content"} {
+		os.MkdirAll(filepath.Join(docker, d), 0o700)
+	}
+	cfg := filepath.Join(t.TempDir(), "daemon.json")
+	t.Setenv("IMGTOOL_DOCKER_CONFIG_FILE", cfg)
+	for _, c := range []struct{ json, want string }{
+		{`{}`, "overlay2"},
+		{`{"features":{"containerd-snapshotter":true}}`, "overlay2"}, // another data root
+		{`{"data-root":"` + docker + `","features":{"containerd-snapshotter":false}}`, "overlay2"},
+		{`{"data-root":"` + docker + `","features":{"containerd-snapshotter":true}}`, "containerd"},
+	} {
+		os.WriteFile(cfg, []byte(c.json), 0o600)
+		if got, err := store.Detect(docker); err != nil || got != c.want {
+			t.Errorf("daemon.json %s: Detect = %q, %v; want %q", c.json, got, err, c.want)
+		}
+	}
+}

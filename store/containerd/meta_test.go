@@ -111,25 +111,12 @@ func TestWriteRefusedWhileLocked(t *testing.T) {
 // TestWritersQueue: a second imgtool writer waits for the first instead of
 // taking its lock on meta.db for containerd's.
 func TestWritersQueue(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "io.containerd.metadata.v1.bolt")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	first, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := newRoot(t)
 	unlock, err := first.Writer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _ := Open(root)
+	second, _ := Open(first.ctrdRoot)
 	done := make(chan error, 1)
 	go func() {
 		u, err := second.Writer()

@@ -18,6 +18,7 @@ require (
 	github.com/vbatts/tar-split v0.12.3
 	github.com/vbauerster/cupwriter v0.0.5
 	github.com/vbauerster/mpb/v8 v8.16.2
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/sync v0.22.0
 	golang.org/x/sys v0.50.0
 )

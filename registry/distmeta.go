@@ -14,6 +14,7 @@ import (
 	"github.com/moby/sys/atomicwriter"
 
 	"github.com/imgtool/imgtool/imageid"
+	"github.com/imgtool/imgtool/store"
 )
 
 // Docker's distribution metadata, kept in the data root exactly as dockerd
@@ -46,7 +47,12 @@ type distMeta struct {
 }
 
 func openDistMeta(root string) *distMeta {
+	// Only an overlay2 store has this cache: a containerd root (Docker 29's
+	// store) must not get an overlay2 layout made inside it.
 	if root == "" {
+		return nil
+	}
+	if driver, err := store.Detect(root); err != nil || driver != "overlay2" {
 		return nil
 	}
 	return &distMeta{dir: filepath.Join(root, "image", "overlay2", "distribution")}

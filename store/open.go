@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,30 +70,4 @@ func registered() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
-}
-
-// Detect names the backend of a data root. Today that is "overlay2" for
-// an overlay2 graphdriver root or an empty one; Docker's containerd image
-// store and the other graphdrivers keep images where imgtool does not
-// read them yet, and are refused with a message saying so.
-func Detect(root string) (string, error) {
-	if _, err := os.Stat(filepath.Join(root, "image", "overlay2")); err == nil {
-		return "overlay2", nil
-	}
-	entries, err := os.ReadDir(filepath.Join(root, "image"))
-	if err == nil {
-		for _, e := range entries {
-			if e.IsDir() {
-				return "", fmt.Errorf("%s uses Docker's %q storage driver; imgtool reads and writes only overlay2 data roots", root, e.Name())
-			}
-		}
-	}
-	for _, p := range []string{"containerd", "rootfs"} {
-		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
-			if _, err := os.Stat(filepath.Join(root, "image")); errors.Is(err, os.ErrNotExist) {
-				return "", fmt.Errorf("%s holds Docker's containerd image store (no image/overlay2); imgtool reads and writes only the overlay2 graphdriver store", root)
-			}
-		}
-	}
-	return "overlay2", nil
 }

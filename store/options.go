@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -20,10 +21,23 @@ type Options struct {
 	// NoSync skips the syncfs before a transaction's commit renames: the
 	// renames stay atomic, but a power loss may lose the last layers.
 	NoSync bool
+	// Namespace is the containerd namespace the containerd backend reads
+	// and writes: moby (Docker), default (ctr, nerdctl), k8s.io.
+	Namespace string
+}
+
+// DefaultNamespace is $IMGTOOL_NAMESPACE, else Docker's "moby".
+func DefaultNamespace() string {
+	if ns := os.Getenv("IMGTOOL_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "moby"
 }
 
 // DefaultOptions are the options of a store opened with Open.
-func DefaultOptions() Options { return Options{MaxLayerSize: DefaultMaxLayerSize} }
+func DefaultOptions() Options {
+	return Options{MaxLayerSize: DefaultMaxLayerSize, Namespace: DefaultNamespace()}
+}
 
 // Configurable is a Store that takes Options; OpenWith sets them.
 type Configurable interface {

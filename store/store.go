@@ -4,12 +4,14 @@
 // backend-neutral parts live here: the interfaces, the shared types, the
 // typed errors, config checks, locking and the check/repair loop.
 //
-// Today the one backend is store/overlay2, Docker's overlay2 graphdriver
-// data root (image/overlay2/{repositories.json,imagedb,layerdb},
-// overlay2/<cache-id>, containers/). A store opened on /var/lib/docker
-// reads and writes Docker's own data; writes are refused while a Docker
-// daemon uses that root. Docker's containerd image store is detected and
-// refused until a store/containerd backend plugs in beside overlay2.
+// Two backends register themselves (Register) and are picked by what the
+// root holds (Detect): store/overlay2, Docker's overlay2 graphdriver data
+// root (image/overlay2/{repositories.json,imagedb,layerdb},
+// overlay2/<cache-id>, containers/), and store/containerd, containerd's
+// image store (Docker 29's default: content store + bolt metadata). Both
+// satisfy Store and its sub-stores; what only unpacked layers have (their
+// directories) is the optional LayerDirs. Writes are refused while the
+// daemon that owns the root (dockerd, containerd) runs.
 package store
 
 import (
@@ -44,12 +46,19 @@ type Store interface {
 	Check(opts CheckOptions) (*CheckReport, error)
 }
 
-// LayerStore is the registered layers (Docker's layerdb), by chain ID.
+// LayerStore is the registered layers by chain ID: Docker's layerdb
+// (overlay2), the chains of the images' configs (containerd).
 type LayerStore interface {
 	Has(chain v1.Hash) bool
 	Get(chain v1.Hash) (*Layer, error)
 	// Chain returns the layers of a chain, base first.
 	Chain(top v1.Hash) ([]*Layer, error)
+}
+
+// LayerDirs is what a LayerStore whose layers are unpacked directories
+// (overlay2) adds; a backend that keeps layers as blobs (containerd) has
+// none, and its layers are read as tars.
+type LayerDirs interface {
 	// DiffDir is the content directory of a layer or container layer,
 	// after the metadata checks; DiffDirs maps it over layers.
 	DiffDir(cacheID string) (string, error)
@@ -59,7 +68,14 @@ type LayerStore interface {
 	LowerDirs(cacheID string) []string
 }
 
-// ImageStore is the images (Docker's imagedb), by ID.
+// Dirs returns a store's layer directories, if its backend has them.
+func Dirs(st Store) (LayerDirs, bool) {
+	d, ok := st.Layers().(LayerDirs)
+	return d, ok
+}
+
+// ImageStore is the images by ID: Docker's imagedb (the config digest),
+// containerd's image records (the target digest, as Docker 29).
 type ImageStore interface {
 	IDs() ([]v1.Hash, error)
 	Get(id v1.Hash) (Image, error)
@@ -77,7 +93,8 @@ type ImageStore interface {
 	Remove(arg string, force bool) ([]string, error)
 }
 
-// RefStore is the references (Docker's repositories.json).
+// RefStore is the references: Docker's repositories.json, containerd's
+// image names.
 type RefStore interface {
 	Tags() ([]Tag, error)
 	TagsOf(id v1.Hash) ([]string, error)
@@ -125,6 +142,14 @@ type Tx interface {
 	NewLayers() int
 	Commit() error
 	Abort()
+}
+
+// IDIsConfigDigest reports whether a store image's ID is its config's
+// digest (overlay2, Docker's classic store) rather than the digest of the
+// manifest or index its record targets (the containerd store, Docker 29).
+func IDIsConfigDigest(img Image) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return !ok || !t.IDIsTarget()
 }
 
 // Image is a store image as a go-containerregistry v1.Image whose layers

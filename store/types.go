@@ -51,6 +51,17 @@ type Tag struct {
 	ImageID v1.Hash // the image it names
 }
 
+// RefsOf picks the references of tags that name image id, in their order.
+func RefsOf(tags []Tag, id v1.Hash) []string {
+	var out []string
+	for _, t := range tags {
+		if t.ImageID == id {
+			out = append(out, t.Ref)
+		}
+	}
+	return out
+}
+
 // TagResult says what a tag change did, for Docker's messages.
 type TagResult struct {
 	Ref      string

@@ -33,10 +33,11 @@ func ExportImage(w io.Writer, st store.Store, img store.Image) error {
 // storeImageLayers are a store image's layers for flatten. Layers unpacked
 // in overlay form (a root-owned store, Docker's data root) are read from
 // their diff dirs, each byte once; others are regenerated from tar-split.
-// Both read through package overlay, so they give one tree.
+// Both read through package overlay, so they give one tree. A store
+// without layer dirs (containerd's) gives its blobs' tars.
 func storeImageLayers(st store.Store, img store.Image) ([]flatten.Layer, error) {
-	if os.Geteuid() == 0 {
-		dirs, err := st.Layers().DiffDirs(img.StoreLayers())
+	if ld, ok := store.Dirs(st); ok && os.Geteuid() == 0 {
+		dirs, err := ld.DiffDirs(img.StoreLayers())
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/store"
-	_ "github.com/imgtool/imgtool/store/overlay2" // the overlay2 backend registers itself
+	_ "github.com/imgtool/imgtool/store/containerd" // the containerd backend registers itself
+	_ "github.com/imgtool/imgtool/store/overlay2"   // the overlay2 backend registers itself
 )
 
 // The store as the CLI sees it. Commands that move images go through Run;
@@ -37,7 +38,12 @@ const (
 var (
 	ErrNotFound  = store.ErrNotFound
 	ErrAmbiguous = store.ErrAmbiguous
+	// ErrForeignRoot: --root holds another store or other files (exit 2).
+	ErrForeignRoot = store.ErrForeignRoot
 )
+
+// DefaultNamespace is the containerd namespace used without --namespace.
+func DefaultNamespace() string { return store.DefaultNamespace() }
 
 // OpenStore opens (or, empty, creates) the store at root.
 func OpenStore(root string) (Store, error) { return store.Open(root) }
@@ -171,14 +177,27 @@ func CheckStore(st Store, opts CheckOptions) (*CheckReport, error) {
 	return st.Check(opts)
 }
 
+// GraphName is the GraphDriver.Name docker inspect shows: the
+// graphdriver, or with the containerd store the snapshotter (Docker 29).
+func GraphName(st Store) string {
+	if _, ok := store.Dirs(st); ok {
+		return st.Driver()
+	}
+	return "overlayfs"
+}
+
 // GraphData is overlay2's GraphDriver.Data of an image, as docker
 // inspect shows it.
 func GraphData(st Store, info *ImageInfo) map[string]string {
+	dirs, ok := store.Dirs(st)
+	if !ok {
+		return nil // Docker 29 with the containerd store shows "Data": null
+	}
 	if len(info.Layers) == 0 {
 		return map[string]string{}
 	}
 	top := info.Layers[len(info.Layers)-1]
-	diff, err := st.Layers().DiffDir(top.CacheID)
+	diff, err := dirs.DiffDir(top.CacheID)
 	if err != nil {
 		return map[string]string{}
 	}
@@ -188,7 +207,7 @@ func GraphData(st Store, info *ImageInfo) map[string]string {
 		"UpperDir":  filepath.Join(dir, "diff"),
 		"WorkDir":   filepath.Join(dir, "work"),
 	}
-	if lowers := st.Layers().LowerDirs(top.CacheID); len(lowers) > 0 {
+	if lowers := dirs.LowerDirs(top.CacheID); len(lowers) > 0 {
 		data["LowerDir"] = strings.Join(lowers, ":")
 	}
 	return data

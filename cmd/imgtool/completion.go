@@ -57,8 +57,8 @@ func commandNames() []string {
 func bashCompletion() string {
 	var b strings.Builder
 	b.WriteString("# bash completion for imgtool\n_imgtool() {\n  local cur cmd i\n  cur=\"${COMP_WORDS[COMP_CWORD]}\"\n  cmd=\"\"\n")
-	b.WriteString("  for ((i=1; i<COMP_CWORD; i++)); do case \"${COMP_WORDS[i]}\" in --root|--progress) ((i++));; -*) ;; *) cmd=\"${COMP_WORDS[i]}\"; break;; esac; done\n")
-	fmt.Fprintf(&b, "  if [[ -z $cmd ]]; then COMPREPLY=($(compgen -W \"%s --root --progress --help --version\" -- \"$cur\")); return; fi\n", strings.Join(commandNames(), " "))
+	b.WriteString("  for ((i=1; i<COMP_CWORD; i++)); do case \"${COMP_WORDS[i]}\" in --root|--progress|--namespace) ((i++));; -*) ;; *) cmd=\"${COMP_WORDS[i]}\"; break;; esac; done\n")
+	fmt.Fprintf(&b, "  if [[ -z $cmd ]]; then COMPREPLY=($(compgen -W \"%s --root --namespace --progress --help --version\" -- \"$cur\")); return; fi\n", strings.Join(commandNames(), " "))
 	b.WriteString("  case $cmd in\n")
 	flags := commandFlags()
 	for _, n := range commandNames() {

@@ -135,7 +135,7 @@ func toInspect(st transfer.Store, info *transfer.ImageInfo) inspectImage {
 		ContainerConfig: orNull(c.ContainerConfig), DockerVersion: c.DockerVersion, Author: c.Author,
 		Config: orNull(c.Config), Architecture: c.Architecture, Variant: c.Variant, Os: c.OS, OsVersion: c.OSVersion,
 		Size: info.Size, VirtualSize: info.Size,
-		GraphDriver: graphDriver{Name: "overlay2", Data: transfer.GraphData(st, info)},
+		GraphDriver: graphDriver{Name: transfer.GraphName(st), Data: transfer.GraphData(st, info)},
 		RootFS:      inspectRootFS{Type: "layers"},
 		Metadata:    map[string]string{"LastTagTime": lastTagTime(info.LastTagTime)},
 	}

@@ -141,9 +141,10 @@ func run(argv []string) int {
 	g := &globals{}
 	fs := pflag.NewFlagSet("imgtool", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
-	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root works too; env IMGTOOL_ROOT)")
+	fs.StringVar(&g.root, "root", transfer.DefaultRoot(), "data root of the image store (a Docker overlay2 data root, a containerd root or a Docker 29 containerd-store data root work too; env IMGTOOL_ROOT)")
 	fs.StringVar(&g.progress, "progress", "", "progress on stderr of the commands that move image data: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	maxLayer := fs.String("max-layer-size", envOr("IMGTOOL_MAX_LAYER_SIZE", "64g"), "most bytes one layer may expand to when unpacked, e.g. 64g; 0: only the free space of the store's filesystem, which is always checked (env IMGTOOL_MAX_LAYER_SIZE)")
+	fs.StringVar(&g.opts.Namespace, "namespace", transfer.DefaultNamespace(), "containerd namespace of a containerd image store: moby (Docker), default (ctr, nerdctl), k8s.io (env IMGTOOL_NAMESPACE)")
 	fs.BoolVar(&g.opts.NoSync, "no-sync", os.Getenv("IMGTOOL_NO_SYNC") == "1", "skip the filesystem sync before new layers are registered: faster, but a power loss may then lose the last command's layers (env IMGTOOL_NO_SYNC=1)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")
@@ -219,7 +220,7 @@ func runCommand(g *globals, c *command, args []string) int {
 		}
 		var ue usageError
 		fmt.Fprintf(os.Stderr, "imgtool %s: %s%s\n", c.name, oneLine(err.Error()), storeHint(g, err))
-		if errors.As(err, &ue) {
+		if errors.As(err, &ue) || errors.Is(err, transfer.ErrForeignRoot) {
 			return 2
 		}
 		return 1
@@ -241,9 +242,10 @@ func oneLine(s string) string {
 
 func printMainHelp(fs *pflag.FlagSet) {
 	var b strings.Builder
-	b.WriteString("Usage: imgtool [--root DIR] [--progress MODE] COMMAND [ARGS]\n\n")
+	b.WriteString("Usage: imgtool [--root DIR] [--namespace NS] [--progress MODE] COMMAND [ARGS]\n\n")
 	b.WriteString("A daemonless, Docker-compatible image archive toolkit. The store is a Docker overlay2\n")
-	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs).\n\n")
+	b.WriteString("data root: `--root /var/lib/docker` works on a real Docker (read-only while its daemon runs);\n")
+	b.WriteString("so does Docker 29's containerd image store (`--root /var/lib/containerd`, `--namespace`).\n\n")
 	b.WriteString("Commands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -1,85 +1,37 @@
 package overlay2
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imgtool/imgtool/store"
 )
-
-// containerFile is the part of config.v2.json imgtool reads.
-type containerFile struct {
-	ID      string
-	Name    string
-	Image   string
-	Created time.Time
-	Path    string
-	Args    []string
-	Config  json.RawMessage
-	State   struct {
-		Running           bool
-		Paused            bool
-		Restarting        bool
-		Dead              bool
-		RemovalInProgress bool
-		ExitCode          int
-		StartedAt         time.Time
-		FinishedAt        time.Time
-	}
-}
 
 func (s *Store) containersDir() string { return filepath.Join(s.root, "containers") }
 func (s *Store) mountsDir() string     { return filepath.Join(s.layerDBDir(), "mounts") }
 
 // Containers lists every container, newest first.
 func (s *Store) listContainers() ([]*store.Container, error) {
-	entries, err := os.ReadDir(s.containersDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.Container
-	for _, e := range entries {
-		if !validCacheID(e.Name()) || strings.HasSuffix(e.Name(), "-init") {
-			continue
+	return store.ListContainers(s.containersDir(), func(id string) *store.Container {
+		if !validCacheID(id) || strings.HasSuffix(id, "-init") {
+			return nil
 		}
-		c, err := s.readContainer(e.Name())
+		c, err := s.readContainer(id)
 		if err != nil {
-			continue // a half-created or foreign entry; check reports it
+			return nil // a half-created or foreign entry; check reports it
 		}
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
+		return c
+	})
 }
 
 func (s *Store) readContainer(id string) (*store.Container, error) {
-	b, err := os.ReadFile(filepath.Join(s.containersDir(), id, "config.v2.json"))
+	c, _, err := store.ReadContainerFile(s.containersDir(), id)
 	if err != nil {
 		return nil, err
-	}
-	var cf containerFile
-	if err := json.Unmarshal(b, &cf); err != nil {
-		return nil, fmt.Errorf("container %s: config.v2.json: %w", id, err)
-	}
-	c := &store.Container{ID: cf.ID, Name: cf.Name, Created: cf.Created, Config: cf.Config, Path: cf.Path, Args: cf.Args, Running: cf.State.Running}
-	c.Status = status(cf)
-	if c.ID != id {
-		return nil, fmt.Errorf("container %s: config.v2.json names ID %q", id, cf.ID)
-	}
-	if cf.Image != "" {
-		if c.Image, err = v1.NewHash(cf.Image); err != nil {
-			return nil, fmt.Errorf("container %s: Image: %w", id, err)
-		}
 	}
 	md := filepath.Join(s.mountsDir(), id)
 	read := func(k string) string {
@@ -98,20 +50,6 @@ func (s *Store) readContainer(id string) (*store.Container, error) {
 	return c, nil
 }
 
-func status(cf containerFile) string {
-	switch {
-	case cf.State.Running && cf.State.Paused:
-		return "Up (Paused)"
-	case cf.State.Running:
-		return "Up"
-	case cf.State.Dead:
-		return "Dead"
-	case cf.State.StartedAt.IsZero() || cf.State.StartedAt.Year() <= 1:
-		return "Created"
-	}
-	return fmt.Sprintf("Exited (%d)", cf.State.ExitCode)
-}
-
 // findContainer looks a container up as Docker does: full ID, then name
 // (with or without its leading "/"), then a unique ID prefix.
 func (s *Store) findContainer(ref string) (*store.Container, error) {
@@ -122,29 +60,7 @@ func (s *Store) findContainer(ref string) (*store.Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range all {
-		if c.ID == ref {
-			return c, nil
-		}
-	}
-	for _, c := range all {
-		if c.Name == ref || c.Name == "/"+ref {
-			return c, nil
-		}
-	}
-	var found []*store.Container
-	for _, c := range all {
-		if strings.HasPrefix(c.ID, ref) {
-			found = append(found, c)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, store.Errorf(store.ErrNotFound, "No such container: %s", ref)
-	case 1:
-		return found[0], nil
-	}
-	return nil, store.Errorf(store.ErrAmbiguous, "multiple IDs found with provided prefix: %s", ref)
+	return store.FindContainer(all, ref)
 }
 
 // rwDir is the container's read-write layer (upper) directory.

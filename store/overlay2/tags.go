@@ -75,13 +75,7 @@ func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, t := range all {
-		if t.ImageID == id {
-			out = append(out, t.Ref)
-		}
-	}
-	return out, nil
+	return store.RefsOf(all, id), nil
 }
 
 // setTags points refs at id in one atomic rewrite of repositories.json and

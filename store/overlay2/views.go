@@ -19,6 +19,7 @@ type (
 
 var (
 	_ store.LayerStore     = (*layerStore)(nil)
+	_ store.LayerDirs      = (*layerStore)(nil)
 	_ store.ImageStore     = (*imageStore)(nil)
 	_ store.RefStore       = (*refStore)(nil)
 	_ store.ContainerStore = (*containerStore)(nil)

@@ -27,6 +27,7 @@ type emitter struct {
 	opts     Options
 	needed   []map[int]*source // per layer: ordinal → content still to write
 	readers  []*layerReader
+	contents []*dirContent // per dirLayer, opened by the content pass
 	spillDir string
 	nspill   int
 }
@@ -114,8 +115,8 @@ func (e *emitter) copyContent(w io.Writer, s *source) error {
 	if s.size == 0 && s.spill == "" {
 		return nil
 	}
-	if cl, ok := e.layers[s.layer].(contentLayer); ok {
-		rc, size, err := cl.openContent(s.name)
+	if dl, ok := e.layers[s.layer].(dirLayer); ok {
+		rc, size, err := e.content(s.layer, dl, s.name)
 		if err != nil {
 			return err
 		}
@@ -168,6 +169,18 @@ func (e *emitter) copyContent(w io.Writer, s *source) error {
 	}
 }
 
+// content opens s's file in the dirLayer dl, layer i.
+func (e *emitter) content(i int, dl dirLayer, name string) (io.ReadCloser, int64, error) {
+	if e.contents[i] == nil {
+		d, err := openDirContent(dl.root)
+		if err != nil {
+			return nil, 0, err
+		}
+		e.contents[i] = d
+	}
+	return e.contents[i].open(name)
+}
+
 func (e *emitter) reader(i int) (*layerReader, error) {
 	if lr := e.readers[i]; lr != nil {
 		return lr, nil
@@ -207,6 +220,11 @@ func (e *emitter) spill(s *source, r io.Reader) error {
 }
 
 func (e *emitter) cleanup() {
+	for _, d := range e.contents {
+		if d != nil {
+			d.close()
+		}
+	}
 	for _, lr := range e.readers {
 		if lr != nil {
 			lr.rc.Close()

@@ -107,7 +107,7 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 		}
 	}
 	e := &emitter{layers: layers, opts: opts, needed: make([]map[int]*source, len(layers)),
-		readers: make([]*layerReader, len(layers))}
+		readers: make([]*layerReader, len(layers)), contents: make([]*dirContent, len(layers))}
 	defer e.cleanup()
 	e.plan(root, "")
 	// Headers are 512-byte writes; buffer them so each is not a syscall.

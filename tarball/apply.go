@@ -70,7 +70,7 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	}
 	x, err := newExtractor(root, opts)
 	if err == nil {
-		defer x.chain.close()
+		defer x.chain.Close()
 		err = extractStream(x, stream)
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ type extractor struct {
 	root *os.Root
 	// chain serves the parent directory fds of consecutive entries
 	// (dirchain.go); the os.Root is the fallback and does the rest.
-	chain *dirChain
+	chain *overlay.DirChain
 	opts  ApplyOptions
 	// unprivileged: see diskMode.
 	unprivileged bool
@@ -54,7 +54,7 @@ type dirTimes struct {
 }
 
 func newExtractor(root *os.Root, opts ApplyOptions) (*extractor, error) {
-	chain, err := newDirChain(root)
+	chain, err := overlay.NewDirChain(root)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func newExtractor(root *os.Root, opts ApplyOptions) (*extractor, error) {
 // the chain, else one opened through the os.Root.
 func (x *extractor) inParent(name string, fn func(dirfd int, base string) error) error {
 	dir, base := overlay.SplitParent(name)
-	if fd, ok := x.chain.open(dir); ok {
+	if fd, ok := x.chain.Open(dir); ok {
 		return fn(fd, base)
 	}
 	return inParent(x.root, name, fn)
@@ -194,7 +194,7 @@ func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err err
 		return true, nil
 	}
 	x.forget(name)
-	x.chain.invalidate(name)
+	x.chain.Invalidate(name)
 	return false, x.root.RemoveAll(name)
 }
 
@@ -265,7 +265,7 @@ func (x *extractor) writeFile(name string, r io.Reader) error {
 		if err != nil {
 			return &os.PathError{Op: "openat", Path: name, Err: err}
 		}
-		_, err = io.CopyBuffer(fdWriter(fd), r, x.buf)
+		_, err = io.CopyBuffer(overlay.FdWriter(fd), r, x.buf)
 		if cerr := unix.Close(fd); err == nil && cerr != nil {
 			err = &os.PathError{Op: "close", Path: name, Err: cerr}
 		}

@@ -41,9 +41,14 @@ func (e *emitter) plan(n *node, p string) {
 			e.plan(c, cp)
 			continue
 		}
-		if c.ino.primary == "" {
-			c.ino.primary = cp
-			if s := c.ino.src; s != nil && s.size > 0 {
+		if !c.ino.planned {
+			c.ino.planned = true
+			if c.ino.linked {
+				c.ino.primary = cp
+			}
+			// A dir layer serves content by name; only tar layers are
+			// read in entry order and need the index.
+			if s := c.ino.src; s != nil && s.size > 0 && !e.isDirLayer(s.layer) {
 				if e.needed[s.layer] == nil {
 					e.needed[s.layer] = map[int]*source{}
 				}
@@ -51,6 +56,11 @@ func (e *emitter) plan(n *node, p string) {
 			}
 		}
 	}
+}
+
+func (e *emitter) isDirLayer(i int) bool {
+	_, ok := e.layers[i].(dirLayer)
+	return ok
 }
 
 func (e *emitter) header(name string, m meta) *tar.Header {
@@ -68,7 +78,7 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 	for _, c := range sortedChildren(n) {
 		cp := join(p, c.name)
 		if c.isDir() {
-			h := e.header(cp+"/", c.dir)
+			h := e.header(cp+"/", *c.dir)
 			h.Typeflag = tar.TypeDir
 			if err := tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("%q: %w", cp, err)
@@ -80,7 +90,7 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 		}
 		ino := c.ino
 		h := e.header(cp, ino.meta)
-		if ino.primary != cp {
+		if ino.linked && ino.primary != cp {
 			h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
 			if err := tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("%q: %w", cp, err)

@@ -103,9 +103,14 @@ func scaleInput(cache, name string, gen func(*tar.Writer) error) (string, error)
 		return p, nil
 	}
 	logf2("generating %s", p)
-	f, err := os.Create(p + ".tmp")
+	return p, writeTarFile(p, gen)
+}
+
+// writeTarFile writes the tar gen makes to path, through a temp file.
+func writeTarFile(path string, gen func(*tar.Writer) error) error {
+	f, err := os.Create(path + ".tmp")
 	if err != nil {
-		return "", err
+		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	tw := tar.NewWriter(bw)
@@ -120,9 +125,9 @@ func scaleInput(cache, name string, gen func(*tar.Writer) error) (string, error)
 		err = cerr
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
-	return p, os.Rename(p+".tmp", p)
+	return os.Rename(path+".tmp", path)
 }
 
 var scaleEpoch = time.Unix(1700000000, 0)
@@ -234,63 +239,49 @@ func sharedBaseArchive(path string, n int) error {
 		return err
 	}
 	btw.Close()
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	tw := tar.NewWriter(bw)
-	add := func(name string, b []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: scaleEpoch, Typeflag: tar.TypeReg}); err != nil {
+	return writeTarFile(path, func(tw *tar.Writer) error {
+		add := func(name string, b []byte) error {
+			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: scaleEpoch, Typeflag: tar.TypeReg}); err != nil {
+				return err
+			}
+			_, err := tw.Write(b)
 			return err
 		}
-		_, err := tw.Write(b)
-		return err
-	}
-	baseID := sha256Hex([]byte(base.String()))
-	err = add(baseID+"/layer.tar", []byte(base.String()))
-	type entry struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	var manifest []entry
-	for i := 0; i < n && err == nil; i++ {
-		var own strings.Builder
-		otw := tar.NewWriter(&own)
-		otw.WriteHeader(&tar.Header{Name: "etc/image-id", Mode: 0o644, Size: 8, ModTime: scaleEpoch, Typeflag: tar.TypeReg})
-		fmt.Fprintf(otw, "%08d", i)
-		otw.Close()
-		ownID := sha256Hex([]byte(own.String()))
-		config, _ := json.Marshal(map[string]any{
-			"architecture": "amd64", "os": "linux", "created": scaleEpoch.UTC().Format(time.RFC3339),
-			"config": map[string]any{"Env": []string{"IMAGE=" + strconv.Itoa(i)}},
-			"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + baseID, "sha256:" + ownID}},
-		})
-		cfgID := sha256Hex(config)
-		if err = add(ownID+"/layer.tar", []byte(own.String())); err == nil {
-			err = add(cfgID+".json", config)
+		baseID := sha256Hex([]byte(base.String()))
+		if err := add(baseID+"/layer.tar", []byte(base.String())); err != nil {
+			return err
 		}
-		manifest = append(manifest, entry{Config: cfgID + ".json", RepoTags: []string{fmt.Sprintf("scale/img:%d", i)},
-			Layers: []string{baseID + "/layer.tar", ownID + "/layer.tar"}})
-	}
-	if err == nil {
+		type entry struct {
+			Config   string
+			RepoTags []string
+			Layers   []string
+		}
+		var manifest []entry
+		for i := 0; i < n; i++ {
+			var own strings.Builder
+			otw := tar.NewWriter(&own)
+			otw.WriteHeader(&tar.Header{Name: "etc/image-id", Mode: 0o644, Size: 8, ModTime: scaleEpoch, Typeflag: tar.TypeReg})
+			fmt.Fprintf(otw, "%08d", i)
+			otw.Close()
+			ownID := sha256Hex([]byte(own.String()))
+			config, _ := json.Marshal(map[string]any{
+				"architecture": "amd64", "os": "linux", "created": scaleEpoch.UTC().Format(time.RFC3339),
+				"config": map[string]any{"Env": []string{"IMAGE=" + strconv.Itoa(i)}},
+				"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + baseID, "sha256:" + ownID}},
+			})
+			cfgID := sha256Hex(config)
+			if err := add(ownID+"/layer.tar", []byte(own.String())); err != nil {
+				return err
+			}
+			if err := add(cfgID+".json", config); err != nil {
+				return err
+			}
+			manifest = append(manifest, entry{Config: cfgID + ".json", RepoTags: []string{fmt.Sprintf("scale/img:%d", i)},
+				Layers: []string{baseID + "/layer.tar", ownID + "/layer.tar"}})
+		}
 		m, _ := json.Marshal(manifest)
-		err = add("manifest.json", m)
-	}
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+		return add("manifest.json", m)
+	})
 }
 
 func sha256Hex(b []byte) string {

@@ -33,7 +33,7 @@ func Assemble(tarSplit io.Reader, dir string, w io.Writer) error {
 		return err
 	}
 	defer chain.Close()
-	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, storage.NewJSONUnpacker(gz), w)
+	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, newLineUnpacker(gz), w)
 }
 
 // AssembleReader is Assemble as a stream. Closing it stops the assembly and
@@ -94,7 +94,7 @@ func TarSize(tarSplit io.Reader) (int64, error) {
 		return 0, fmt.Errorf("reading tar-split: %w", err)
 	}
 	defer gz.Close()
-	up := storage.NewJSONUnpacker(gz)
+	up := newLineUnpacker(gz)
 	var n int64
 	for {
 		e, err := up.Next()

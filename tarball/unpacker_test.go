@@ -31,11 +31,14 @@ func TestLineUnpackerMatchesTarSplit(t *testing.T) {
 	)
 	var ts bytes.Buffer
 	packer := storage.NewJSONPacker(&ts)
-	stream, err := asm.NewInputTarStream(bytes.NewReader(in), packer, nil)
+	stream, done, err := asm.NewInputTarStreamWithDone(bytes.NewReader(in), packer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.Copy(io.Discard, stream); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	want := readAll(t, storage.NewJSONUnpacker(bytes.NewReader(ts.Bytes())))

@@ -56,9 +56,14 @@ func main() {
 	flag.StringVar(&c.out, "out", "", "Markdown report (default docs/benchmarks.md; smoke: .bench/benchmarks-smoke.md)")
 	flag.BoolVar(&c.smoke, "smoke", false, "tiny images (busybox rootfs, a few MB of random data), 1 run, no debootstrap: keeps the harness working in CI")
 	flag.StringVar(&c.cache, "cache", ".bench", "cache and work directory (gitignored)")
-	flag.StringVar(&only, "ops", "", "comma-separated operations to run (save,load,export,gzip,convert,flatten); default all")
+	flag.StringVar(&only, "ops", "", "comma-separated operations to run (save,load,import,export,gzip,convert,flatten); default all")
 	flag.StringVar(&images, "images", "A,B", "images to run on (A: debootstrap+layers, B: one 1 GiB layer)")
 	flag.BoolVar(&c.noCrane, "no-crane", false, "skip crane (no go install)")
+	scale := flag.Bool("scale", false, "measure time and peak RSS against input size instead (no docker needed) and write that table into -out")
+	var sc scaleConfig
+	flag.StringVar(&sc.sizes, "scale-sizes", "256m,1g", "-scale: layer sizes (add 4g for the full table; needs ~3x that much disk)")
+	flag.StringVar(&sc.files, "scale-files", "10000,100000", "-scale: files per layer (add 1000000 for the full table)")
+	flag.StringVar(&sc.images, "scale-images", "1,100,1000", "-scale: images per archive")
 	flag.Parse()
 	c.argsLine = "go run ./bench " + strings.Join(os.Args[1:], " ")
 	if c.smoke {
@@ -79,6 +84,13 @@ func main() {
 	c.images = map[string]bool{}
 	for _, o := range strings.Split(images, ",") {
 		c.images[strings.ToUpper(strings.TrimSpace(o))] = true
+	}
+	if *scale {
+		if err := runScale(&c, sc); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run1(&c); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)

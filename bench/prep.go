@@ -155,6 +155,7 @@ type image struct {
 	layers    int
 	archive   string // docker save of it (input of load, convert, ...)
 	archSize  int64
+	rootfs    string // the rootfs tar it was built on (input of import), if one layer of it
 }
 
 // buildImages imports the rootfs and builds images A and B in d.
@@ -197,7 +198,7 @@ func buildImages(d *daemon, cache, work string, smoke bool) ([]*image, error) {
 	if _, err := d.docker("build", "--network", "none", "-q", "-t", "bench-b:1", ctxB); err != nil {
 		return nil, err
 	}
-	a := &image{key: "A", ref: "bench-a:1", container: "bench-ca"}
+	a := &image{key: "A", ref: "bench-a:1", container: "bench-ca", rootfs: rootfs}
 	b := &image{key: "B", ref: "bench-b:1", container: "bench-cb"}
 	if smoke {
 		a.desc = fmt.Sprintf("busybox rootfs + %s random + small layers (whiteouts, opaque dir, hardlinks)", human(sz.random))

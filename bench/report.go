@@ -52,6 +52,32 @@ func cpuModel() string {
 	return "?"
 }
 
+// cpuFeatures lists the /proc/cpuinfo flags that decide hashing and
+// compression speed (sha_ni: SHA-256 in hardware, Go uses it).
+func cpuFeatures() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(l, "flags")
+		if !ok {
+			continue
+		}
+		have := map[string]bool{}
+		for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(v), ":")) {
+			have[f] = true
+		}
+		var out []string
+		for _, f := range []string{"sha_ni", "avx2", "avx512f", "aes", "pclmulqdq", "bmi2"} {
+			if have[f] {
+				out = append(out, f)
+			} else {
+				out = append(out, "no "+f)
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	return "?"
+}
+
 func memTotal() string {
 	b, _ := os.ReadFile("/proc/meminfo")
 	for _, l := range strings.Split(string(b), "\n") {
@@ -213,7 +239,7 @@ func (r *report) write(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(r.b.String()), 0o644)
+	return os.WriteFile(path, []byte(r.b.String()+keptScale(path)), 0o644)
 }
 
 // machine is the section on the machine and the tools' versions.
@@ -222,6 +248,7 @@ func (r *report) machine() {
 	r.p("## Machine and versions\n\n")
 	r.p("| | |\n|---|---|\n")
 	r.p("| CPU | %s, %d logical CPUs (GOMAXPROCS %d) |\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	r.p("| CPU features | %s |\n", cpuFeatures())
 	r.p("| memory | %s |\n", memTotal())
 	r.p("| kernel | %s |\n", cmdOut(nil, "uname", "-sr"))
 	fs := cmdOut(nil, "sh", "-c", "df -T "+filepath.Dir(e.work)+" | awk 'NR==2{print $2\" on \"$1}'")

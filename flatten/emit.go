@@ -27,6 +27,7 @@ type emitter struct {
 	opts     Options
 	needed   []map[int]*source // per layer: ordinal → content still to write
 	readers  []*layerReader
+	contents []*dirContent // per dirLayer, opened by the content pass
 	spillDir string
 	nspill   int
 }
@@ -40,9 +41,14 @@ func (e *emitter) plan(n *node, p string) {
 			e.plan(c, cp)
 			continue
 		}
-		if c.ino.primary == "" {
-			c.ino.primary = cp
-			if s := c.ino.src; s != nil && s.size > 0 {
+		if !c.ino.planned {
+			c.ino.planned = true
+			if c.ino.linked {
+				c.ino.primary = cp
+			}
+			// A dir layer serves content by name; only tar layers are
+			// read in entry order and need the index.
+			if s := c.ino.src; s != nil && s.size > 0 && !e.isDirLayer(s.layer) {
 				if e.needed[s.layer] == nil {
 					e.needed[s.layer] = map[int]*source{}
 				}
@@ -50,6 +56,11 @@ func (e *emitter) plan(n *node, p string) {
 			}
 		}
 	}
+}
+
+func (e *emitter) isDirLayer(i int) bool {
+	_, ok := e.layers[i].(dirLayer)
+	return ok
 }
 
 func (e *emitter) header(name string, m meta) *tar.Header {
@@ -67,7 +78,7 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 	for _, c := range sortedChildren(n) {
 		cp := join(p, c.name)
 		if c.isDir() {
-			h := e.header(cp+"/", c.dir)
+			h := e.header(cp+"/", *c.dir)
 			h.Typeflag = tar.TypeDir
 			if err := tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("%q: %w", cp, err)
@@ -79,7 +90,7 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 		}
 		ino := c.ino
 		h := e.header(cp, ino.meta)
-		if ino.primary != cp {
+		if ino.linked && ino.primary != cp {
 			h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
 			if err := tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("%q: %w", cp, err)
@@ -114,8 +125,8 @@ func (e *emitter) copyContent(w io.Writer, s *source) error {
 	if s.size == 0 && s.spill == "" {
 		return nil
 	}
-	if cl, ok := e.layers[s.layer].(contentLayer); ok {
-		rc, size, err := cl.openContent(s.name)
+	if dl, ok := e.layers[s.layer].(dirLayer); ok {
+		rc, size, err := e.content(s.layer, dl, s.name)
 		if err != nil {
 			return err
 		}
@@ -168,6 +179,18 @@ func (e *emitter) copyContent(w io.Writer, s *source) error {
 	}
 }
 
+// content opens s's file in the dirLayer dl, layer i.
+func (e *emitter) content(i int, dl dirLayer, name string) (io.ReadCloser, int64, error) {
+	if e.contents[i] == nil {
+		d, err := openDirContent(dl.root)
+		if err != nil {
+			return nil, 0, err
+		}
+		e.contents[i] = d
+	}
+	return e.contents[i].open(name)
+}
+
 func (e *emitter) reader(i int) (*layerReader, error) {
 	if lr := e.readers[i]; lr != nil {
 		return lr, nil
@@ -207,6 +230,11 @@ func (e *emitter) spill(s *source, r io.Reader) error {
 }
 
 func (e *emitter) cleanup() {
+	for _, d := range e.contents {
+		if d != nil {
+			d.close()
+		}
+	}
 	for _, lr := range e.readers {
 		if lr != nil {
 			lr.rc.Close()

@@ -3,10 +3,7 @@ package flatten
 import (
 	"archive/tar"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"syscall"
 
 	"github.com/imgtool/imgtool/overlay"
 )
@@ -18,12 +15,6 @@ type Layer interface {
 	// and once, if the layer contributes file content, for the content pass.
 	// Both calls must return the same bytes.
 	Open() (io.ReadCloser, error)
-}
-
-// contentLayer is implemented by layers that can serve regular-file content by
-// name (random access), so the content pass need not re-read the tar.
-type contentLayer interface {
-	openContent(name string) (io.ReadCloser, int64, error)
 }
 
 type tarLayer struct {
@@ -86,28 +77,36 @@ func (l dirLayer) headers(fn func(*tar.Header) error) error {
 	return overlay.Walk(l.root, func(hdr *tar.Header, _ func() (*os.File, error)) error { return fn(hdr) })
 }
 
-// openContent opens name through os.Root, which resolves it one component
-// at a time (openat), so names longer than PATH_MAX open too.
-func (l dirLayer) openContent(name string) (io.ReadCloser, int64, error) {
-	root, err := os.OpenRoot(l.root)
+// dirContent serves a dirLayer's regular-file content by name (random
+// access), so the content pass need not re-read a tar. The names come in
+// output order, so the chain keeps their directories open and each file
+// costs one openat (overlay.OpenRegular; os.Root resolves what the chain
+// cannot, so names longer than PATH_MAX open too).
+type dirContent struct {
+	root  *os.Root
+	chain *overlay.DirChain
+}
+
+func openDirContent(dir string) (*dirContent, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(name))
+	chain, err := overlay.NewDirChain(root)
 	if err != nil {
-		return nil, 0, err
+		root.Close()
+		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, &fs.PathError{Op: "open", Path: name, Err: syscall.EINVAL}
-	}
-	return f, fi.Size(), nil
+	return &dirContent{root: root, chain: chain}, nil
+}
+
+func (d *dirContent) open(name string) (io.ReadCloser, int64, error) {
+	return overlay.OpenRegular(d.root, d.chain, name)
+}
+
+func (d *dirContent) close() {
+	d.chain.Close()
+	d.root.Close()
 }
 
 const (

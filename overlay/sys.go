@@ -51,14 +51,15 @@ func readlinkAt(dirfd int, base string) (string, error) {
 }
 
 // lgetxattr returns the value of attr on p without following symlinks, or
-// nil (and no error) when it is not set or not supported.
-func lgetxattr(p, attr string) ([]byte, error) {
-	buf := make([]byte, 256)
+// nil (and no error) when it is not set or not supported. buf is scratch
+// space the caller keeps (the walk asks once per entry, and almost every
+// answer is ENODATA); the value returned is a copy.
+func lgetxattr(p, attr string, buf []byte) ([]byte, error) {
 	for {
 		n, err := unix.Lgetxattr(p, attr, buf)
 		switch err {
 		case nil:
-			return buf[:n], nil
+			return append([]byte(nil), buf[:n]...), nil
 		case unix.ENODATA, unix.ENOTSUP:
 			return nil, nil
 		case unix.ERANGE:

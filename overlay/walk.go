@@ -46,6 +46,8 @@ func Walk(root string, fn func(hdr *tar.Header, open func() (*os.File, error)) e
 type walker struct {
 	fn   func(hdr *tar.Header, open func() (*os.File, error)) error
 	seen map[[2]uint64]string // (dev, ino) -> first path, for hard links
+	// xattrBuf is lgetxattr's scratch space, one for the walk.
+	xattrBuf [256]byte
 }
 
 func (w *walker) dir(dirfd int, prefix string) error {
@@ -78,7 +80,7 @@ func (w *walker) entry(dirfd int, prefix, base string) error {
 		hdr.Name, hdr.Typeflag, hdr.Mode = WhiteoutName(name), tar.TypeReg, 0600
 		return w.fn(hdr, nil)
 	}
-	caps, err := lgetxattr(FdPath(dirfd, base), CapXattr)
+	caps, err := lgetxattr(FdPath(dirfd, base), CapXattr, w.xattrBuf[:])
 	if err != nil {
 		return &os.PathError{Op: "getxattr", Path: name, Err: err}
 	}

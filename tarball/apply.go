@@ -68,8 +68,11 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	x := newExtractor(root, opts)
-	err = extractStream(x, stream)
+	x, err := newExtractor(root, opts)
+	if err == nil {
+		defer x.chain.Close()
+		err = extractStream(x, stream)
+	}
 	if err != nil {
 		putter.stop.Store(true) // stops it inside an entry, even one that reads no input
 		stream.Close()          // unblocks the packer goroutine

@@ -2,11 +2,9 @@ package tarball
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/vbatts/tar-split/tar/asm"
@@ -30,7 +28,12 @@ func Assemble(tarSplit io.Reader, dir string, w io.Writer) error {
 		return fmt.Errorf("reading tar-split: %w", err)
 	}
 	defer gz.Close()
-	return asm.WriteOutputTarStream(rootFileGetter{root}, storage.NewJSONUnpacker(gz), w)
+	chain, err := overlay.NewDirChain(root)
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
+	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, newLineUnpacker(gz), w)
 }
 
 // AssembleReader is Assemble as a stream. Closing it stops the assembly and
@@ -67,25 +70,20 @@ func (a *assembleReader) Close() error {
 
 // rootFileGetter opens tar-split file entries inside the layer root, with the
 // same clamping Apply used to write them. (Docker's path getter joins names
-// onto the root, so "../../x" would read a host file.)
-type rootFileGetter struct{ root *os.Root }
+// onto the root, so "../../x" would read a host file.) Entries come in tar
+// order, so the chain serves their parent directories (overlay.OpenRegular).
+type rootFileGetter struct {
+	root  *os.Root
+	chain *overlay.DirChain
+}
 
-// Get opens a file entry's content. Only regular files are read: O_NONBLOCK
-// keeps a fifo that a hostile layer put at a file's path (via a replaced
-// parent) from blocking the open.
+// Get opens a file entry's content. Only regular files are read.
 func (g rootFileGetter) Get(name string) (io.ReadCloser, error) {
-	f, err := g.root.OpenFile(overlay.RootRel(overlay.Clean(name)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	rc, _, err := overlay.OpenRegular(g.root, g.chain, overlay.Clean(name))
 	if err != nil {
 		return nil, fmt.Errorf("layer entry %q: %w", name, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		if err == nil {
-			err = errors.New("not a regular file")
-		}
-		return nil, fmt.Errorf("layer entry %q: %w", name, err)
-	}
-	return f, nil
+	return rc, nil
 }
 
 // TarSize is the length of the tar Assemble would write, from the tar-split
@@ -96,7 +94,7 @@ func TarSize(tarSplit io.Reader) (int64, error) {
 		return 0, fmt.Errorf("reading tar-split: %w", err)
 	}
 	defer gz.Close()
-	up := storage.NewJSONUnpacker(gz)
+	up := newLineUnpacker(gz)
 	var n int64
 	for {
 		e, err := up.Next()

@@ -23,7 +23,10 @@ import (
 // calls on the parent directory's fd (see sysat.go).
 type extractor struct {
 	root *os.Root
-	opts ApplyOptions
+	// chain serves the parent directory fds of consecutive entries
+	// (dirchain.go); the os.Root is the fallback and does the rest.
+	chain *overlay.DirChain
+	opts  ApplyOptions
 	// unprivileged: see diskMode.
 	unprivileged bool
 	buf          []byte
@@ -50,9 +53,14 @@ type dirTimes struct {
 	atime, mtime time.Time
 }
 
-func newExtractor(root *os.Root, opts ApplyOptions) *extractor {
+func newExtractor(root *os.Root, opts ApplyOptions) (*extractor, error) {
+	chain, err := overlay.NewDirChain(root)
+	if err != nil {
+		return nil, err
+	}
 	return &extractor{
 		root:         root,
+		chain:        chain,
 		opts:         opts,
 		unprivileged: os.Geteuid() != 0,
 		buf:          make([]byte, 256<<10),
@@ -60,7 +68,17 @@ func newExtractor(root *os.Root, opts ApplyOptions) *extractor {
 		known:        map[string]bool{},
 		symlinks:     map[string]bool{},
 		fresh:        isEmptyDir(root),
+	}, nil
+}
+
+// inParent runs fn on the parent directory of the clamped name: an fd from
+// the chain, else one opened through the os.Root.
+func (x *extractor) inParent(name string, fn func(dirfd int, base string) error) error {
+	dir, base := overlay.SplitParent(name)
+	if fd, ok := x.chain.Open(dir); ok {
+		return fn(fd, base)
 	}
+	return inParent(x.root, name, fn)
 }
 
 // isEmptyDir reports whether the root directory has no entries.
@@ -176,6 +194,7 @@ func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err err
 		return true, nil
 	}
 	x.forget(name)
+	x.chain.Invalidate(name)
 	return false, x.root.RemoveAll(name)
 }
 
@@ -209,7 +228,13 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 		if existingDir {
 			return nil
 		}
-		return x.root.Mkdir(name, 0o700) // final mode set by setMetadata
+		// The final mode is set by setMetadata.
+		return x.inParent(name, func(dirfd int, base string) error {
+			if err := unix.Mkdirat(dirfd, base, 0o700); err != nil {
+				return &os.PathError{Op: "mkdirat", Path: name, Err: err}
+			}
+			return nil
+		})
 	case tar.TypeReg:
 		return x.writeFile(name, r)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
@@ -223,23 +248,29 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 		// the root if a later entry tries to write through it. A later name
 		// below it may reach an existing file: clear looks those up.
 		x.symlinks[name] = true
-		return x.root.Symlink(hdr.Linkname, name)
+		return x.inParent(name, func(dirfd int, base string) error {
+			if err := unix.Symlinkat(hdr.Linkname, dirfd, base); err != nil {
+				return &os.PathError{Op: "symlinkat", Path: name, Err: err}
+			}
+			return nil
+		})
 	}
 	return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)
 }
 
 func (x *extractor) writeFile(name string, r io.Reader) error {
 	// O_EXCL: the name was just cleared, and O_EXCL never follows a symlink.
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	return x.inParent(name, func(dirfd int, base string) error {
+		fd, err := unix.Openat(dirfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return &os.PathError{Op: "openat", Path: name, Err: err}
+		}
+		_, err = io.CopyBuffer(overlay.FdWriter(fd), r, x.buf)
+		if cerr := unix.Close(fd); err == nil && cerr != nil {
+			err = &os.PathError{Op: "close", Path: name, Err: cerr}
+		}
 		return err
-	}
-	// Hide ReadFrom so the shared buffer is used instead of a fresh one.
-	_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, x.buf)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	})
 }
 
 // mknod creates devices and fifos. Unprivileged, devices cannot be made: an
@@ -256,7 +287,7 @@ func (x *extractor) mknod(hdr *tar.Header, name string) error {
 		mode |= unix.S_IFIFO
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	err := inParent(x.root, name, func(dirfd int, base string) error {
+	err := x.inParent(name, func(dirfd int, base string) error {
 		return mknodAt(dirfd, base, mode, dev)
 	})
 	if errors.Is(err, unix.EPERM) {
@@ -272,9 +303,13 @@ func (x *extractor) mknod(hdr *tar.Header, name string) error {
 func (x *extractor) setMetadata(hdr *tar.Header, name string) error {
 	symlink := hdr.Typeflag == tar.TypeSymlink
 	if hdr.Typeflag == tar.TypeLink {
-		if fi, err := x.root.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			symlink = true
-		}
+		x.inParent(name, func(dirfd int, base string) error {
+			var st unix.Stat_t
+			if unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				symlink = true
+			}
+			return nil
+		})
 	}
 	mode := x.diskMode(hdr)
 	atime := hdr.AccessTime
@@ -282,7 +317,7 @@ func (x *extractor) setMetadata(hdr *tar.Header, name string) error {
 		atime = hdr.ModTime
 	}
 	isDir := hdr.Typeflag == tar.TypeDir
-	err := inParent(x.root, name, func(dirfd int, base string) error {
+	err := x.inParent(name, func(dirfd int, base string) error {
 		if x.opts.Chown {
 			if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return fmt.Errorf("lchown: %w", err)
@@ -356,7 +391,7 @@ func setXattrs(dirfd int, base string, recs map[string]string) error {
 // entry removed (by replacing a parent) is skipped.
 func (x *extractor) finish() error {
 	for _, d := range x.dirs {
-		err := inParent(x.root, d.name, func(dirfd int, base string) error {
+		err := x.inParent(d.name, func(dirfd int, base string) error {
 			return utimesAt(dirfd, base, d.atime, d.mtime)
 		})
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {

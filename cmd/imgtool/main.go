@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -108,10 +107,10 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
-	// Memory is bounded by design (streams, fixed buffers); a soft limit
-	// keeps garbage from inflating RSS between collections. GOMEMLIMIT wins.
+	// A soft memory limit that follows the live heap (memlimit.go);
+	// GOMEMLIMIT wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(40 << 20)
+		limitMemory()
 	}
 	os.Exit(profiled(func() int { return run(os.Args[1:]) }))
 }

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// softMemoryLimit is the GC's soft limit: memory is bounded by design
+// (streams, fixed buffers), and the limit keeps garbage from inflating RSS
+// between collections.
+const softMemoryLimit = 40 << 20
+
+// limitMemory sets the soft limit and keeps it at least 1.5 times the live
+// heap. A fixed limit below the live heap (export of a 300k-file layer
+// holds its merged tree) makes the GC run back to back: measured, 100k
+// files took 6.6 s of CPU under the fixed limit and 1.3 s without it. The
+// watcher raises the limit as the live heap grows, so small commands keep
+// a small RSS and big trees cost linear time.
+func limitMemory() {
+	debug.SetMemoryLimit(softMemoryLimit)
+	go func() {
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		limit := int64(softMemoryLimit)
+		for range time.Tick(50 * time.Millisecond) {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() != metrics.KindUint64 {
+				return
+			}
+			if live := int64(sample[0].Value.Uint64()); live+live/2 > limit {
+				limit = live + live/2
+				debug.SetMemoryLimit(limit)
+			}
+		}
+	}()
+}

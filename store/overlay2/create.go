@@ -209,10 +209,10 @@ func (s *Store) writeContainerConfig(c *store.Container, imageConfig []byte, opt
 		return err
 	}
 	host := []byte(`{"NetworkMode":"none","RestartPolicy":{"Name":"no","MaximumRetryCount":0},"LogConfig":{"Type":"json-file","Config":{}}}`)
-	if err := writeFileAtomic(filepath.Join(dir, "hostconfig.json"), host, 0o644); err != nil {
+	if err := s.writeFileAtomic(filepath.Join(dir, "hostconfig.json"), host, 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.v2.json"), b, 0o600)
+	return s.writeFileAtomic(filepath.Join(dir, "config.v2.json"), b, 0o600)
 }
 
 func entrypointArgs(cfg map[string]any) (string, []string) {

@@ -16,12 +16,48 @@ import (
 // writeFileAtomic replaces path with data through moby's atomicwriter
 // (temp file in the same directory, fsynced, chmodded, renamed: Docker's
 // own helper), then fsyncs the directory so the rename itself survives a
-// crash. This is the store's one atomic-write policy.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// crash. This is the store's one atomic-write policy. With --no-sync the
+// same temp-file-and-rename happens without the fsyncs: a killed process
+// still leaves the old or the new file, a power loss may leave neither.
+func (s *Store) writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if s.opts.NoSync {
+		return renameInto(path, data, mode)
+	}
 	if err := atomicwriter.WriteFile(path, data, mode); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// renameInto writes data to a temp file beside path and renames it there.
+func renameInto(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// syncDir fsyncs a directory (its new and renamed entries); a no-op with
+// --no-sync.
+func (s *Store) syncDir(dir string) error {
+	if s.opts.NoSync {
+		return nil
+	}
+	return syncDir(dir)
 }
 
 func syncDir(dir string) error {

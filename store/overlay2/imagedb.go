@@ -61,7 +61,7 @@ func (s *Store) putConfig(config []byte) (v1.Hash, error) {
 	if _, err := os.Stat(path); err == nil {
 		return id, nil
 	}
-	return id, writeFileAtomic(path, config, 0o600)
+	return id, s.writeFileAtomic(path, config, 0o600)
 }
 
 // metadata reads imagedb/metadata/sha256/<id>/<key>; "" if absent.
@@ -75,5 +75,5 @@ func (s *Store) writeMetadata(id v1.Hash, key string, value []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, key), value, 0o600)
+	return s.writeFileAtomic(filepath.Join(dir, key), value, 0o600)
 }

@@ -253,7 +253,7 @@ func (tx *Tx) Commit() (err error) {
 		st.writeSet, st.cacheID = "", "" // registered: Abort must not touch it now
 		registered = append(registered, st.chain)
 	}
-	if err := syncDir(filepath.Join(s.layerDBDir(), "sha256")); err != nil {
+	if err := s.syncDir(filepath.Join(s.layerDBDir(), "sha256")); err != nil {
 		return err
 	}
 	for _, im := range tx.images {

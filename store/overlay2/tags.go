@@ -46,7 +46,7 @@ func (s *Store) writeTags(tf *tagFile) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.tagsPath(), b, 0o600)
+	return s.writeFileAtomic(s.tagsPath(), b, 0o600)
 }
 
 // tags lists every reference, sorted.

@@ -40,6 +40,9 @@ test-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
 	  else echo "not root: the interop tests will skip peers that are missing:$$missing"; fi; \
 	fi
+	@# crane, pinned to the go-containerregistry imgtool builds on, for the tests that compare with it
+	@[ -x .bench/bin/crane ] || GOBIN=$(CURDIR)/.bench/bin $(GO) install github.com/google/go-containerregistry/cmd/crane@v0.22.1 || \
+	  echo "crane could not be installed: the tests that compare with it will skip (or fail with IMGTOOL_REQUIRE_PEERS=1)"
 
 # Unit tests: no daemons, no root, under a minute (-short skips what needs
 # root or dockerd, saying so; the interop suite and `make test` run them).

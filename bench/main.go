@@ -28,7 +28,7 @@ import (
 	"time"
 )
 
-const craneVersion = "v0.22.1"
+const craneVersion = "v0.22.1" // = dockertest.CraneVersion (the tests compare with the same crane)
 
 var verbose = true
 

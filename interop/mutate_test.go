@@ -181,13 +181,10 @@ func TestMutateRegistryAndBadInput(t *testing.T) {
 	}
 }
 
-// crane append on the same base (when crane is installed): the same diff
+// crane append on the same base: the same diff
 // IDs and history entries as mutate --append.
 func TestMutateAppendMatchesCrane(t *testing.T) {
-	crane, err := exec.LookPath("crane")
-	if err != nil {
-		t.Skip("crane not installed (go install github.com/google/go-containerregistry/cmd/crane@v0.22.1)")
-	}
+	crane := dockertest.Crane(t)
 	_, base, store, layer, _ := mutateFixture(t)
 	reg := startRegistry(t, "", "")
 	isolateDockerConfig(t, nil)

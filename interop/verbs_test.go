@@ -274,13 +274,10 @@ func savedIndexDigest(t *testing.T, p string) string {
 	return idx.Manifests[0].Digest
 }
 
-// crane's own verbs on the same registry image, when crane is installed
-// (go install github.com/google/go-containerregistry/cmd/crane@v0.22.1).
+// crane's own verbs on the same registry image (the pinned crane that
+// make test-deps installs).
 func TestVerbsMatchCrane(t *testing.T) {
-	crane, err := exec.LookPath("crane")
-	if err != nil {
-		t.Skip("crane not installed")
-	}
+	crane := dockertest.Crane(t)
 	_, host := pushedFixture(t)
 	ref := host + "/team/app:1"
 	for _, verb := range []string{"digest", "manifest", "config"} {

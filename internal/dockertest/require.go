@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -102,4 +103,30 @@ func dockerCLI() (string, error) {
 		}
 	}
 	return exec.LookPath("docker")
+}
+
+// CraneVersion is the crane the tests and `make bench` compare with (the
+// go-containerregistry version imgtool builds on).
+const CraneVersion = "v0.22.1"
+
+// Crane finds the pinned crane: on PATH, else where `make test-deps` and
+// `make bench` install it (.bench/bin under the module root). Missing, it
+// skips or (IMGTOOL_REQUIRE_PEERS=1) fails like any other peer.
+func Crane(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("crane"); err == nil {
+		return p
+	}
+	if root, err := ModuleRoot(); err == nil {
+		p := filepath.Join(root, ".bench", "bin", "crane")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := "missing peer: crane (make test-deps installs it: go install github.com/google/go-containerregistry/cmd/crane@" + CraneVersion + " into .bench/bin)"
+	if PeersRequired() {
+		t.Fatalf("%s; %s=1 makes this fatal", msg, EnvRequirePeers)
+	}
+	t.Skipf("%s; set %s=1 to fail instead of skipping", msg, EnvRequirePeers)
+	return ""
 }

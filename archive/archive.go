@@ -160,6 +160,9 @@ func NewArtifact(d v1.Descriptor, raw []byte, what string, blob func(v1.Descript
 // (an OCI artifact), "" for an image manifest.
 func ArtifactOf(raw []byte) string { return core.ArtifactOf(raw) }
 
+// IsImageConfig reports a config a runnable image can have.
+func IsImageConfig(raw []byte) bool { return core.IsImageConfig(raw) }
+
 // ChildArtifact is child h of idx when it is not a runnable image (idx's
 // Image gave ErrNotImage) and idx can carry it (an archive's index).
 func ChildArtifact(idx v1.ImageIndex, h v1.Hash) (v1.Image, error) {

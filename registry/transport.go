@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -54,6 +56,13 @@ type Opened struct {
 
 	ctx context.Context //nolint:containedctx // the pull's, for resuming blob reads
 	ro  []remote.Option
+
+	all     []transfer.Item // the artifact the reference names (AllItems)
+	skipped []string
+
+	pullerOnce sync.Once // for artifact blobs
+	puller     *remote.Puller
+	pullerErr  error
 }
 
 // Open resolves ref: a manifest becomes an image item, an index an index
@@ -93,6 +102,13 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 		if err != nil {
 			return nil, describe("pull", ref, err)
 		}
+		what, err := artifactKind(desc.Manifest, desc.MediaType, img.RawConfigFile)
+		if err != nil {
+			return nil, describe("pull", ref, err)
+		}
+		if what != "" {
+			return o, o.openArtifact(it, desc, what)
+		}
 		pi := o.wrap(img)
 		if _, err := pi.Layers(); err != nil { // a bad config fails before anything is written
 			return nil, err
@@ -101,7 +117,10 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 	case desc.MediaType.IsSchema1():
 		return nil, fmt.Errorf("pull %s: schema 1 manifests (%s) are not supported; push the image again with a current client", ref, desc.MediaType)
 	default:
-		return nil, fmt.Errorf("pull %s: %s is not an image (media type %s)", ref, desc.Digest, desc.MediaType)
+		if err := o.openArtifact(it, desc, "media type "+string(desc.MediaType)); err != nil {
+			return nil, err
+		}
+		return o, nil
 	}
 	o.item = it
 	return o, nil
@@ -116,8 +135,14 @@ func (o *Opened) wrap(img v1.Image) *pullImage {
 	return pi
 }
 
-// Items is the one item the reference names.
-func (o *Opened) Items() []transfer.Item { return []transfer.Item{o.item} }
+// Items is the one item the reference names (none when it names an
+// artifact: see AllItems).
+func (o *Opened) Items() []transfer.Item {
+	if o.all != nil {
+		return nil
+	}
+	return []transfer.Item{o.item}
+}
 
 // Close releases nothing; the registry holds no local state.
 func (o *Opened) Close() error { return nil }
@@ -131,6 +156,7 @@ type pullIndex struct {
 	base v1.ImageIndex
 	ref  string
 	o    *Opened
+	artifactsMu
 }
 
 func (x *pullIndex) MediaType() (types.MediaType, error)       { return x.base.MediaType() }
@@ -152,13 +178,15 @@ func checkDocument(raw []byte, mt types.MediaType) error {
 	return nil
 }
 
+// Image is child h as a pullImage, or an ErrNotImage error naming what
+// it is when it is an artifact (see Artifact).
 func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := x.base.Image(h)
+	img, _, what, err := x.childKind(h)
 	if err != nil {
-		return nil, describe("pull", x.ref, err)
+		return nil, err
 	}
-	if err := checkImage(img); err != nil {
-		return nil, fmt.Errorf("pull %s: manifest %s: %w", x.ref, h, err)
+	if what != "" {
+		return nil, fmt.Errorf("manifest %s (%s): %w", h, what, archive.ErrNotImage)
 	}
 	return x.o.wrap(img), nil
 }
@@ -176,19 +204,6 @@ func (x *pullIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return &pullIndex{base: idx, ref: x.ref, o: x.o}, nil
 }
 
-// checkImage validates a child manifest of a pulled index.
-func checkImage(img v1.Image) error {
-	raw, err := img.RawManifest()
-	if err != nil {
-		return err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return err
-	}
-	return checkDocument(raw, mt)
-}
-
 type registrySink struct {
 	ref  string
 	opts Options
@@ -202,7 +217,7 @@ func (s *registrySink) Put(ctx context.Context, items []transfer.Item, _ transfe
 		return nil, err
 	}
 	w := transfer.Written{Tags: []string{s.ref}, Digest: res.Digest, MediaType: string(res.MediaType), Size: res.Size, Detail: res}
-	if len(items) == 1 && items[0].Image != nil {
+	if len(items) == 1 && items[0].Image != nil && !isArtifact(items[0]) {
 		w.ID = items[0].ID()
 	}
 	return []transfer.Written{w}, nil
@@ -212,6 +227,8 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 	switch {
 	case len(items) == 1 && items[0].Index != nil:
 		return PushIndex(ctx, s.ref, items[0].Index, s.opts)
+	case len(items) == 1 && isArtifact(items[0]):
+		return PushArtifact(ctx, s.ref, items[0].Image.(*archive.Artifact), s.opts)
 	case len(items) == 1:
 		return Push(ctx, s.ref, items[0].Image, s.opts)
 	case len(items) > 1:
@@ -219,8 +236,16 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 			if it.Image == nil {
 				return nil, errors.New("docker transport: cannot push an index together with other items")
 			}
+			if isArtifact(it) {
+				return nil, fmt.Errorf("push %s: the source holds %d manifests, among them artifact %s: push one at a time with SRC:REF", s.ref, len(items), it.Digest)
+			}
 		}
 		return PushItems(ctx, s.ref, items, s.opts)
 	}
 	return nil, fmt.Errorf("push %s: nothing to push", s.ref)
+}
+
+func isArtifact(it transfer.Item) bool {
+	_, ok := it.Image.(*archive.Artifact)
+	return ok
 }

@@ -279,3 +279,11 @@ func onlyArtifacts(idx v1.ImageIndex, depth int) bool {
 	}
 	return true
 }
+
+// IsImageConfig reports a config a runnable image can have (what the
+// archive reader accepts): a manifest naming another is an artifact when
+// ArtifactOf says so.
+func IsImageConfig(raw []byte) bool {
+	_, err := parseConfig("config", raw)
+	return err == nil
+}

@@ -2,10 +2,13 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgtool/imgtool/archive"
@@ -65,11 +68,30 @@ func (s *session) planArtifact(x *archive.Artifact) {
 	}
 }
 
-// putManifest PUTs a manifest as is; an error (a registry that refuses
-// a media type or field it does not accept) names the manifest.
+// putManifest PUTs a manifest as is; an error names the manifest, and a
+// refusal (docker-registry 2.8 answers MANIFEST_INVALID to a media type
+// it does not know, such as the OCI 1.1 rc artifact manifest) says what
+// to do.
 func (s *session) putManifest(ref name.Reference, raw []byte, mt types.MediaType) error {
-	if err := s.p.Put(s.ctx, ref, rawManifest{raw: raw, mt: mt}); err != nil {
-		return fmt.Errorf("pushing manifest %s (%s): %w", imageid.FromBytes(raw), mt, err)
+	err := s.p.Put(s.ctx, ref, rawManifest{raw: raw, mt: mt})
+	if err == nil {
+		return nil
 	}
-	return nil
+	top := s.ref.String()
+	prefix := fmt.Sprintf("push %s: manifest %s (%s): ", top, imageid.FromBytes(raw), mt)
+	var te *transport.Error
+	if errors.As(err, &te) && (te.StatusCode == http.StatusUnsupportedMediaType || hasCode(te, transport.ManifestInvalidErrorCode)) {
+		return &Error{Ref: top, Op: "push", Status: te.StatusCode, Err: err,
+			Msg: prefix + "the registry refused it (" + oneLine(te.Error()) + "): it does not accept this kind of manifest; push it to a registry that does, or convert it to oci:DIR"}
+	}
+	return describePrefixed("push", top, prefix, err)
+}
+
+func hasCode(te *transport.Error, code transport.ErrorCode) bool {
+	for _, e := range te.Errors {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
 }

@@ -211,7 +211,11 @@ type registrySink struct {
 
 // Put pushes the items under the sink's reference: one image as itself,
 // an index whole, several images as a new index of their platforms.
-func (s *registrySink) Put(ctx context.Context, items []transfer.Item, _ transfer.ConvertOptions) ([]transfer.Written, error) {
+func (s *registrySink) Put(ctx context.Context, items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Written, error) {
+	items, err := s.withoutLooseArtifacts(items, opts)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.push(ctx, items)
 	if err != nil {
 		return nil, err
@@ -236,9 +240,6 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 			if it.Image == nil {
 				return nil, errors.New("docker transport: cannot push an index together with other items")
 			}
-			if isArtifact(it) {
-				return nil, fmt.Errorf("push %s: the source holds %d manifests, among them artifact %s: push one at a time with SRC:REF", s.ref, len(items), it.Digest)
-			}
 		}
 		return PushItems(ctx, s.ref, items, s.opts)
 	}
@@ -248,4 +249,29 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 func isArtifact(it transfer.Item) bool {
 	_, ok := it.Image.(*archive.Artifact)
 	return ok
+}
+
+// withoutLooseArtifacts: a reference holds one manifest, so the
+// top-level artifacts of a source of several manifests that is not pushed
+// as one index (an oci-archive's) are skipped with a line naming each;
+// push one with SRC:REF.
+func (s *registrySink) withoutLooseArtifacts(items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Item, error) {
+	if len(items) < 2 {
+		return items, nil
+	}
+	var out []transfer.Item
+	for _, it := range items {
+		if !isArtifact(it) {
+			out = append(out, it)
+			continue
+		}
+		what, _ := archive.IsArtifact(it.Image)
+		if opts.Warn != nil {
+			opts.Warn("skipping manifest %s (%s): %s holds one manifest; push the artifact on its own with SRC:REF", it.Digest, what, s.ref)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("push %s: the source holds %d artifacts and no image: push one at a time with SRC:REF", s.ref, len(items))
+	}
+	return out, nil
 }

@@ -117,7 +117,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	}
 	warnSkipped(source, opts)
 	defer source.Close()
-	items = wholeIndex(source, items, src, dt, opts.CarryArtifacts)
+	items = wholeIndex(source, items, src, dt, opts)
 	if items, err = rename(items, dst, dt); err != nil {
 		return nil, err
 	}
@@ -193,14 +193,16 @@ func warnSkipped(source Source, opts ConvertOptions) {
 type Indexer interface{ AsIndex() (v1.ImageIndex, error) }
 
 // wholeIndex: a registry reference holds one manifest, so a source of
-// several images (and artifacts, when carried) that is itself an index,
-// named without :REF, is pushed as that index, byte for byte.
-func wholeIndex(source Source, items []Item, src Ref, dt *Transport, carry bool) []Item {
+// several images that is itself an index, named without :REF, is pushed
+// as that index, byte for byte; with its artifacts and nested indexes
+// when the registry carries them and no platform was chosen.
+func wholeIndex(source Source, items []Item, src Ref, dt *Transport, opts ConvertOptions) []Item {
 	if dt.Name != "docker" || len(items) < 2 || src.Name != "" {
 		return items
 	}
+	carry := opts.CarryArtifacts && len(opts.Platforms) == 0
 	for _, it := range items {
-		if it.Image == nil {
+		if it.Image == nil && !carry {
 			return items
 		}
 	}

@@ -238,8 +238,17 @@ func TestRegistryIndexOfImageAndArtifact(t *testing.T) {
 
 	store := newStore(t)
 	r := dockertest.Imgtool(t, "--root", store, "pull", "--platform", "linux/amd64", ref)
-	if r.Code != 0 {
+	if r.Code != 0 || !strings.Contains(r.Stderr, "skipping manifest "+rawDigest(t, "oci:"+repo+":a1")) {
 		t.Fatalf("pull of an index of an image and an artifact: %s", r)
+	}
+	var amd64 struct {
+		Config struct{ Digest string } `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(rawManifest(t, "docker://"+reg.host+"/mixed/idx@"+firstChild(t, rawManifest(t, src)))), &amd64); err != nil {
+		t.Fatal(err)
+	}
+	if id := strings.TrimSpace(dockertest.MustImgtool(t, "--root", store, "inspect", "--format", "{{.Id}}", ref)); id != amd64.Config.Digest {
+		t.Errorf("pulled image is %s, the index's image has config %s", id, amd64.Config.Digest)
 	}
 	for _, tc := range []struct{ ref, names string }{
 		{"a1", rawDigest(t, "oci:"+repo+":a1")},
@@ -257,6 +266,18 @@ func TestRegistryIndexOfImageAndArtifact(t *testing.T) {
 			t.Errorf("refused pull of %s changed the store:\n%s", tc.ref, d)
 		}
 	}
+}
+
+// firstChild is the digest of an index's first manifest.
+func firstChild(t *testing.T, index string) string {
+	t.Helper()
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	if err := json.Unmarshal([]byte(index), &idx); err != nil || len(idx.Manifests) == 0 {
+		t.Fatalf("index %q: %v", index, err)
+	}
+	return idx.Manifests[0].Digest
 }
 
 func rawDigest(t *testing.T, ref string) string { return digestOf([]byte(rawManifest(t, ref))) }

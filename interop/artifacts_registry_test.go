@@ -324,3 +324,35 @@ func TestRegistryRefusesManifestType(t *testing.T) {
 		t.Logf("skopeo copy %s: %v %s", tc.src, err, strings.TrimSpace(out))
 	}
 }
+
+// TestRegistryWholeLayout: a layout named without :REF (regclient's
+// testrepo: images, indexes, artifacts, referrer indexes) is pushed as
+// its index.json, byte for byte, and reads back with every blob of the
+// source (skopeo cannot copy a layout without a ref).
+func TestRegistryWholeLayout(t *testing.T) {
+	dockertest.Require(t, "skopeo", "docker-registry")
+	reg := startRegistry(t, "", "")
+	isolateDockerConfig(t, nil)
+	repo := peerFixture(t, "regclient/testrepo")
+	ref := reg.host + "/whole/testrepo:1"
+	dockertest.MustImgtool(t, "convert", "oci:"+repo, "docker://"+ref)
+	want, err := os.ReadFile(filepath.Join(repo, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rawManifest(t, "docker://"+ref); got != string(want) {
+		t.Fatalf("the registry holds %s, not the layout's index.json %s", digestOf([]byte(got)), digestOf(want))
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	dockertest.MustImgtool(t, "convert", "docker://"+ref, "oci:"+back+":x")
+	src, got := layoutBlobs(t, repo), layoutBlobs(t, back)
+	delete(got, strings.TrimPrefix(digestOf(want), "sha256:")) // index.json, now a blob
+	if !equalStrings(sortedKeys(got), sortedKeys(src)) {
+		t.Errorf("read back, blob sets differ: got %d, source %d", len(got), len(src))
+	}
+	for name, sum := range got {
+		if src[name] != sum {
+			t.Errorf("read back, blob %s is not the source's bytes", name)
+		}
+	}
+}

@@ -150,6 +150,19 @@ func IsArtifact(img v1.Image) (string, bool) {
 	return x.What(), true
 }
 
+// NewArtifact is the artifact of raw, the manifest d names, read from a
+// registry: blob gives each blob it names, checking its digest.
+func NewArtifact(d v1.Descriptor, raw []byte, what string, blob func(v1.Descriptor) (v1.Layer, error)) (*Artifact, error) {
+	return core.NewArtifact(d, raw, what, blob)
+}
+
+// ArtifactOf says what manifest raw is when it is not a runnable image
+// (an OCI artifact), "" for an image manifest.
+func ArtifactOf(raw []byte) string { return core.ArtifactOf(raw) }
+
+// IsImageConfig reports a config a runnable image can have.
+func IsImageConfig(raw []byte) bool { return core.IsImageConfig(raw) }
+
 // ChildArtifact is child h of idx when it is not a runnable image (idx's
 // Image gave ErrNotImage) and idx can carry it (an archive's index).
 func ChildArtifact(idx v1.ImageIndex, h v1.Hash) (v1.Image, error) {

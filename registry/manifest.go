@@ -73,12 +73,16 @@ func (s *session) finishIndex(xp *idxPlan, res *PushResult) error {
 	for i, c := range xp.children {
 		var raw []byte
 		var mt types.MediaType
-		if c.img != nil {
+		switch {
+		case c.art != nil:
+			raw, _ = c.art.RawManifest()
+			mt, _ = c.art.MediaType()
+		case c.img != nil:
 			if err := s.finishImage(c.img); err != nil {
 				return err
 			}
 			raw, mt = c.img.raw, c.img.mt
-		} else {
+		default:
 			if err := s.finishIndex(c.idx, res); err != nil {
 				return err
 			}
@@ -91,7 +95,7 @@ func (s *session) finishIndex(xp *idxPlan, res *PushResult) error {
 		}
 		d.Digest, d.MediaType, d.Size = dg, mt, int64(len(raw))
 		descs[i] = d
-		if err := s.p.Put(s.ctx, s.repo.Digest(dg.String()), rawManifest{raw: raw, mt: mt}); err != nil {
+		if err := s.putManifest(s.repo.Digest(dg.String()), raw, mt); err != nil {
 			return err
 		}
 		if c.img != nil {

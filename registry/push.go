@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/imageid"
 	"github.com/imgtool/imgtool/item"
 )
@@ -69,7 +71,10 @@ func Push(ctx context.Context, ref string, img v1.Image, opts Options) (*PushRes
 	if err != nil {
 		return nil, describe("push", ref, err)
 	}
-	return s.run(ip, nil)
+	return s.run(func(*PushResult) ([]byte, types.MediaType, error) {
+		err := s.finishImage(ip)
+		return ip.raw, ip.mt, err
+	})
 }
 
 // PushIndex uploads a multi-platform index and every image in it; an
@@ -85,7 +90,7 @@ func PushIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts Options)
 	if err != nil {
 		return nil, describe("push", ref, err)
 	}
-	return s.run(nil, xp)
+	return s.runIndex(xp)
 }
 
 // PushItems pushes image items: one is pushed as an image; several are
@@ -115,7 +120,14 @@ func PushItems(ctx context.Context, ref string, entries []item.Item, opts Option
 		ip.flavor = types.OCIManifestSchema1
 		xp.children = append(xp.children, idxChild{desc: v1.Descriptor{Platform: e.Platform}, img: ip})
 	}
-	return s.run(nil, xp)
+	return s.runIndex(xp)
+}
+
+func (s *session) runIndex(xp *idxPlan) (*PushResult, error) {
+	return s.run(func(res *PushResult) ([]byte, types.MediaType, error) {
+		err := s.finishIndex(xp, res)
+		return xp.raw, xp.mt, err
+	})
 }
 
 type session struct {
@@ -175,6 +187,7 @@ func (s *session) close() { os.RemoveAll(s.tmp) }
 type pushLayer struct {
 	src      v1.Layer
 	compress bool
+	artifact bool // an artifact's blob: no diff ID, no distribution metadata
 	diffID   v1.Hash
 	// resolved
 	digest v1.Hash
@@ -206,6 +219,7 @@ type idxChild struct {
 	desc v1.Descriptor
 	img  *imgPlan
 	idx  *idxPlan
+	art  *archive.Artifact // pushed unchanged
 }
 
 type idxPlan struct {
@@ -322,6 +336,12 @@ func (s *session) planIndex(idx v1.ImageIndex) (*idxPlan, error) {
 			}
 		case d.MediaType.IsImage():
 			img, err := idx.Image(d.Digest)
+			if errors.Is(err, archive.ErrNotImage) {
+				if c.art, err = s.planChildArtifact(idx, d.Digest); err != nil {
+					return nil, err
+				}
+				break
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -330,38 +350,32 @@ func (s *session) planIndex(idx v1.ImageIndex) (*idxPlan, error) {
 			}
 			c.img.flavor = flavor
 		default:
-			return nil, fmt.Errorf("index entry %s has media type %s, which push does not handle", d.Digest, d.MediaType)
+			if c.art, err = s.planChildArtifact(idx, d.Digest); err != nil {
+				return nil, err
+			}
 		}
 		xp.children = append(xp.children, c)
 	}
 	return xp, nil
 }
 
-// run uploads every layer and config, then the manifests bottom-up.
-func (s *session) run(ip *imgPlan, xp *idxPlan) (*PushResult, error) {
+// run uploads every layer and config, then the manifests bottom-up
+// (finish makes them and gives the top one's bytes).
+func (s *session) run(finish func(*PushResult) ([]byte, types.MediaType, error)) (*PushResult, error) {
 	ref := s.ref.String()
 	if err := s.uploadBlobs(); err != nil {
 		return nil, describe("push", ref, err)
 	}
 	res := &PushResult{Ref: ref}
-	var raw []byte
-	var mt types.MediaType
-	if ip != nil {
-		if err := s.finishImage(ip); err != nil {
-			return nil, describe("push", ref, err)
-		}
-		raw, mt = ip.raw, ip.mt
-	} else {
-		if err := s.finishIndex(xp, res); err != nil {
-			return nil, describe("push", ref, err)
-		}
-		raw, mt = xp.raw, xp.mt
+	raw, mt, err := finish(res)
+	if err != nil {
+		return nil, describe("push", ref, err)
 	}
 	dg := imageid.FromBytes(raw)
 	if d, ok := s.ref.(name.Digest); ok && d.DigestStr() != dg.String() {
 		return nil, fmt.Errorf("push %s: the manifest to push has digest %s, not the one named", ref, dg)
 	}
-	if err := s.p.Put(s.ctx, s.ref, rawManifest{raw: raw, mt: mt}); err != nil {
+	if err := s.putManifest(s.ref, raw, mt); err != nil {
 		return nil, describe("push", ref, err)
 	}
 	res.Digest, res.MediaType, res.Size = dg, mt, int64(len(raw))
@@ -370,7 +384,7 @@ func (s *session) run(ip *imgPlan, xp *idxPlan) (*PushResult, error) {
 	}
 	// Only a complete push is recorded (so a failed one changes nothing).
 	for _, l := range s.layers {
-		if l.compress || strings.Contains(string(l.mt), "gzip") {
+		if !l.artifact && (l.compress || strings.Contains(string(l.mt), "gzip")) {
 			if err := s.meta.add(l.diffID, l.digest, s.repo); err != nil {
 				return res, fmt.Errorf("push %s: pushed, but recording distribution metadata failed: %v", ref, err)
 			}

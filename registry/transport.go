@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/archive/ocischema"
 	"github.com/imgtool/imgtool/transfer"
 )
@@ -54,6 +56,13 @@ type Opened struct {
 
 	ctx context.Context //nolint:containedctx // the pull's, for resuming blob reads
 	ro  []remote.Option
+
+	all     []transfer.Item // the artifact the reference names (AllItems)
+	skipped []string
+
+	pullerOnce sync.Once // for artifact blobs
+	puller     *remote.Puller
+	pullerErr  error
 }
 
 // Open resolves ref: a manifest becomes an image item, an index an index
@@ -93,6 +102,13 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 		if err != nil {
 			return nil, describe("pull", ref, err)
 		}
+		what, err := artifactKind(desc.Manifest, desc.MediaType, img.RawConfigFile)
+		if err != nil {
+			return nil, describe("pull", ref, err)
+		}
+		if what != "" {
+			return o, o.openArtifact(it, desc, what)
+		}
 		pi := o.wrap(img)
 		if _, err := pi.Layers(); err != nil { // a bad config fails before anything is written
 			return nil, err
@@ -101,7 +117,10 @@ func Open(ctx context.Context, ref string, opts Options) (*Opened, error) {
 	case desc.MediaType.IsSchema1():
 		return nil, fmt.Errorf("pull %s: schema 1 manifests (%s) are not supported; push the image again with a current client", ref, desc.MediaType)
 	default:
-		return nil, fmt.Errorf("pull %s: %s is not an image (media type %s)", ref, desc.Digest, desc.MediaType)
+		if err := o.openArtifact(it, desc, "media type "+string(desc.MediaType)); err != nil {
+			return nil, err
+		}
+		return o, nil
 	}
 	o.item = it
 	return o, nil
@@ -116,8 +135,14 @@ func (o *Opened) wrap(img v1.Image) *pullImage {
 	return pi
 }
 
-// Items is the one item the reference names.
-func (o *Opened) Items() []transfer.Item { return []transfer.Item{o.item} }
+// Items is the one item the reference names (none when it names an
+// artifact: see AllItems).
+func (o *Opened) Items() []transfer.Item {
+	if o.all != nil {
+		return nil
+	}
+	return []transfer.Item{o.item}
+}
 
 // Close releases nothing; the registry holds no local state.
 func (o *Opened) Close() error { return nil }
@@ -131,6 +156,7 @@ type pullIndex struct {
 	base v1.ImageIndex
 	ref  string
 	o    *Opened
+	artifactsMu
 }
 
 func (x *pullIndex) MediaType() (types.MediaType, error)       { return x.base.MediaType() }
@@ -152,13 +178,15 @@ func checkDocument(raw []byte, mt types.MediaType) error {
 	return nil
 }
 
+// Image is child h as a pullImage, or an ErrNotImage error naming what
+// it is when it is an artifact (see Artifact).
 func (x *pullIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := x.base.Image(h)
+	img, _, what, err := x.childKind(h)
 	if err != nil {
-		return nil, describe("pull", x.ref, err)
+		return nil, err
 	}
-	if err := checkImage(img); err != nil {
-		return nil, fmt.Errorf("pull %s: manifest %s: %w", x.ref, h, err)
+	if what != "" {
+		return nil, fmt.Errorf("manifest %s (%s): %w", h, what, archive.ErrNotImage)
 	}
 	return x.o.wrap(img), nil
 }
@@ -176,19 +204,6 @@ func (x *pullIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return &pullIndex{base: idx, ref: x.ref, o: x.o}, nil
 }
 
-// checkImage validates a child manifest of a pulled index.
-func checkImage(img v1.Image) error {
-	raw, err := img.RawManifest()
-	if err != nil {
-		return err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return err
-	}
-	return checkDocument(raw, mt)
-}
-
 type registrySink struct {
 	ref  string
 	opts Options
@@ -196,13 +211,17 @@ type registrySink struct {
 
 // Put pushes the items under the sink's reference: one image as itself,
 // an index whole, several images as a new index of their platforms.
-func (s *registrySink) Put(ctx context.Context, items []transfer.Item, _ transfer.ConvertOptions) ([]transfer.Written, error) {
+func (s *registrySink) Put(ctx context.Context, items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Written, error) {
+	items, err := s.withoutLooseArtifacts(items, opts)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.push(ctx, items)
 	if err != nil {
 		return nil, err
 	}
 	w := transfer.Written{Tags: []string{s.ref}, Digest: res.Digest, MediaType: string(res.MediaType), Size: res.Size, Detail: res}
-	if len(items) == 1 && items[0].Image != nil {
+	if len(items) == 1 && items[0].Image != nil && !isArtifact(items[0]) {
 		w.ID = items[0].ID()
 	}
 	return []transfer.Written{w}, nil
@@ -212,6 +231,8 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 	switch {
 	case len(items) == 1 && items[0].Index != nil:
 		return PushIndex(ctx, s.ref, items[0].Index, s.opts)
+	case len(items) == 1 && isArtifact(items[0]):
+		return PushArtifact(ctx, s.ref, items[0].Image.(*archive.Artifact), s.opts)
 	case len(items) == 1:
 		return Push(ctx, s.ref, items[0].Image, s.opts)
 	case len(items) > 1:
@@ -223,4 +244,34 @@ func (s *registrySink) push(ctx context.Context, items []transfer.Item) (*PushRe
 		return PushItems(ctx, s.ref, items, s.opts)
 	}
 	return nil, fmt.Errorf("push %s: nothing to push", s.ref)
+}
+
+func isArtifact(it transfer.Item) bool {
+	_, ok := it.Image.(*archive.Artifact)
+	return ok
+}
+
+// withoutLooseArtifacts: a reference holds one manifest, so the
+// top-level artifacts of a source of several manifests that is not pushed
+// as one index (an oci-archive's) are skipped with a line naming each;
+// push one with SRC:REF.
+func (s *registrySink) withoutLooseArtifacts(items []transfer.Item, opts transfer.ConvertOptions) ([]transfer.Item, error) {
+	if len(items) < 2 {
+		return items, nil
+	}
+	var out []transfer.Item
+	for _, it := range items {
+		if !isArtifact(it) {
+			out = append(out, it)
+			continue
+		}
+		what, _ := archive.IsArtifact(it.Image)
+		if opts.Warn != nil {
+			opts.Warn("skipping manifest %s (%s): %s holds one manifest; push the artifact on its own with SRC:REF", it.Digest, what, s.ref)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("push %s: the source holds %d artifacts and no image: push one at a time with SRC:REF", s.ref, len(items))
+	}
+	return out, nil
 }

@@ -69,9 +69,14 @@ type ConvertOptions struct {
 
 // CarriesArtifacts reports a transport whose sink keeps OCI artifacts
 // unchanged (manifest bytes, blobs, index entry), as skopeo copy --all
-// and regclient do: OCI layouts and oci-archive. Every other sink skips
-// them with a line naming each.
-func CarriesArtifacts(t *Transport) bool { return t.Name == "oci" || t.Name == "oci-archive" }
+// and regclient do: OCI layouts, oci-archive and registries. Every other
+// sink skips them with a line naming each.
+func CarriesArtifacts(t *Transport) bool {
+	return t.Name == "oci" || t.Name == "oci-archive" || t.Name == "docker"
+}
+
+// artifactSinks names the sinks that carry artifacts, for messages.
+const artifactSinks = "only oci:, oci-archive: and docker:// carry artifacts"
 
 // Result is what one Run moved.
 type Result struct {
@@ -112,7 +117,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	}
 	warnSkipped(source, opts)
 	defer source.Close()
-	items = wholeIndex(source, items, src, dt)
+	items = wholeIndex(source, items, src, dt, opts)
 	if items, err = rename(items, dst, dt); err != nil {
 		return nil, err
 	}
@@ -157,11 +162,11 @@ func withoutArtifactIndexes(items []Item, opts ConvertOptions) ([]Item, error) {
 		out = append(out, it)
 	}
 	if len(out) == 0 && len(dropped) > 0 {
-		return nil, fmt.Errorf("%s holds only OCI artifacts, no image: only oci: and oci-archive: carry artifacts", strings.Join(dropped, "; "))
+		return nil, fmt.Errorf("%s holds only OCI artifacts, no image: %s", strings.Join(dropped, "; "), artifactSinks)
 	}
 	for _, d := range dropped {
 		if opts.Warn != nil {
-			opts.Warn("skipping %s: it holds only artifacts (only oci: and oci-archive: carry them)", d)
+			opts.Warn("skipping %s: it holds only artifacts (%s)", d, artifactSinks)
 		}
 	}
 	return out, nil
@@ -189,18 +194,22 @@ type Indexer interface{ AsIndex() (v1.ImageIndex, error) }
 
 // wholeIndex: a registry reference holds one manifest, so a source of
 // several images that is itself an index, named without :REF, is pushed
-// as that index, byte for byte.
-func wholeIndex(source Source, items []Item, src Ref, dt *Transport) []Item {
+// as that index, byte for byte; with its artifacts and nested indexes
+// when the registry carries them and no platform was chosen.
+func wholeIndex(source Source, items []Item, src Ref, dt *Transport, opts ConvertOptions) []Item {
 	if dt.Name != "docker" || len(items) < 2 || src.Name != "" {
 		return items
 	}
+	carry := opts.CarryArtifacts && len(opts.Platforms) == 0
 	for _, it := range items {
-		if it.Image == nil {
+		if it.Image == nil && !carry {
 			return items
 		}
 	}
-	if sk, ok := source.(interface{ Skipped() []string }); ok && len(sk.Skipped()) > 0 {
-		return items // index.json also names artifacts a registry push skips
+	if sk, ok := source.(interface{ SkippedByAll() []string }); ok && carry && len(sk.SkippedByAll()) > 0 {
+		return items // index.json also names manifests that cannot be carried
+	} else if sk, ok := source.(interface{ Skipped() []string }); ok && !carry && len(sk.Skipped()) > 0 {
+		return items // index.json also names artifacts the sink skips
 	}
 	if x, ok := source.(Indexer); ok {
 		if idx, err := x.AsIndex(); err == nil {
@@ -331,7 +340,7 @@ func artifactNamed(source Source, name string, err error) error {
 		return err
 	}
 	if what, art := archive.IsArtifact(it.Image); art {
-		return fmt.Errorf("%q is an OCI artifact (%s), not an image: only oci: and oci-archive: carry artifacts", name, what)
+		return fmt.Errorf("%q is an OCI artifact (%s), not an image: %s", name, what, artifactSinks)
 	}
 	return err
 }

@@ -196,6 +196,9 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 				p := d.Platform
 				if p == nil {
 					img, err := parent.Image(d.Digest)
+					if errors.Is(err, archive.ErrNotImage) && opts.Warn != nil {
+						opts.Warn("skipping %v: it has no platform", err) // an artifact, left out by a platform choice
+					}
 					if err != nil {
 						return false, nil
 					}

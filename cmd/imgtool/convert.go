@@ -171,7 +171,7 @@ func printWritten(out *os.File, w transfer.Written) {
 	what := "image " + w.ID.String()
 	switch {
 	case w.ID == (v1.Hash{}) && w.MediaType != "" && !types.MediaType(w.MediaType).IsIndex():
-		what = "artifact " + w.Digest.String() // carried unchanged (oci, oci-archive)
+		what = "artifact " + w.Digest.String() // carried unchanged (oci, oci-archive, docker)
 	case w.ID == (v1.Hash{}):
 		what = "index " + w.Digest.String()
 	}
@@ -213,9 +213,9 @@ platform; the store (and flatten) take the host's platform from an index unless
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
 
 OCI artifacts (signatures, SBOMs, referrers, empty-config manifests, indexes of
-them) go unchanged between oci and oci-archive, as skopeo copy --all does: same
-manifest bytes, blobs and index.json entry. Other destinations skip each one with
-a line naming it. Documents the OCI spec's schema refuses are never read.
+them) go unchanged between oci, oci-archive and docker:// (a registry), as skopeo
+copy --all does: same manifest bytes, blobs and index.json entry. Other
+destinations skip each one with a line naming it. Documents the OCI spec's schema refuses are never read.
 
 Without --compress, layer blobs are copied as stored. --compress none|gzip|zstd
 rewrites OCI layers in one pass (diff_id and blob digest hashed on the fly;

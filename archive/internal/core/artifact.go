@@ -107,10 +107,13 @@ func AsArtifact(img v1.Image) (*Artifact, bool) {
 }
 
 // blobRef is one blob an artifact names, served from the archive as
-// stored; its digest is checked by whoever copies it (PlanLayer.Open).
+// stored, or by src (a registry's blob, which checks its own digest);
+// an archive blob's digest is checked by whoever copies it
+// (PlanLayer.Open).
 type blobRef struct {
 	ix   *tarIndex
 	ent  *tarEntry
+	src  v1.Layer
 	desc v1.Descriptor
 }
 
@@ -121,6 +124,9 @@ func (b *blobRef) DiffID() (v1.Hash, error)            { return b.desc.Digest, n
 func (b *blobRef) Size() (int64, error)                { return b.desc.Size, nil }
 func (b *blobRef) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
 func (b *blobRef) Compressed() (io.ReadCloser, error) {
+	if b.src != nil {
+		return b.src.Compressed()
+	}
 	return io.NopCloser(b.ix.section(b.ent)), nil
 }
 func (b *blobRef) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
@@ -136,12 +142,8 @@ type artifactShape struct {
 // is). Every blob it names must be in the archive with its descriptor's
 // size; a missing one is an ErrMissing error.
 func (a *Archive) artifactOf(raw []byte, mt types.MediaType, digest v1.Hash, what string) (*Artifact, error) {
-	var shape artifactShape
-	if err := json.Unmarshal(raw, &shape); err != nil {
-		return nil, fmt.Errorf("%s: %v", digest, err)
-	}
 	x := &Artifact{raw: raw, mt: mt, digest: digest, what: what}
-	ref := func(d v1.Descriptor) (*blobRef, error) {
+	err := x.nameBlobs(func(d v1.Descriptor) (*blobRef, error) {
 		p, err := BlobPath(d.Digest)
 		if err != nil {
 			return nil, err
@@ -154,19 +156,51 @@ func (a *Archive) artifactOf(raw []byte, mt types.MediaType, digest v1.Hash, wha
 			return nil, fmt.Errorf("%s is %d bytes, its descriptor says %d", p, e.size, d.Size)
 		}
 		return &blobRef{ix: a.ix, ent: e, desc: d}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// nameBlobs sets the artifact's config and layers from its manifest, each
+// blob given by ref.
+func (x *Artifact) nameBlobs(ref func(v1.Descriptor) (*blobRef, error)) error {
+	var shape artifactShape
+	if err := json.Unmarshal(x.raw, &shape); err != nil {
+		return fmt.Errorf("%s: %v", x.digest, err)
 	}
 	var err error
 	if shape.Config != nil {
 		if x.config, err = ref(*shape.Config); err != nil {
-			return nil, fmt.Errorf("artifact %s: config: %w", digest, err)
+			return fmt.Errorf("artifact %s: config: %w", x.digest, err)
 		}
 	}
 	for i, d := range shape.Layers {
 		l, err := ref(d)
 		if err != nil {
-			return nil, fmt.Errorf("artifact %s: blob %d: %w", digest, i, err)
+			return fmt.Errorf("artifact %s: blob %d: %w", x.digest, i, err)
 		}
 		x.layers = append(x.layers, l)
+	}
+	return nil
+}
+
+// NewArtifact is the artifact of raw, the manifest d names, read from
+// elsewhere than an archive (a registry): blob gives each blob it names
+// (config and layers) as a layer that streams it as stored and checks
+// its digest.
+func NewArtifact(d v1.Descriptor, raw []byte, what string, blob func(v1.Descriptor) (v1.Layer, error)) (*Artifact, error) {
+	x := &Artifact{raw: raw, mt: SniffMT(d.MediaType, raw), digest: d.Digest, what: what, Entry: &d}
+	err := x.nameBlobs(func(bd v1.Descriptor) (*blobRef, error) {
+		l, err := blob(bd)
+		if err != nil {
+			return nil, err
+		}
+		return &blobRef{src: l, desc: bd}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return x, nil
 }
@@ -244,4 +278,12 @@ func onlyArtifacts(idx v1.ImageIndex, depth int) bool {
 		}
 	}
 	return true
+}
+
+// IsImageConfig reports a config a runnable image can have (what the
+// archive reader accepts): a manifest naming another is an artifact when
+// ArtifactOf says so.
+func IsImageConfig(raw []byte) bool {
+	_, err := parseConfig("config", raw)
+	return err == nil
 }

@@ -144,7 +144,7 @@ func run(argv []string) int {
 	fs.StringVar(&g.progress, "progress", "", "progress on stderr of the commands that move image data: auto (bars on a terminal, plain lines otherwise), plain or none (env IMGTOOL_PROGRESS)")
 	maxLayer := fs.String("max-layer-size", envOr("IMGTOOL_MAX_LAYER_SIZE", "64g"), "most bytes one layer may expand to when unpacked, e.g. 64g; 0: only the free space of the store's filesystem, which is always checked (env IMGTOOL_MAX_LAYER_SIZE)")
 	fs.StringVar(&g.opts.Namespace, "namespace", transfer.DefaultNamespace(), "containerd namespace of a containerd image store: moby (Docker), default (ctr, nerdctl), k8s.io (env IMGTOOL_NAMESPACE)")
-	fs.BoolVar(&g.opts.NoSync, "no-sync", os.Getenv("IMGTOOL_NO_SYNC") == "1", "skip the filesystem sync before new layers are registered: faster, but a power loss may then lose the last command's layers (env IMGTOOL_NO_SYNC=1)")
+	fs.BoolVar(&g.opts.NoSync, "no-sync", os.Getenv("IMGTOOL_NO_SYNC") == "1", "no syncfs and no fsync (throwaway CI runners): the same atomic renames, but a power loss may then lose the last command's layers and metadata (env IMGTOOL_NO_SYNC=1)")
 	help := fs.BoolP("help", "h", false, "show help")
 	version := fs.BoolP("version", "v", false, "print version information")
 	fs.Usage = func() {}

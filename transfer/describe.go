@@ -52,8 +52,8 @@ func Describe(ctx context.Context, ref Ref, env *Env) (d *Described, close func(
 		if d.Manifest, err = it.Index.RawManifest(); err == nil {
 			d.MediaType, err = it.Index.MediaType()
 		}
-	case it.Digest == (v1.Hash{}):
-		// no manifest of its own (the store, docker save before 25)
+	case it.Digest == (v1.Hash{}) && !idIsTarget(it.Image):
+		// no manifest of its own (the overlay2 store, docker save before 25)
 		d.Manifest, err = savedManifest(it.Image)
 		d.MediaType = types.OCIManifestSchema1
 	default:
@@ -71,6 +71,13 @@ func Describe(ctx context.Context, ref Ref, env *Env) (d *Described, close func(
 		}
 	}
 	return d, source.Close, nil
+}
+
+// idIsTarget: a containerd-store image, whose stored manifest is what
+// imgtool save and Docker 29's docker save write (its digest is the ID).
+func idIsTarget(img v1.Image) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return ok && t.IDIsTarget()
 }
 
 // savedManifest is the manifest imgtool save (and Docker 25+'s docker

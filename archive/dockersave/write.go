@@ -63,6 +63,13 @@ func dockerManifest(p *core.Plan) (manifestJS, repos []byte, err error) {
 		it.Layers = []string{}
 		for _, d := range wi.DiffIDs {
 			l := p.ByDiff[d]
+			if wi.Stored {
+				// Docker 29's save (containerd's exporter): layers are the
+				// stored blobs, compressed or not, without LayerSources;
+				// docker load decompresses what it finds (Docker 20.10 too)
+				it.Layers = append(it.Layers, "blobs/"+l.Digest.Algorithm+"/"+l.Digest.Hex)
+				continue
+			}
 			it.Layers = append(it.Layers, "blobs/sha256/"+d.Hex)
 			it.LayerSources[d] = dockerDescriptor{MediaType: core.MediaTypeOCILayer, Size: l.Size, Digest: d}
 		}

@@ -194,7 +194,8 @@ func reportRoots(p *core.Plan) {
 }
 
 // imageBlobs adds an image's config, layers and manifest: the source
-// manifest when the blobs are unchanged (OCI forms), else a new OCI one.
+// manifest when the blobs are unchanged (OCI forms; the Docker form for a
+// stored-form image), else a new OCI one.
 func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) error {
 	add(blob{name: blobName(wi.ID), data: wi.Raw})
 	for _, d := range wi.DiffIDs {
@@ -202,7 +203,7 @@ func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) e
 		add(blob{name: blobName(l.Digest), layer: l})
 	}
 	descs := layerDescs(p, wi)
-	if raw, mt, ok := keptManifest(wi, descs); ok && !docker {
+	if raw, mt, ok := keptManifest(wi, descs); ok && (!docker || wi.Stored) {
 		wi.Man, wi.ManMT = raw, mt
 	} else {
 		m := core.OCIManifest(core.OCIDesc(core.MediaTypeOCIConfig, wi.ID, int64(len(wi.Raw))), descs)

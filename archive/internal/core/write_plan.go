@@ -57,7 +57,8 @@ type Options struct {
 	// the zero value means Unix 0. It is truncated to whole seconds.
 	Epoch time.Time
 	// Compression of layer blobs in the OCI forms (None, Gzip or Zstd).
-	// The Docker forms always hold uncompressed layers.
+	// The Docker forms hold uncompressed layers, except the Docker 25+
+	// form for a stored-form image (StoredForm), whose blobs are copied.
 	Compression tarball.Compression
 	// Level is the compression level (0 = the compressor's default;
 	// gzip 1-9, zstd 1-22 mapped to the nearest klauspost level).
@@ -95,6 +96,9 @@ type PlanImage struct {
 	ID      v1.Hash
 	DiffIDs []v1.Hash
 	Layers  []v1.Layer
+	// Stored: the image is written as its store holds it (StoredForm),
+	// in the Docker 25+ form too.
+	Stored bool
 
 	// output manifest (set by buildOCI)
 	Man   []byte
@@ -154,6 +158,7 @@ type PlanLayer struct {
 	Tmp    string // spooled/compressed blob file; "" when streamed
 	Stream bool   // stream src.Uncompressed() with a known size
 	Copy   bool   // stream src.Compressed() as stored (size and digest known)
+	Stored bool   // a layer of a stored-form image: copied in the Docker 25+ form too
 }
 
 type Plan struct {
@@ -300,10 +305,10 @@ func (p *Plan) addImage(img v1.Image) (*PlanImage, error) {
 	if (p.Opts.Format == DockerLegacy || p.Opts.Format == Docker) && len(ls) == 0 {
 		return nil, fmt.Errorf("image %s: empty export - not implemented", id)
 	}
-	wi := &PlanImage{Img: img, Raw: raw, ID: id, DiffIDs: cf.RootFS.DiffIDs, Layers: ls}
+	wi := &PlanImage{Img: img, Raw: raw, ID: id, DiffIDs: cf.RootFS.DiffIDs, Layers: ls, Stored: StoredForm(img)}
 	for i, d := range wi.DiffIDs {
 		if _, ok := p.ByDiff[d]; !ok {
-			wl := &PlanLayer{DiffID: d, Src: ls[i]}
+			wl := &PlanLayer{DiffID: d, Src: ls[i], Stored: wi.Stored}
 			p.ByDiff[d] = wl
 			p.Layers = append(p.Layers, wl)
 		}
@@ -385,6 +390,16 @@ func (p *Plan) addArtifact(x *Artifact) *PlanArtifact {
 	p.ByArt[x.digest] = pa
 	p.Arts = append(p.Arts, pa)
 	return pa
+}
+
+// StoredForm reports whether img is an image whose ID is the digest of
+// the manifest (or index) its store holds: the containerd store's, as
+// Docker 29 names images. Such an image is written as stored (its manifest
+// and compressed blobs, as docker save of Docker 29 does), so that a
+// reload gives it the same ID; others are written as before.
+func StoredForm(img v1.Image) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return ok && t.IDIsTarget()
 }
 
 // layerCompression classifies a source layer's blob by media type: its

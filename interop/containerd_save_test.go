@@ -1,0 +1,155 @@
+package interop
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/ctrdtest"
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// Saving from the containerd store writes what Docker 29's docker save
+// writes: the stored manifest and the content store's blobs (compressed
+// layers stay compressed), so the target digest, Docker 29's image ID,
+// survives every reload; Docker 20.10 still loads the archive with the
+// config digest as ID.
+
+func TestContainerdStoreSave(t *testing.T) {
+	legacy, dockerID, _ := ctrdSource(t, "ctrd-save:1")
+	// a gzip OCI archive, as pulled images are stored (compressed layers)
+	gz := filepath.Join(t.TempDir(), "gz.tar")
+	dockertest.MustImgtool(t, "convert", "--compress", "gzip", "docker-archive:"+legacy, "oci-archive:"+gz)
+	src := ctrdtest.Start(t)
+	src.Ctr(t, "moby", "images", "import", gz)
+	const name = "docker.io/library/ctrd-save:1"
+	target := ctrTarget(t, src, "moby", name)
+
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	dockertest.MustImgtool(t, "--root", src.Root, "save", "-o", saved, "ctrd-save:1")
+	checkStoredArchive(t, src, saved, target)
+	if got := strings.TrimSpace(dockertest.MustImgtool(t, "digest", "docker-archive:"+saved)); got != target {
+		t.Errorf("imgtool digest of the save = %s, want the target %s", got, target)
+	}
+	if got := strings.TrimSpace(dockertest.MustImgtool(t, "--root", src.Root, "digest", "ctrd-save:1")); got != target {
+		t.Errorf("imgtool digest of the store image = %s, want the target %s", got, target)
+	}
+	t.Run("oci-archive", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "oci.tar")
+		dockertest.MustImgtool(t, "--root", src.Root, "convert", "store:ctrd-save:1", "oci-archive:"+out)
+		if got := strings.TrimSpace(dockertest.MustImgtool(t, "digest", "oci-archive:"+out)); got != target {
+			t.Errorf("imgtool digest of convert store:… oci-archive: = %s, want %s", got, target)
+		}
+	})
+	t.Run("ctr import", func(t *testing.T) {
+		dst := ctrdtest.Start(t)
+		dst.Ctr(t, "moby", "images", "import", saved)
+		if got := ctrTarget(t, dst, "moby", name); got != target {
+			t.Errorf("ctr images import of imgtool save: target %s, want %s", got, target)
+		}
+		ctrCheckComplete(t, dst, name)
+	})
+	t.Run("imgtool load offline", func(t *testing.T) {
+		dst := ctrdtest.Start(t)
+		if err := dst.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		dockertest.MustImgtool(t, "--root", dst.Root, "load", "-i", saved)
+		if err := dst.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		if got := ctrTarget(t, dst, "moby", name); got != target {
+			t.Errorf("imgtool load of imgtool save: target %s, want %s", got, target)
+		}
+		ctrCheckComplete(t, dst, name)
+	})
+	t.Run("docker 20.10 load", func(t *testing.T) {
+		d := dockertest.Shared(t)
+		d.DockerErr("rmi", "ctrd-save:1")
+		d.Docker(t, "load", "-i", saved)
+		if got := d.ImageID(t, "ctrd-save:1"); got != dockerID {
+			t.Errorf("docker load of imgtool save: ID %s, want %s (the config digest)", got, dockerID)
+		}
+		if out := d.Run(t, "ctrd-save:1", "cat", "/d/x"); strings.TrimSpace(out) != "x" {
+			t.Errorf("docker run of the loaded image: /d/x = %q", out)
+		}
+	})
+}
+
+// ctrCheckComplete: ctr images check lists name as complete.
+func ctrCheckComplete(t *testing.T, c *ctrdtest.Containerd, name string) {
+	t.Helper()
+	line := lineOf(c.Ctr(t, "moby", "images", "check"), name)
+	if !strings.Contains(line, "complete") {
+		t.Errorf("ctr images check: %q, want %s complete", line, name)
+	}
+}
+
+// checkStoredArchive: the save's index.json names the stored manifest,
+// manifest.json's layers are the manifest's own blobs, and every blob in
+// the archive is byte for byte the content store's.
+func checkStoredArchive(t *testing.T, c *ctrdtest.Containerd, archive, target string) {
+	t.Helper()
+	files := tarFiles(t, archive)
+	var index struct {
+		Manifests []struct{ Digest string }
+	}
+	if err := json.Unmarshal(files["index.json"], &index); err != nil || len(index.Manifests) != 1 || index.Manifests[0].Digest != target {
+		t.Fatalf("index.json = %s (%v), want one entry for %s", files["index.json"], err, target)
+	}
+	var man struct {
+		Layers []struct{ Digest string }
+	}
+	if err := json.Unmarshal(files["blobs/sha256/"+strings.TrimPrefix(target, "sha256:")], &man); err != nil {
+		t.Fatalf("stored manifest: %v", err)
+	}
+	var items []struct{ Layers []string }
+	if err := json.Unmarshal(files["manifest.json"], &items); err != nil || len(items) != 1 || len(items[0].Layers) != len(man.Layers) {
+		t.Fatalf("manifest.json = %s (%v)", files["manifest.json"], err)
+	}
+	for i, l := range man.Layers {
+		if want := "blobs/sha256/" + strings.TrimPrefix(l.Digest, "sha256:"); items[0].Layers[i] != want {
+			t.Errorf("manifest.json layer %d = %s, want the stored blob %s", i, items[0].Layers[i], want)
+		}
+	}
+	store := filepath.Join(c.Root, "io.containerd.content.v1.content")
+	for n, b := range files {
+		if !strings.HasPrefix(n, "blobs/sha256/") || len(n) == len("blobs/sha256/") {
+			continue
+		}
+		want, err := os.ReadFile(filepath.Join(store, n))
+		if err != nil || string(want) != string(b) {
+			t.Errorf("%s is not the content store's blob (%v)", n, err)
+		}
+	}
+}
+
+// tarFiles reads a tar's regular files into memory (test archives are small).
+func tarFiles(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if out[h.Name], err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -38,6 +38,11 @@ func TestContainerdStoreSave(t *testing.T) {
 	if got := strings.TrimSpace(dockertest.MustImgtool(t, "--root", src.Root, "digest", "ctrd-save:1")); got != target {
 		t.Errorf("imgtool digest of the store image = %s, want the target %s", got, target)
 	}
+	// Docker 29 shows name@target for every name of a containerd-store image
+	rd := dockertest.MustImgtool(t, "--root", src.Root, "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", "ctrd-save:1")
+	if want := `["ctrd-save:1"] ["ctrd-save@` + target + `"]`; strings.TrimSpace(rd) != want {
+		t.Errorf("inspect RepoTags RepoDigests = %s, want %s", rd, want)
+	}
 	t.Run("oci-archive", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "oci.tar")
 		dockertest.MustImgtool(t, "--root", src.Root, "convert", "store:ctrd-save:1", "oci-archive:"+out)

@@ -51,10 +51,13 @@ func dockerManifest(p *core.Plan) (manifestJS, repos []byte, err error) {
 	var items []dockerItem
 	rp := map[string]map[string]string{}
 	for _, r := range p.Roots {
-		if r.Img == nil {
+		wi := r.Img
+		if wi == nil {
+			wi = r.Host // a stored index: its host platform's image
+		}
+		if wi == nil {
 			continue
 		}
-		wi := r.Img
 		it := dockerItem{Config: "blobs/sha256/" + wi.ID.Hex, Parent: parentOf(p, r), LayerSources: map[v1.Hash]dockerDescriptor{}}
 		for _, t := range r.Tags {
 			it.RepoTags = append(it.RepoTags, reference.Familiar(t))

@@ -91,6 +91,8 @@ func indexBytes(wx *core.PlanIndex) ([]byte, error) {
 	for i, k := range wx.Kids {
 		d := wx.IM.Manifests[i]
 		switch {
+		case k == (core.PlanKid{}): // left out (not in the store): kept as it is
+			outs[i] = out{d.Digest, d.Size, d.MediaType}
 		case k.Art != nil:
 			outs[i] = out{k.Art.D, int64(len(k.Art.Raw)), k.Art.MT}
 		case k.Img != nil:

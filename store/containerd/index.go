@@ -36,10 +36,12 @@ func (s *Store) openIndex(d descriptor) (*storedIndex, error) {
 // IDIsTarget: the writers keep the index and its children as stored.
 func (x *storedIndex) IDIsTarget() bool { return true }
 
-func (x *storedIndex) MediaType() (types.MediaType, error) { return types.MediaType(x.desc.MediaType), nil }
-func (x *storedIndex) Digest() (v1.Hash, error)            { return v1.NewHash(x.desc.Digest) }
-func (x *storedIndex) Size() (int64, error)                { return int64(len(x.raw)), nil }
-func (x *storedIndex) RawManifest() ([]byte, error)        { return x.raw, nil }
+func (x *storedIndex) MediaType() (types.MediaType, error) {
+	return types.MediaType(x.desc.MediaType), nil
+}
+func (x *storedIndex) Digest() (v1.Hash, error)     { return v1.NewHash(x.desc.Digest) }
+func (x *storedIndex) Size() (int64, error)         { return int64(len(x.raw)), nil }
+func (x *storedIndex) RawManifest() ([]byte, error) { return x.raw, nil }
 func (x *storedIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return x.im, nil
 }

@@ -109,6 +109,11 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 		if _, art := archive.IsArtifact(it.Image); it.Image != nil && !art {
 			tagged[i].Image = wrapImage(it.Image, ctx, opts.Progress)
 		}
+		if x := storedIndex(it.Image); x != nil && len(opts.Platforms) == 0 && format != archive.DockerLegacy {
+			// a containerd-store image whose record targets an index is
+			// saved as Docker 29 saves it: the index whole (its ID)
+			tagged[i].Image, tagged[i].Index = nil, x
+		}
 	}
 	write := func(w io.Writer) error {
 		w = ctxWriter{ctx, w}
@@ -138,6 +143,9 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 		src := out[i].ID
 		if src == (v1.Hash{}) {
 			src = out[i].Digest
+		}
+		if tagged[i].Index != nil && items[i].Index == nil {
+			src, _ = tagged[i].Index.Digest() // a stored index, written whole
 		}
 		out[i].Digest = wrote[src] // zero where the form has no manifest
 	}

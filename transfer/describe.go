@@ -47,13 +47,17 @@ func Describe(ctx context.Context, ref Ref, env *Env) (d *Described, close func(
 	}
 	it := items[0]
 	d = &Described{Item: it}
+	index := it.Index
+	if index == nil {
+		index = storedIndex(it.Image) // a containerd-store image targeting an index
+	}
 	switch {
-	case it.Index != nil:
-		if d.Manifest, err = it.Index.RawManifest(); err == nil {
-			d.MediaType, err = it.Index.MediaType()
+	case index != nil:
+		if d.Manifest, err = index.RawManifest(); err == nil {
+			d.MediaType, err = index.MediaType()
 		}
-	case it.Digest == (v1.Hash{}):
-		// no manifest of its own (the store, docker save before 25)
+	case it.Digest == (v1.Hash{}) && !idIsTarget(it.Image):
+		// no manifest of its own (the overlay2 store, docker save before 25)
 		d.Manifest, err = savedManifest(it.Image)
 		d.MediaType = types.OCIManifestSchema1
 	default:
@@ -71,6 +75,22 @@ func Describe(ctx context.Context, ref Ref, env *Env) (d *Described, close func(
 		}
 	}
 	return d, source.Close, nil
+}
+
+// idIsTarget: a containerd-store image, whose stored manifest is what
+// imgtool save and Docker 29's docker save write (its digest is the ID).
+func idIsTarget(img v1.Image) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return ok && t.IDIsTarget()
+}
+
+// storedIndex is the index a containerd-store image's record targets
+// (nil for any other image).
+func storedIndex(img v1.Image) v1.ImageIndex {
+	if x, ok := img.(interface{ StoredIndex() v1.ImageIndex }); ok {
+		return x.StoredIndex()
+	}
+	return nil
 }
 
 // savedManifest is the manifest imgtool save (and Docker 25+'s docker

@@ -32,6 +32,10 @@ type wrappedImage struct {
 	rep progress.Reporter
 }
 
+// IDIsTarget passes on what the store says of the image's ID: the
+// archive writers keep a containerd-store image's manifest and blobs.
+func (p wrappedImage) IDIsTarget() bool { return idIsTarget(p.Image) }
+
 func (p wrappedImage) Layers() ([]v1.Layer, error) {
 	ls, err := p.Image.Layers()
 	if err != nil {

@@ -51,10 +51,13 @@ func dockerManifest(p *core.Plan) (manifestJS, repos []byte, err error) {
 	var items []dockerItem
 	rp := map[string]map[string]string{}
 	for _, r := range p.Roots {
-		if r.Img == nil {
+		wi := r.Img
+		if wi == nil {
+			wi = r.Host // a stored index: its host platform's image
+		}
+		if wi == nil {
 			continue
 		}
-		wi := r.Img
 		it := dockerItem{Config: "blobs/sha256/" + wi.ID.Hex, Parent: parentOf(p, r), LayerSources: map[v1.Hash]dockerDescriptor{}}
 		for _, t := range r.Tags {
 			it.RepoTags = append(it.RepoTags, reference.Familiar(t))
@@ -63,6 +66,13 @@ func dockerManifest(p *core.Plan) (manifestJS, repos []byte, err error) {
 		it.Layers = []string{}
 		for _, d := range wi.DiffIDs {
 			l := p.ByDiff[d]
+			if wi.Stored {
+				// Docker 29's save (containerd's exporter): layers are the
+				// stored blobs, compressed or not, without LayerSources;
+				// docker load decompresses what it finds (Docker 20.10 too)
+				it.Layers = append(it.Layers, "blobs/"+l.Digest.Algorithm+"/"+l.Digest.Hex)
+				continue
+			}
 			it.Layers = append(it.Layers, "blobs/sha256/"+d.Hex)
 			it.LayerSources[d] = dockerDescriptor{MediaType: core.MediaTypeOCILayer, Size: l.Size, Digest: d}
 		}

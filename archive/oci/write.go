@@ -91,6 +91,8 @@ func indexBytes(wx *core.PlanIndex) ([]byte, error) {
 	for i, k := range wx.Kids {
 		d := wx.IM.Manifests[i]
 		switch {
+		case k == (core.PlanKid{}): // left out (not in the store): kept as it is
+			outs[i] = out{d.Digest, d.Size, d.MediaType}
 		case k.Art != nil:
 			outs[i] = out{k.Art.D, int64(len(k.Art.Raw)), k.Art.MT}
 		case k.Img != nil:
@@ -194,7 +196,8 @@ func reportRoots(p *core.Plan) {
 }
 
 // imageBlobs adds an image's config, layers and manifest: the source
-// manifest when the blobs are unchanged (OCI forms), else a new OCI one.
+// manifest when the blobs are unchanged (OCI forms; the Docker form for a
+// stored-form image), else a new OCI one.
 func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) error {
 	add(blob{name: blobName(wi.ID), data: wi.Raw})
 	for _, d := range wi.DiffIDs {
@@ -202,7 +205,7 @@ func imageBlobs(p *core.Plan, wi *core.PlanImage, docker bool, add func(blob)) e
 		add(blob{name: blobName(l.Digest), layer: l})
 	}
 	descs := layerDescs(p, wi)
-	if raw, mt, ok := keptManifest(wi, descs); ok && !docker {
+	if raw, mt, ok := keptManifest(wi, descs); ok && (!docker || wi.Stored) {
 		wi.Man, wi.ManMT = raw, mt
 	} else {
 		m := core.OCIManifest(core.OCIDesc(core.MediaTypeOCIConfig, wi.ID, int64(len(wi.Raw))), descs)

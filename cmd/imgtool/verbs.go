@@ -18,7 +18,8 @@ docker-archive:PATH[:REF], oci:DIR[:REF], oci-archive:PATH[:REF] or dir:DIR.
 A registry, an OCI layout and a Docker 25+ docker save give their own manifest;
 for a store image (and an older docker save) it is the OCI manifest that
 ` + "`imgtool save`" + ` and Docker 25+'s docker save write for it (uncompressed layers,
-as in the archive's index.json). A push writes another manifest (gzipped layers),
+as in the archive's index.json); a containerd-store image (Docker 29) gives its
+stored manifest, whose digest is its ID. A push writes another manifest (gzipped layers),
 whose digest push prints and ` + "`imgtool digest docker://REF`" + ` gives afterwards.`
 
 // describeFlags are the flags of the inspection verbs.

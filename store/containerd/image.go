@@ -129,6 +129,7 @@ func (r *resolved) layerRecords() []*store.Layer {
 // stored (compressed layers stay compressed), the target digest as ID.
 type image struct {
 	v1.Image
+	s *Store
 	r *resolved
 }
 
@@ -143,7 +144,7 @@ func (s *Store) newImage(r *resolved) (*image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &image{Image: v, r: r}, nil
+	return &image{Image: v, s: s, r: r}, nil
 }
 
 // imageCore is partial.CompressedImageCore over the content store.

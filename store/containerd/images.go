@@ -1,7 +1,10 @@
 package containerd
 
 import (
+	"slices"
 	"sort"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
@@ -78,7 +81,31 @@ func (im images) Info(id v1.Hash) (*store.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.info(tagsOf(recs))
+	return r.info(namesOf(recs, r.id))
+}
+
+// namesOf is an image's tags and, as Docker 29 shows them for the
+// containerd store, a repo@<target digest> for every name (its
+// RepoDigests): the store keeps the manifest a registry would serve.
+func namesOf(recs []imageRecord, target v1.Hash) []string {
+	names := tagsOf(recs)
+	for _, rec := range recs {
+		f, ok := familiar(rec.Name)
+		if !ok {
+			continue
+		}
+		ref, err := reference.Parse(f)
+		if err != nil {
+			continue
+		}
+		if _, digested := ref.(name.Digest); digested {
+			continue // already a digest reference
+		}
+		if d := reference.FamiliarName(ref) + "@" + target.String(); !slices.Contains(names, d) {
+			names = append(names, d)
+		}
+	}
+	return names
 }
 
 func tagsOf(recs []imageRecord) []string {
@@ -106,7 +133,7 @@ func (im images) List() ([]*store.Info, error) {
 		if err != nil {
 			continue
 		}
-		in, err := r.info(tagsOf(recs))
+		in, err := r.info(namesOf(recs, r.id))
 		if err != nil {
 			continue
 		}

@@ -31,20 +31,20 @@ func (p *Plan) Prepare(dir string) error {
 	compress := p.Opts.Compression != tarball.None && p.Opts.oci() && !p.Opts.Keep
 	var todo []*PlanLayer
 	for _, l := range p.Layers {
-		if p.Opts.oci() {
-			c, opaque := layerCompression(l.Src)
-			if opaque || c != tarball.None && (p.Opts.Keep || c == p.Opts.Compression) {
-				var err error
-				if l.Size, err = l.Src.Size(); err != nil {
-					return fmt.Errorf("layer %s: %v", l.DiffID, err)
-				}
-				if l.Digest, err = l.Src.Digest(); err != nil {
-					return fmt.Errorf("layer %s: %v", l.DiffID, err)
-				}
-				mt, _ := l.Src.MediaType()
-				l.Copy, l.MT = true, ociLayerMT(mt)
-				continue
+		if p.copyAsStored(l) {
+			var err error
+			if l.Size, err = l.Src.Size(); err != nil {
+				return fmt.Errorf("layer %s: %v", l.DiffID, err)
 			}
+			if l.Digest, err = l.Src.Digest(); err != nil {
+				return fmt.Errorf("layer %s: %v", l.DiffID, err)
+			}
+			mt, _ := l.Src.MediaType()
+			l.Copy, l.MT = true, mt
+			if p.Opts.oci() {
+				l.MT = ociLayerMT(mt)
+			}
+			continue
 		}
 		if !compress {
 			if us, ok := l.Src.(uncompressedSizer); ok {
@@ -78,6 +78,21 @@ func (p *Plan) Prepare(dir string) error {
 		})
 	}
 	return g.Wait()
+}
+
+// copyAsStored reports whether a layer's blob is copied as its source
+// stores it: in the OCI forms when it is compressed as asked (or Keep, or
+// not a layer tar); in Docker 25+'s form when its image is stored-form
+// (Docker 29's save writes the content store's blobs).
+func (p *Plan) copyAsStored(l *PlanLayer) bool {
+	if p.Opts.Format == Docker {
+		return l.Stored
+	}
+	if !p.Opts.oci() {
+		return false
+	}
+	c, opaque := layerCompression(l.Src)
+	return opaque || c != tarball.None && (p.Opts.Keep || c == p.Opts.Compression)
 }
 
 // openSpool makes the layer's temp file (removed with the Plan's dir) and

@@ -57,7 +57,8 @@ type Options struct {
 	// the zero value means Unix 0. It is truncated to whole seconds.
 	Epoch time.Time
 	// Compression of layer blobs in the OCI forms (None, Gzip or Zstd).
-	// The Docker forms always hold uncompressed layers.
+	// The Docker forms hold uncompressed layers, except the Docker 25+
+	// form for a stored-form image (StoredForm), whose blobs are copied.
 	Compression tarball.Compression
 	// Level is the compression level (0 = the compressor's default;
 	// gzip 1-9, zstd 1-22 mapped to the nearest klauspost level).
@@ -95,6 +96,9 @@ type PlanImage struct {
 	ID      v1.Hash
 	DiffIDs []v1.Hash
 	Layers  []v1.Layer
+	// Stored: the image is written as its store holds it (StoredForm),
+	// in the Docker 25+ form too.
+	Stored bool
 
 	// output manifest (set by buildOCI)
 	Man   []byte
@@ -140,6 +144,9 @@ type PlanRoot struct {
 	Tags     []name.Tag
 	RefNames []string
 	Parent   v1.Hash // the item's Parent image ID (docker save forms)
+	// Host is the image manifest.json names for a stored-form index root
+	// in Docker 25+'s form (Docker 29's save: the host platform's).
+	Host *PlanImage
 }
 
 // PlanLayer is one distinct layer (by diff ID) to write.
@@ -154,6 +161,7 @@ type PlanLayer struct {
 	Tmp    string // spooled/compressed blob file; "" when streamed
 	Stream bool   // stream src.Uncompressed() with a known size
 	Copy   bool   // stream src.Compressed() as stored (size and digest known)
+	Stored bool   // a layer of a stored-form image: copied in the Docker 25+ form too
 }
 
 type Plan struct {
@@ -211,6 +219,12 @@ func NewPlan(imgs []item.Item, opts Options) (*Plan, error) {
 			continue
 		}
 		switch {
+		case t.Index != nil && opts.Format == Docker && StoredForm(t.Index):
+			r, err := p.storedIndexRoot(t)
+			if err != nil {
+				return nil, fmt.Errorf("item %d: %w", n, err)
+			}
+			p.addRoot(r)
 		case t.Index != nil && !opts.oci():
 			pis, err := IndexImages(t.Index)
 			if err != nil {
@@ -300,10 +314,10 @@ func (p *Plan) addImage(img v1.Image) (*PlanImage, error) {
 	if (p.Opts.Format == DockerLegacy || p.Opts.Format == Docker) && len(ls) == 0 {
 		return nil, fmt.Errorf("image %s: empty export - not implemented", id)
 	}
-	wi := &PlanImage{Img: img, Raw: raw, ID: id, DiffIDs: cf.RootFS.DiffIDs, Layers: ls}
+	wi := &PlanImage{Img: img, Raw: raw, ID: id, DiffIDs: cf.RootFS.DiffIDs, Layers: ls, Stored: StoredForm(img)}
 	for i, d := range wi.DiffIDs {
 		if _, ok := p.ByDiff[d]; !ok {
-			wl := &PlanLayer{DiffID: d, Src: ls[i]}
+			wl := &PlanLayer{DiffID: d, Src: ls[i], Stored: wi.Stored}
 			p.ByDiff[d] = wl
 			p.Layers = append(p.Layers, wl)
 		}
@@ -333,6 +347,9 @@ func (p *Plan) addIndex(idx v1.ImageIndex, depth int) (*PlanIndex, error) {
 	}
 	wx := &PlanIndex{Src: idx, Raw: raw, MT: mt, IM: im, Kids: make([]PlanKid, len(im.Manifests))}
 	for i, d := range im.Manifests {
+		if pr, ok := idx.(interface{ Present(v1.Hash) bool }); ok && !pr.Present(d.Digest) {
+			continue // not in the store: the index is kept, the child left out
+		}
 		if d.MediaType.IsIndex() {
 			sub, err := idx.ImageIndex(d.Digest)
 			if err != nil {
@@ -385,6 +402,39 @@ func (p *Plan) addArtifact(x *Artifact) *PlanArtifact {
 	p.ByArt[x.digest] = pa
 	p.Arts = append(p.Arts, pa)
 	return pa
+}
+
+// storedIndexRoot is a stored-form index written whole in Docker 25+'s
+// form, as Docker 29's save writes an image whose record targets an
+// index: index.json names the index, manifest.json the host platform's
+// image, which gets the tags.
+func (p *Plan) storedIndexRoot(t item.Item) (*PlanRoot, error) {
+	wx, err := p.addIndex(t.Index, 0)
+	if err != nil {
+		return nil, err
+	}
+	var imgs []*PlanImage
+	var pis []item.Item
+	for i, k := range wx.Kids {
+		if d := wx.IM.Manifests[i]; k.Img != nil && !IsAttestation(d) {
+			imgs = append(imgs, k.Img)
+			pis = append(pis, item.Item{Platform: d.Platform})
+		}
+	}
+	if len(imgs) == 0 {
+		return nil, errors.New("the index holds no runnable image in the store")
+	}
+	return &PlanRoot{Idx: wx, Host: imgs[hostFirst(pis)], Tags: t.Tags, RefNames: t.RefNames}, nil
+}
+
+// StoredForm reports whether img (an image or index) is one whose ID is
+// the digest of the manifest (or index) its store holds: the containerd store's, as
+// Docker 29 names images. Such an image is written as stored (its manifest
+// and compressed blobs, as docker save of Docker 29 does), so that a
+// reload gives it the same ID; others are written as before.
+func StoredForm(img any) bool {
+	t, ok := img.(interface{ IDIsTarget() bool })
+	return ok && t.IDIsTarget()
 }
 
 // layerCompression classifies a source layer's blob by media type: its

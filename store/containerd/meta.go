@@ -79,10 +79,12 @@ func openDB(path string) (*bolt.DB, func(), error) {
 // copyDB copies meta.db while containerd runs. bbolt never overwrites a
 // page the last committed meta page reaches, so a copy is consistent when
 // both meta pages (the file's first two pages) are the same before and
-// after it: no commit happened in between. A few tries, then an error.
+// after it: no commit happened in between. (One commit in between is not
+// enough to accept: the next may already be overwriting the pages it
+// freed.) Ten tries, then an error.
 func copyDB(path string) (string, error) {
 	metaLen := int64(2 * os.Getpagesize())
-	for try := 0; try < 5; try++ {
+	for try := 0; try < 10; try++ {
 		before, err := readHead(path, metaLen)
 		if err != nil {
 			return "", fmt.Errorf("containerd metadata %s: %w", path, err)

@@ -50,7 +50,7 @@ func TestReadWhileLocked(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			time.Sleep(time.Millisecond) // containerd commits far less often
+			time.Sleep(5 * time.Millisecond) // containerd commits far less often; a copy must fit between two commits
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()

@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imgtool/imgtool/reference"
 )
 
 // Store is an opened data root: its four sub-stores, its lock, the write
@@ -100,12 +102,9 @@ type RefStore interface {
 	TagsOf(id v1.Hash) ([]string, error)
 	// Resolve finds the image a user names: full ID, reference, ID prefix.
 	Resolve(ref string) (v1.Hash, error)
-	// Tag points ref at the image src names (docker tag).
-	Tag(src, ref string) error
-	// Set points refs at id in one atomic write; lastUpdated records the
-	// time as Docker's tag operations do.
-	Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error)
-	// SetMany is Set for several images in one write of the tag file.
+	// SetMany points each set's refs at its image in one atomic write of
+	// the tag records; lastUpdated records the time as Docker's tag
+	// operations do. TagImage and SetTags are built on it.
 	SetMany(sets []TagSet, lastUpdated bool) ([][]TagResult, error)
 	// Remove deletes one familiar reference; it reports whether it existed.
 	Remove(ref string) (bool, error)
@@ -159,4 +158,27 @@ type Image interface {
 	ID() v1.Hash
 	// StoreLayers are the image's layer records, base first.
 	StoreLayers() []*Layer
+}
+
+// TagImage points ref at the image src names (docker tag), in any backend.
+func TagImage(r RefStore, src, ref string) error {
+	id, err := r.Resolve(src)
+	if err != nil {
+		return err
+	}
+	t, err := reference.ParseTag(ref)
+	if err != nil {
+		return err
+	}
+	_, err = SetTags(r, id, []name.Reference{t}, true)
+	return err
+}
+
+// SetTags points refs at id in one atomic write (SetMany of one set).
+func SetTags(r RefStore, id v1.Hash, refs []name.Reference, lastUpdated bool) ([]TagResult, error) {
+	res, err := r.SetMany([]TagSet{{ID: id, Refs: refs}}, lastUpdated)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
 }

@@ -124,7 +124,7 @@ func finish(st store.Store, tx store.Tx, config []byte, parent, diffID v1.Hash, 
 	}
 	res := &Imported{ID: id, DiffID: diffID}
 	if tag != nil {
-		trs, err := st.Refs().Set(id, []name.Reference{*tag}, true)
+		trs, err := store.SetTags(st.Refs(), id, []name.Reference{*tag}, true)
 		if err != nil {
 			return res, err
 		}

@@ -233,7 +233,7 @@ func SquashToStore(st store.Store, src *SquashSource, tags []name.Reference, opt
 		return nil, err
 	}
 	if len(tags) > 0 {
-		if _, err := st.Refs().Set(id, tags, true); err != nil {
+		if _, err := store.SetTags(st.Refs(), id, tags, true); err != nil {
 			return nil, err
 		}
 	}

@@ -79,7 +79,7 @@ func ListImages(st Store) ([]*ImageInfo, error) {
 
 // TagImage is docker tag.
 func TagImage(st Store, src, dst string) error {
-	return withWriter(st, func() error { return st.Refs().Tag(src, dst) })
+	return withWriter(st, func() error { return store.TagImage(st.Refs(), src, dst) })
 }
 
 // RemoveImages is docker rmi: each name in turn, every line it prints

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 
@@ -101,27 +100,6 @@ func (r refs) Resolve(arg string) (v1.Hash, error) {
 		}
 	}
 	return v1.Hash{}, store.Errorf(store.ErrAmbiguous, "ambiguous image ID prefix %q matches %d images", arg, len(found))
-}
-
-func (r refs) Tag(src, dst string) error {
-	id, err := r.Resolve(src)
-	if err != nil {
-		return err
-	}
-	t, err := reference.ParseTag(dst)
-	if err != nil {
-		return err
-	}
-	_, err = r.Set(id, []name.Reference{t}, true)
-	return err
-}
-
-func (r refs) Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
-	res, err := r.SetMany([]store.TagSet{{ID: id, Refs: refs}}, lastUpdated)
-	if err != nil {
-		return nil, err
-	}
-	return res[0], nil
 }
 
 // SetMany writes an image record per reference, in one bolt transaction,

@@ -109,7 +109,7 @@ func TestRefsAsDocker29(t *testing.T) {
 	if _, err := s.Images().Remove(ids[0].Hex[:12], false); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("rmi of a twice-named ID without -f: %v", err)
 	}
-	res, err := s.Refs().Set(ids[1], tags(t, "a:1", "b:1"), true)
+	res, err := store.SetTags(s.Refs(), ids[1], tags(t, "a:1", "b:1"), true)
 	if err != nil || len(res) != 2 || res[0].Previous != ids[0] {
 		t.Fatalf("Set moving a:1, b:1: %+v, %v", res, err)
 	}

@@ -71,7 +71,7 @@ func ckLoad(t *testing.T, s *Store, tag string, layers ...[]byte) v1.Hash {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.tag(id.String(), tag); err != nil {
+	if err := store.TagImage((*refStore)(s), id.String(), tag); err != nil {
 		t.Fatal(err)
 	}
 	return id

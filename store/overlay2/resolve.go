@@ -71,15 +71,3 @@ func (s *Store) searchID(ref, prefix string) (v1.Hash, error) {
 }
 
 // tag points ref at the image src names (docker tag).
-func (s *Store) tag(src, ref string) error {
-	id, err := s.resolve(src)
-	if err != nil {
-		return err
-	}
-	r, err := reference.ParseTag(ref)
-	if err != nil {
-		return err
-	}
-	_, err = s.setTags(id, []name.Reference{r}, true)
-	return err
-}

@@ -125,7 +125,7 @@ func load(t *testing.T, s *Store, img v1.Image, tags ...string) (v1.Hash, error)
 		r, _ := name.NewTag(tg)
 		refs = append(refs, r)
 	}
-	_, err = s.setTags(id, refs, false)
+	_, err = store.SetTags((*refStore)(s), id, refs, false)
 	return id, err
 }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/reference"
@@ -80,14 +79,6 @@ func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
 
 // setTags points refs at id in one atomic rewrite of repositories.json and
 // records lastUpdated for the image, as Docker's tag operations do.
-func (s *Store) setTags(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
-	res, err := s.setManyTags([]store.TagSet{{ID: id, Refs: refs}}, lastUpdated)
-	if err != nil {
-		return nil, err
-	}
-	return res[0], nil
-}
-
 // setManyTags points each set's references at its image with one read and
 // one write of repositories.json, so a load of N images costs one write,
 // not N (each an fsync and a rename of the whole file).

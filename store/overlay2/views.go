@@ -1,7 +1,6 @@
 package overlay2
 
 import (
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imgtool/imgtool/store"
@@ -65,12 +64,7 @@ func (i *imageStore) Remove(arg string, force bool) ([]string, error) {
 func (r *refStore) Tags() ([]store.Tag, error)          { return (*Store)(r).tags() }
 func (r *refStore) TagsOf(id v1.Hash) ([]string, error) { return (*Store)(r).tagsOf(id) }
 func (r *refStore) Resolve(ref string) (v1.Hash, error) { return (*Store)(r).resolve(ref) }
-func (r *refStore) Tag(src, ref string) error           { return (*Store)(r).tag(src, ref) }
 func (r *refStore) Remove(ref string) (bool, error)     { return (*Store)(r).removeTag(ref) }
-func (r *refStore) Set(id v1.Hash, refs []name.Reference, lastUpdated bool) ([]store.TagResult, error) {
-	return (*Store)(r).setTags(id, refs, lastUpdated)
-}
-
 func (r *refStore) SetMany(sets []store.TagSet, lastUpdated bool) ([][]store.TagResult, error) {
 	return (*Store)(r).setManyTags(sets, lastUpdated)
 }

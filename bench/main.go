@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "", "Markdown report (default docs/benchmarks.md; smoke: .bench/benchmarks-smoke.md)")
 	flag.BoolVar(&c.smoke, "smoke", false, "tiny images (busybox rootfs, a few MB of random data), 1 run, no debootstrap: keeps the harness working in CI")
 	flag.StringVar(&c.cache, "cache", ".bench", "cache and work directory (gitignored)")
-	flag.StringVar(&only, "ops", "", "comma-separated operations to run (save,load,import,export,gzip,convert,flatten); default all")
+	flag.StringVar(&only, "ops", "", "comma-separated operations to run (save,load,import,export,commit,gzip,convert,flatten); default all")
 	flag.StringVar(&images, "images", "A,B", "images to run on (A: debootstrap+layers, B: one 1 GiB layer)")
 	flag.BoolVar(&c.noCrane, "no-crane", false, "skip crane (no go install)")
 	scale := flag.Bool("scale", false, "measure time and peak RSS against input size instead (no docker needed) and write that table into -out")

@@ -94,6 +94,9 @@ func (e *benchEnv) ops(im *image) []*op {
 					return err
 				}, cmdline: "docker load -i ARCHIVE && sync -f DATA_ROOT (image removed first)"},
 		}})
+	if im.layerTar != "" {
+		ops[len(ops)-1].tools = append(ops[len(ops)-1].tools, e.layerTarTools(im, k)...)
+	}
 	if o := e.importOp(im, k); o != nil {
 		ops = append(ops, o)
 	}
@@ -108,6 +111,10 @@ func (e *benchEnv) ops(im *image) []*op {
 			},
 				output: func(r int) string { return e.path(r, k+"-export-docker.tar") }, cmdline: "docker export -o OUT CONTAINER"},
 		}})
+
+	if o := e.commitOp(im, k); o != nil {
+		ops = append(ops, o)
+	}
 
 	// gzip-compressed archive
 	gz := &op{key: "gzip", title: "gzip-compressed archive", img: im, bytes: archiveBytes, floorFile: archiveFile, compressed: true}

@@ -43,3 +43,20 @@ func (e *benchEnv) importOp(im *image, k string) *op {
 			}, prep: mk(dir), after: rm(dir), cmdline: "tar -xf ROOTFS.tar -C EMPTY"},
 		}}
 }
+
+// layerTarTools are GNU tar rows for the load of a one-layer archive:
+// `tar -xf` of that layer into an empty directory, with and without
+// `sync -f`, the floor issue #16 sets for a durable load.
+func (e *benchEnv) layerTarTools(im *image, k string) []*tool {
+	dir := func(r int) string { return e.path(r, k+"-layer-dir") }
+	mk := func(r int) error { return os.MkdirAll(dir(r), 0o755) }
+	rm := func(r int) error { return os.RemoveAll(dir(r)) }
+	return []*tool{
+		{name: "tar -xf layer + sync -f", argv: func(r int) []string {
+			return sh("tar -xf " + im.layerTar + " -C " + dir(r) + " && sync -f " + dir(r))
+		}, prep: mk, after: rm, cmdline: "tar -xf LAYER.tar -C EMPTY && sync -f EMPTY"},
+		{name: "tar -xf layer", argv: func(r int) []string {
+			return []string{"tar", "-xf", im.layerTar, "-C", dir(r)}
+		}, prep: mk, after: rm, cmdline: "tar -xf LAYER.tar -C EMPTY"},
+	}
+}

@@ -156,6 +156,7 @@ type image struct {
 	archive   string // docker save of it (input of load, convert, ...)
 	archSize  int64
 	rootfs    string // the rootfs tar it was built on (input of import), if one layer of it
+	layerTar  string // its only layer's tar, taken from archive, if it has one layer
 }
 
 // buildImages imports the rootfs and builds images A and B in d.
@@ -234,6 +235,12 @@ func buildImages(d *daemon, cache, work string, smoke bool) ([]*image, error) {
 			return nil, err
 		}
 		im.archSize = fi.Size()
+		if im.layers == 1 {
+			im.layerTar = filepath.Join(work, "input-"+im.key+"-layer.tar")
+			if err := extractOnlyLayer(im.archive, im.layerTar); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return []*image{a, b}, nil
 }

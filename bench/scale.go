@@ -192,10 +192,55 @@ func scaleLayer(imgtool, cache, input, tarPath string, units float64, unit strin
 		logf2("%s: %s %v, %d MiB", input, step.name, s.wall.Round(time.Millisecond), s.rssKB>>10)
 		os.Remove(out)
 		if err != nil {
-			break
+			return rows
 		}
 	}
-	return rows
+	return append(rows, scaleTarCf(root, out, input, units, unit))
+}
+
+// scaleTarCf times GNU `tar -cf` (+ fsync) of the imported layer's diff dir: the
+// floor issue #16 sets for export and save (≤ 1.5× it on the same tree).
+func scaleTarCf(root, out, input string, units float64, unit string) scaleRow {
+	row := scaleRow{input: input, cmd: "tar -cf + sync FILE (same tree)", units: units, unit: unit}
+	dirs, _ := filepath.Glob(filepath.Join(root, "overlay2", "*", "diff"))
+	if len(dirs) != 1 {
+		row.err = fmt.Errorf("want one layer dir under %s/overlay2, found %d", root, len(dirs))
+		return row
+	}
+	// imgtool's -o output is durable (fsync, then rename): tar's is
+	// synced too, with coreutils' sync FILE (an fsync of that file).
+	argv := sh("tar -cf " + out + " -C " + dirs[0] + " . && sync " + out)
+	row.s, row.err = measure(&tool{argv: func(int) []string { return argv }}, 0)
+	os.Remove(out)
+	logf2("%s: tar -cf %v, %d MiB", input, row.s.wall.Round(time.Millisecond), row.s.rssKB>>10)
+	return row
+}
+
+// tarCfRatios are the lines "export ÷ tar -cf" and "save ÷ tar -cf" of
+// each input that has a tar -cf row.
+func tarCfRatios(rows []scaleRow) []string {
+	walls := map[string]map[string]float64{}
+	var inputs []string
+	for _, r := range rows {
+		if r.err != nil {
+			continue
+		}
+		if walls[r.input] == nil {
+			walls[r.input] = map[string]float64{}
+			inputs = append(inputs, r.input)
+		}
+		walls[r.input][r.cmd] = r.s.wall.Seconds()
+	}
+	var lines []string
+	for _, in := range inputs {
+		w := walls[in]
+		floor := w["tar -cf + sync FILE (same tree)"]
+		if floor == 0 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("* %s: export %.2f×, save %.2f× `tar -cf` + fsync (target ≤ 1.5×)", in, w["export"]/floor, w["save"]/floor))
+	}
+	return lines
 }
 
 // scaleArchive times load and save of an archive of n images.
@@ -341,7 +386,11 @@ func writeScale(path, cache string, rows []scaleRow, took time.Duration) error {
 		}
 		p("| %s | %s | %.2f s | %.2f s | %d MiB | %s |\n", r.input, r.cmd, r.s.wall.Seconds(), (r.s.user + r.s.sys).Seconds(), r.s.rssKB>>10, perS)
 	}
-	p("\nLinear growth shows as a constant last column down each input kind; peak RSS should stay flat.\n%s\n", scaleEnd)
+	p("\nLinear growth shows as a constant last column down each input kind; peak RSS should stay flat.\n")
+	if lines := tarCfRatios(rows); len(lines) > 0 {
+		p("\nexport and save against GNU `tar -cf` of the same tree (the layer's diff dir) followed by `sync OUT` (imgtool fsyncs its -o output too), wall-clock:\n\n%s\n", strings.Join(lines, "\n"))
+	}
+	p("%s\n", scaleEnd)
 	old, _ := os.ReadFile(path)
 	out := replaceScale(string(old), b.String())
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -30,7 +30,7 @@ test: test-deps
 # The interop suite's peers (Debian packages). Installed when missing and
 # running as root; otherwise the interop tests skip them (and say so),
 # unless IMGTOOL_REQUIRE_PEERS=1.
-TEST_PKGS := docker.io containerd skopeo umoci podman buildah busybox-static docker-registry apache2-utils debootstrap xz-utils bzip2 zstd time
+TEST_PKGS := docker.io containerd skopeo umoci podman buildah busybox-static docker-registry apache2-utils debootstrap xz-utils bzip2 zstd time strace
 TEST_CMDS := dockerd docker containerd ctr skopeo umoci podman buildah busybox docker-registry htpasswd debootstrap xz bzip2 zstd /usr/bin/time
 test-deps:
 	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \

@@ -166,10 +166,10 @@ var roundTwo = map[string][]struct {
 	mine, peer string
 	limit      float64
 }{
-	"save":    {{"imgtool", "docker save", 0.35}},
+	"save":    {{"imgtool", "docker save", 0.35}, {"imgtool --no-sync", "docker save", 0.35}},
 	"load":    {{"imgtool", "docker load + sync", 0.7}, {"imgtool --no-sync", "docker load", 0.25}, {"imgtool", "tar -xf layer + sync -f", 0.9}},
 	"import":  {{"imgtool", "tar -xf + sync -f", 0.9}, {"imgtool --no-sync", "tar -xf", 0.8}},
-	"export":  {{"imgtool", "docker export", 0.25}},
+	"export":  {{"imgtool", "docker export", 0.25}, {"imgtool --no-sync", "docker export", 0.25}},
 	"commit":  {{"imgtool", "docker commit", 0.5}},
 	"convert": {{"imgtool", "skopeo", 0.8}},
 	"gzip":    {{"imgtool", "skopeo", 0.8}},

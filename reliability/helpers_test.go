@@ -40,6 +40,7 @@ type run struct {
 	tmpdir string   // TMPDIR ("" = inherited)
 	user   bool     // run as uid/gid 65534
 	rss    string   // measure peak RSS through GNU time into this file ("" = no)
+	env    []string // more environment, KEY=VALUE
 }
 
 type result struct {
@@ -111,7 +112,7 @@ func (r run) command(t testing.TB, ctx context.Context) *exec.Cmd {
 	if r.tmpdir != "" {
 		env = append(env, "TMPDIR="+r.tmpdir)
 	}
-	cmd.Env = env
+	cmd.Env = append(env, r.env...)
 	if r.user {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
 	}

@@ -133,7 +133,7 @@ func (s *archiveSink) Put(ctx context.Context, items []Item, opts ConvertOptions
 		}
 		err = write(out)
 	default:
-		err = writeFileAtomic(s.ref.Path, write)
+		err = writeFileAtomic(s.ref.Path, !s.env.NoSync, write)
 	}
 	if err != nil {
 		return nil, err

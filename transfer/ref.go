@@ -90,6 +90,9 @@ type Env struct {
 	Store  func() (store.Store, error)
 	Stdin  io.Reader
 	Stdout io.Writer
+	// NoSync (--no-sync): archive files are renamed into place without
+	// an fsync first.
+	NoSync bool
 }
 
 // Transport is a named kind of location. Source and/or Sink may be nil

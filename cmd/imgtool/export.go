@@ -50,7 +50,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			out, commit, abort, err := archiveOutput(output)
+			out, commit, abort, err := g.archiveOutput(output)
 			if err != nil {
 				return err
 			}

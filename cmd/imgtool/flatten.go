@@ -158,7 +158,7 @@ func flattenRun(g *globals, src, out string, refs []name.Tag, opts transfer.Squa
 	if out == "-" && isTerminal(os.Stdout) { // flatten has no -o: DST names the file
 		return nil, usageError{"refusing to write an archive to a terminal; give DST as a file name or redirect stdout"}
 	}
-	w, commit, abort, err := archiveOutput(out)
+	w, commit, abort, err := g.archiveOutput(out)
 	if err != nil {
 		return nil, err
 	}

@@ -18,15 +18,16 @@ func isTerminal(f *os.File) bool {
 
 // archiveOutput opens where a command writes an archive: a file written
 // under a temp name and renamed when complete (so a failed save leaves no
-// half-written file), or stdout, which is refused when it is a terminal.
-func archiveOutput(path string) (w io.Writer, commit func() error, abort func(), err error) {
+// half-written file; fsynced first unless --no-sync), or stdout, which is
+// refused when it is a terminal.
+func (g *globals) archiveOutput(path string) (w io.Writer, commit func() error, abort func(), err error) {
 	if path == "" || path == "-" {
 		if isTerminal(os.Stdout) {
 			return nil, nil, nil, usageError{"refusing to write an archive to a terminal; use -o FILE or redirect stdout"}
 		}
 		return os.Stdout, func() error { return nil }, func() {}, nil
 	}
-	o, err := transfer.CreateOutput(path)
+	o, err := transfer.CreateOutput(path, !g.opts.NoSync)
 	if err != nil {
 		return nil, nil, nil, err
 	}

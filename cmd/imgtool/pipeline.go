@@ -17,7 +17,7 @@ import (
 // Result. These helpers are the shared part.
 
 func (g *globals) env() *transfer.Env {
-	return &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
+	return &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout, NoSync: g.opts.NoSync}
 }
 
 // run registers the docker:// location with the command's registry

@@ -37,7 +37,7 @@ Examples:
 			if err := checkStdio(args[0], "store:x"); err != nil {
 				return err
 			}
-			env := &transfer.Env{Store: g.store, Stdin: os.Stdin, Stdout: os.Stdout}
+			env := g.env()
 			lines := os.Stdout
 			if jsonOut {
 				lines = os.Stderr

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 
@@ -124,21 +125,14 @@ func checkSavedFromContainerd(t *testing.T, src *ctrdtest.Containerd, ref, targe
 		ctrCheckComplete(t, dst, name)
 	})
 	t.Run("imgtool load offline", func(t *testing.T) {
-		if target != manifest {
-			t.Skip("not done: imgtool load into a containerd store records an index item's platform image, not the index")
-		}
+		byCtr := ctrdtest.Start(t)
+		byCtr.Ctr(t, "moby", "images", "import", saved)
 		dst := ctrdtest.Start(t)
 		if err := dst.Stop(); err != nil {
 			t.Fatal(err)
 		}
 		dockertest.MustImgtool(t, "--root", dst.Root, "load", "-i", saved)
-		if err := dst.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		if got := ctrTarget(t, dst, "moby", name); got != target {
-			t.Errorf("imgtool load of imgtool save: target %s, want %s", got, target)
-		}
-		ctrCheckComplete(t, dst, name)
+		checkLoadedAsCtrImports(t, dst, byCtr, ref, target)
 	})
 	t.Run("docker 20.10 load", func(t *testing.T) {
 		d := dockertest.Shared(t)
@@ -225,4 +219,89 @@ func tarFiles(t *testing.T, path string) map[string][]byte {
 			}
 		}
 	}
+}
+
+// checkLoadedAsCtrImports: ref, which imgtool loaded into the stopped
+// containerd dst, is what ctr images import made of the same archive in
+// byCtr: the same target digest and media type (the index, for a
+// multi-platform image), the same blobs and GC labels on the target;
+// imgtool shows the target as the ID and saves it again with that
+// digest; containerd finds the image complete, runs it and its collector
+// keeps every blob.
+func checkLoadedAsCtrImports(t *testing.T, dst, byCtr *ctrdtest.Containerd, ref, target string) {
+	t.Helper()
+	name := "docker.io/library/" + ref
+	for _, cmd := range [][]string{{"inspect", "--format", "{{.Id}}", ref}, {"images", "-q", "--no-trunc", strings.Split(ref, ":")[0]}} {
+		if got := strings.TrimSpace(dockertest.MustImgtool(t, append([]string{"--root", dst.Root}, cmd...)...)); got != target {
+			t.Errorf("imgtool %s after load = %q, want the target %s", cmd[0], got, target)
+		}
+	}
+	resaved := filepath.Join(t.TempDir(), "resaved.tar")
+	dockertest.MustImgtool(t, "--root", dst.Root, "save", "-o", resaved, ref)
+	if got := strings.TrimSpace(dockertest.MustImgtool(t, "digest", "docker-archive:"+resaved)); got != target {
+		t.Errorf("imgtool digest of the save after load = %s, want %s", got, target)
+	}
+	if err := dst.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	want, got := ctrImageLine(t, byCtr, name), ctrImageLine(t, dst, name)
+	if got[2] != target || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("ctr images ls after imgtool load: %s %s, ctr import gives %s %s (target %s)", got[1], got[2], want[1], want[2], target)
+	}
+	if l, w := ctrContentLabels(t, dst, target), ctrContentLabels(t, byCtr, target); l != w {
+		t.Errorf("labels of the target blob: imgtool load %q, ctr import %q", l, w)
+	}
+	if b, w := contentBlobs(t, dst), contentBlobs(t, byCtr); !sameKeys(b, w) {
+		t.Errorf("content store after imgtool load: %d blobs %v, after ctr import %d %v", len(b), b, len(w), w)
+	}
+	ctrCheckComplete(t, dst, name)
+	if out := dst.Ctr(t, "moby", "run", "--rm", name, "ctrd-load-run", "cat", "/d/x"); out != "x\n" {
+		t.Errorf("ctr run of the loaded image: /d/x = %q", out)
+	}
+	// removing another name with --sync makes containerd collect now
+	blobs := contentBlobs(t, dst)
+	dst.Ctr(t, "moby", "images", "tag", name, "docker.io/library/gc-trigger:1")
+	dst.Ctr(t, "moby", "images", "rm", "--sync", "docker.io/library/gc-trigger:1")
+	if left := contentBlobs(t, dst); !sameKeys(left, blobs) {
+		t.Errorf("after GC: blobs %v, before %v", left, blobs)
+	}
+	ctrCheckComplete(t, dst, name)
+}
+
+// ctrImageLine is the fields of ctr images ls's line for name (REF TYPE
+// DIGEST …).
+func ctrImageLine(t *testing.T, c *ctrdtest.Containerd, name string) []string {
+	t.Helper()
+	f := strings.Fields(lineOf(c.Ctr(t, "moby", "images", "ls"), name))
+	if len(f) < 3 {
+		t.Fatalf("ctr images ls: no %s", name)
+	}
+	return f
+}
+
+// ctrContentLabels is the labels ctr content ls shows for a blob, sorted.
+func ctrContentLabels(t *testing.T, c *ctrdtest.Containerd, dgst string) string {
+	t.Helper()
+	out := c.Ctr(t, "moby", "content", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == dgst {
+			labels := strings.Split(f[len(f)-1], ",")
+			sort.Strings(labels)
+			return strings.Join(labels, ",")
+		}
+	}
+	t.Fatalf("ctr content ls: no %s:\n%s", dgst, out)
+	return ""
+}
+
+func sameKeys(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
 }

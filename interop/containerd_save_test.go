@@ -132,7 +132,7 @@ func checkSavedFromContainerd(t *testing.T, src *ctrdtest.Containerd, ref, targe
 			t.Fatal(err)
 		}
 		dockertest.MustImgtool(t, "--root", dst.Root, "load", "-i", saved)
-		checkLoadedAsCtrImports(t, dst, byCtr, ref, target)
+		checkLoadedAsCtrImports(t, dst, byCtr, ref, name, target)
 	})
 	t.Run("docker 20.10 load", func(t *testing.T) {
 		d := dockertest.Shared(t)
@@ -221,17 +221,18 @@ func tarFiles(t *testing.T, path string) map[string][]byte {
 	}
 }
 
-// checkLoadedAsCtrImports: ref, which imgtool loaded into the stopped
-// containerd dst, is what ctr images import made of the same archive in
-// byCtr: the same target digest and media type (the index, for a
-// multi-platform image), the same blobs and GC labels on the target;
+// checkLoadedAsCtrImports: ref (name to ctr), which imgtool loaded into
+// the stopped containerd dst, is what ctr images import (or pull) made of
+// the same source in byCtr: the same target digest and media type (the
+// index, for a multi-platform image), the same blobs and GC labels on the
+// target;
 // imgtool shows the target as the ID and saves it again with that
 // digest; containerd finds the image complete, runs it and its collector
 // keeps every blob.
-func checkLoadedAsCtrImports(t *testing.T, dst, byCtr *ctrdtest.Containerd, ref, target string) {
+func checkLoadedAsCtrImports(t *testing.T, dst, byCtr *ctrdtest.Containerd, ref, name, target string) {
 	t.Helper()
-	name := "docker.io/library/" + ref
-	for _, cmd := range [][]string{{"inspect", "--format", "{{.Id}}", ref}, {"images", "-q", "--no-trunc", strings.Split(ref, ":")[0]}} {
+	repo := ref[:strings.LastIndex(ref, ":")]
+	for _, cmd := range [][]string{{"inspect", "--format", "{{.Id}}", ref}, {"images", "-q", "--no-trunc", repo}} {
 		if got := strings.TrimSpace(dockertest.MustImgtool(t, append([]string{"--root", dst.Root}, cmd...)...)); got != target {
 			t.Errorf("imgtool %s after load = %q, want the target %s", cmd[0], got, target)
 		}
@@ -279,13 +280,19 @@ func ctrImageLine(t *testing.T, c *ctrdtest.Containerd, name string) []string {
 	return f
 }
 
-// ctrContentLabels is the labels ctr content ls shows for a blob, sorted.
+// ctrContentLabels is the GC labels ctr content ls shows for a blob,
+// sorted (a pull adds distribution source labels imgtool does not write).
 func ctrContentLabels(t *testing.T, c *ctrdtest.Containerd, dgst string) string {
 	t.Helper()
 	out := c.Ctr(t, "moby", "content", "ls")
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 1 && f[0] == dgst {
-			labels := strings.Split(f[len(f)-1], ",")
+			var labels []string
+			for _, l := range strings.Split(f[len(f)-1], ",") {
+				if strings.HasPrefix(l, "containerd.io/gc.ref.") {
+					labels = append(labels, l)
+				}
+			}
 			sort.Strings(labels)
 			return strings.Join(labels, ",")
 		}

@@ -156,7 +156,8 @@ func addIndex(ctx context.Context, tx store.Tx, e Item, opts LoadOptions) (Loade
 	if whole == nil {
 		whole = e.Index
 	}
-	id, err := itx.AddIndex(whole, images)
+	// only a registry source gives digest references: a pull
+	id, err := itx.AddIndex(whole, images, len(e.DigestRefs) > 0)
 	if err != nil {
 		return Loaded{}, err
 	}

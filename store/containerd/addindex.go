@@ -20,8 +20,12 @@ func (s *Store) KeepsIndexes() bool { return true }
 // digest) with their blobs, and on every index the GC labels to the
 // children staged under it; children not given are left out, as an
 // import leaves out what its platform matcher does not take. The index
-// is the image record's target.
-func (t *tx) AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image) (v1.Hash, error) {
+// is the image record's target. A pull labels every child, staged or
+// not, as containerd's pull sets the labels before it filters platforms
+// (so that a later pull of another platform is kept too); an import
+// labels the children it took.
+func (t *tx) AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, pulled bool) (v1.Hash, error) {
+	t.pulled = pulled
 	d, n, err := t.stageIndex(idx, images, 0)
 	if err != nil {
 		return v1.Hash{}, err
@@ -64,6 +68,9 @@ func (t *tx) stageIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, depth in
 	if len(staged) == 0 {
 		return d, 0, nil
 	}
+	if t.pulled {
+		staged = im.Manifests
+	}
 	if _, err := t.putBytes(raw, indexGCLabels(staged)); err != nil {
 		return d, 0, err
 	}
@@ -95,8 +102,8 @@ func (t *tx) stageChild(idx v1.ImageIndex, c v1.Descriptor, images map[v1.Hash]v
 	return true, nil
 }
 
-// indexGCLabels are the labels containerd's import puts on an index for
-// the children it took (images.SetChildrenMappedLabels with
+// indexGCLabels are the labels containerd's import and pull put on an
+// index for its children (images.SetChildrenMappedLabels with
 // ChildGCLabels): manifests m.0, m.1, …, indexes 0, 1, … in index order.
 func indexGCLabels(children []v1.Descriptor) map[string]string {
 	labels := map[string]string{}

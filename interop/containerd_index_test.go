@@ -1,0 +1,79 @@
+package interop
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/imgtool/imgtool/internal/ctrdtest"
+	"github.com/imgtool/imgtool/internal/dockertest"
+)
+
+// TestContainerdStoreLoadIndex: a multi-platform index pulled from a
+// registry or loaded from an OCI archive into a stopped containerd store
+// is recorded as ctr images pull / import record it: the index is the
+// target (Docker 29's image ID), its bytes kept, the blobs of the
+// platforms taken (the host's, or those --platform names) written with
+// containerd's GC labels.
+func TestContainerdStoreLoadIndex(t *testing.T) {
+	legacy, _, _ := ctrdSource(t, "ctrd-multi:1")
+	layout := filepath.Join(t.TempDir(), "layout")
+	dockertest.MustImgtool(t, "convert", "--compress", "gzip", "docker-archive:"+legacy, "oci:"+layout)
+	twoPlatformLayout(t, layout) // linux/amd64 (the host's) and linux/arm64
+	index := readIndex(t, filepath.Join(layout, "index.json"))[0].Digest
+
+	t.Run("pull", func(t *testing.T) {
+		reg := startRegistry(t, "", "")
+		isolateDockerConfig(t, nil)
+		ref := reg.host + "/ctrd/multi:1"
+		dockertest.MustImgtool(t, "push", "oci:"+layout, ref)
+		byCtr := ctrdtest.Start(t)
+		byCtr.Ctr(t, "moby", "images", "pull", "--plain-http", ref)
+		dst := ctrdtest.Start(t)
+		if err := dst.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		dockertest.MustImgtool(t, "--root", dst.Root, "pull", ref)
+		checkLoadedAsCtrImports(t, dst, byCtr, ref, ref, index)
+	})
+	t.Run("load both platforms", func(t *testing.T) {
+		nameIndex(t, layout, "docker.io/library/ctrd-multi:1", "1")
+		archive := filepath.Join(t.TempDir(), "multi.tar")
+		if out, err := exec.Command("tar", "-C", layout, "-cf", archive, "oci-layout", "index.json", "blobs").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v %s", err, out)
+		}
+		byCtr := ctrdtest.Start(t)
+		byCtr.Ctr(t, "moby", "images", "import", "--all-platforms", archive)
+		dst := ctrdtest.Start(t)
+		if err := dst.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		dockertest.MustImgtool(t, "--root", dst.Root, "load", "--platform", "linux/amd64", "--platform", "linux/arm64", "-i", archive)
+		checkLoadedAsCtrImports(t, dst, byCtr, "ctrd-multi:1", "docker.io/library/ctrd-multi:1", index)
+	})
+}
+
+// nameIndex gives the layout's one index.json entry the names ctr import
+// and imgtool load read: io.containerd.image.name and its tag as ref name.
+func nameIndex(t *testing.T, layout, name, tag string) {
+	t.Helper()
+	p := filepath.Join(layout, "index.json")
+	var top map[string]any
+	b, err := os.ReadFile(p)
+	if err == nil {
+		err = json.Unmarshal(b, &top)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	top["manifests"].([]any)[0].(map[string]any)["annotations"] = map[string]string{
+		"io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag}
+	if b, err = json.Marshal(top); err == nil {
+		err = os.WriteFile(p, b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,7 +3,6 @@ package interop
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -18,9 +17,7 @@ import (
 // platforms taken (the host's, or those --platform names) written with
 // containerd's GC labels.
 func TestContainerdStoreLoadIndex(t *testing.T) {
-	legacy, _, _ := ctrdSource(t, "ctrd-multi:1")
-	layout := filepath.Join(t.TempDir(), "layout")
-	dockertest.MustImgtool(t, "convert", "--compress", "gzip", "docker-archive:"+legacy, "oci:"+layout)
+	layout, _ := ctrdLayout(t, "ctrd-multi:1")
 	twoPlatformLayout(t, layout) // linux/amd64 (the host's) and linux/arm64
 	index := readIndex(t, filepath.Join(layout, "index.json"))[0].Digest
 
@@ -40,10 +37,7 @@ func TestContainerdStoreLoadIndex(t *testing.T) {
 	})
 	t.Run("load both platforms", func(t *testing.T) {
 		nameIndex(t, layout, "docker.io/library/ctrd-multi:1", "1")
-		archive := filepath.Join(t.TempDir(), "multi.tar")
-		if out, err := exec.Command("tar", "-C", layout, "-cf", archive, "oci-layout", "index.json", "blobs").CombinedOutput(); err != nil {
-			t.Fatalf("tar: %v %s", err, out)
-		}
+		archive := tarLayout(t, layout)
 		byCtr := ctrdtest.Start(t)
 		byCtr.Ctr(t, "moby", "images", "import", "--all-platforms", archive)
 		dst := ctrdtest.Start(t)

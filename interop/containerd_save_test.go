@@ -44,14 +44,9 @@ func TestContainerdStoreSave(t *testing.T) {
 // (a single-platform pull of a multi-platform image: one child is not in
 // the content store) is saved whole, the index bytes kept.
 func TestContainerdStoreSaveIndex(t *testing.T) {
-	legacy, dockerID, _ := ctrdSource(t, "ctrd-idx:1")
-	layout := filepath.Join(t.TempDir(), "layout")
-	dockertest.MustImgtool(t, "convert", "--compress", "gzip", "docker-archive:"+legacy, "oci:"+layout)
+	layout, dockerID := ctrdLayout(t, "ctrd-idx:1")
 	manifest := wrapInIndex(t, layout, "docker.io/library/ctrd-idx:1")
-	archive := filepath.Join(t.TempDir(), "idx.tar")
-	if out, err := exec.Command("tar", "-C", layout, "-cf", archive, "oci-layout", "index.json", "blobs").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v %s", err, out)
-	}
+	archive := tarLayout(t, layout)
 	src := ctrdtest.Start(t)
 	src.Ctr(t, "moby", "images", "import", archive)
 	target := ctrTarget(t, src, "moby", "docker.io/library/ctrd-idx:1")
@@ -59,6 +54,26 @@ func TestContainerdStoreSaveIndex(t *testing.T) {
 		t.Fatalf("ctr import targets the manifest %s, not the index", target)
 	}
 	checkSavedFromContainerd(t, src, "ctrd-idx:1", target, manifest, dockerID)
+}
+
+// ctrdLayout is ctrdSource's image as an OCI layout with gzip layers (as
+// pulled images are stored), and its Docker ID.
+func ctrdLayout(t *testing.T, tag string) (layout, dockerID string) {
+	t.Helper()
+	legacy, dockerID, _ := ctrdSource(t, tag)
+	layout = filepath.Join(t.TempDir(), "layout")
+	dockertest.MustImgtool(t, "convert", "--compress", "gzip", "docker-archive:"+legacy, "oci:"+layout)
+	return layout, dockerID
+}
+
+// tarLayout tars an OCI layout into an OCI archive (by GNU tar, as a user would).
+func tarLayout(t *testing.T, layout string) string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "layout.tar")
+	if out, err := exec.Command("tar", "-C", layout, "-cf", archive, "oci-layout", "index.json", "blobs").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	return archive
 }
 
 // wrapInIndex makes the layout's one image the child of an index (this

@@ -252,6 +252,7 @@ func checkLoadedAsCtrImports(t *testing.T, dst, byCtr *ctrdtest.Containerd, ref,
 			t.Errorf("imgtool %s after load = %q, want the target %s", cmd[0], got, target)
 		}
 	}
+	dockertest.MustImgtool(t, "--root", dst.Root, "check", "--deep")
 	resaved := filepath.Join(t.TempDir(), "resaved.tar")
 	dockertest.MustImgtool(t, "--root", dst.Root, "save", "-o", resaved, ref)
 	if got := strings.TrimSpace(dockertest.MustImgtool(t, "digest", "docker-archive:"+resaved)); got != target {

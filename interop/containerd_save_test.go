@@ -240,10 +240,9 @@ func tarFiles(t *testing.T, path string) map[string][]byte {
 // the stopped containerd dst, is what ctr images import (or pull) made of
 // the same source in byCtr: the same target digest and media type (the
 // index, for a multi-platform image), the same blobs and GC labels on the
-// target;
-// imgtool shows the target as the ID and saves it again with that
-// digest; containerd finds the image complete, runs it and its collector
-// keeps every blob.
+// target; imgtool check --deep passes, imgtool shows the target as the
+// ID and saves it again with that digest; containerd finds the image
+// complete, runs it and its collector keeps every blob.
 func checkLoadedAsCtrImports(t *testing.T, dst, byCtr *ctrdtest.Containerd, ref, name, target string) {
 	t.Helper()
 	repo := ref[:strings.LastIndex(ref, ":")]

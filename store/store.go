@@ -151,10 +151,12 @@ type IndexTx interface {
 	Tx
 	// AddIndex stages idx's bytes as they are, with images (children of
 	// idx or of an index below it, by manifest digest) and the GC labels
-	// from each index to its children: those staged, or with pulled all
-	// of them, as containerd's import and pull label them; children not
-	// given are left out. It returns the index digest.
-	AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, pulled bool) (v1.Hash, error)
+	// from each index to its children: those staged, or with labelAll all
+	// of them, present or not (containerd labels what its platform
+	// matcher takes: all on a pull, and on Docker 29's load without
+	// --platform); children not given are left out. It returns the index
+	// digest.
+	AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, labelAll bool) (v1.Hash, error)
 }
 
 // KeepsIndexes reports a store whose transactions are IndexTx.

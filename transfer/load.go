@@ -29,6 +29,9 @@ type Loaded struct {
 type LoadOptions struct {
 	// Progress, if set, counts each new layer's bytes as it is unpacked.
 	Progress progress.Reporter
+	// AnyPlatform: no platform was asked for, so a store that records
+	// indexes labels every child of an index, as Docker 29's load does.
+	AnyPlatform bool
 }
 
 // Load registers every image of entries in one transaction: all of them
@@ -156,8 +159,9 @@ func addIndex(ctx context.Context, tx store.Tx, e Item, opts LoadOptions) (Loade
 	if whole == nil {
 		whole = e.Index
 	}
-	// only a registry source gives digest references: a pull
-	id, err := itx.AddIndex(whole, images, len(e.DigestRefs) > 0)
+	// only a registry source gives digest references: a pull labels
+	// every child whatever the platforms asked
+	id, err := itx.AddIndex(whole, images, opts.AnyPlatform || len(e.DigestRefs) > 0)
 	if err != nil {
 		return Loaded{}, err
 	}

@@ -99,7 +99,7 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 			images = append(images, pi)
 		}
 	}
-	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress})
+	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress, AnyPlatform: len(opts.Platforms) == 0})
 	if err != nil {
 		return nil, err
 	}

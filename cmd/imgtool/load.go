@@ -28,7 +28,8 @@ nothing. Every image of a docker save archive is loaded, whatever its platform (
 load does); --platform keeps only the images of those platforms. A multi-platform index
 (an OCI layout, a containerd export) loads the host's platform unless --platform says
 otherwise; into a containerd store (Docker 29) the index itself is the image, its digest
-the ID, as docker load and ctr images import record it.
+the ID, with every platform the archive holds (or those --platform names), as Docker 29's
+docker load records it.
 
 Examples:
   imgtool load -i app.tar

@@ -20,12 +20,14 @@ func (s *Store) KeepsIndexes() bool { return true }
 // digest) with their blobs, and on every index the GC labels to the
 // children staged under it; children not given are left out, as an
 // import leaves out what its platform matcher does not take. The index
-// is the image record's target. A pull labels every child, staged or
-// not, as containerd's pull sets the labels before it filters platforms
-// (so that a later pull of another platform is kept too); an import
-// labels the children it took.
-func (t *tx) AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, pulled bool) (v1.Hash, error) {
-	t.pulled = pulled
+// is the image record's target. With labelAll every child is labelled,
+// staged or not: containerd's pull sets the labels before it filters
+// platforms (so that a later pull of another platform is kept too), and
+// Docker 29's load imports with a matcher that takes any platform,
+// skipping missing content; ctr images import (the host's platform) and
+// a load with --platform label the children they take.
+func (t *tx) AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, labelAll bool) (v1.Hash, error) {
+	t.labelAll = labelAll
 	d, n, err := t.stageIndex(idx, images, 0)
 	if err != nil {
 		return v1.Hash{}, err
@@ -68,7 +70,7 @@ func (t *tx) stageIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, depth in
 	if len(staged) == 0 {
 		return d, 0, nil
 	}
-	if t.pulled {
+	if t.labelAll {
 		staged = im.Manifests
 	}
 	if _, err := t.putBytes(raw, indexGCLabels(staged)); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // TestAddIndex: an index staged with one of its two images records the
 // index as the target, its bytes as given, the image's blobs, the GC
-// labels to the child staged (or, pulled, to both), and not the other
+// labels to the child staged (or, labelAll, to both), and not the other
 // child; a failed AddIndex leaves no blob behind.
 func TestAddIndex(t *testing.T) {
 	amd, arm := randomImage(t), randomImage(t)
@@ -26,14 +26,14 @@ func TestAddIndex(t *testing.T) {
 	idxDigest, _ := idx.Digest()
 	amdDigest, _ := amd.Digest()
 	armDigest, _ := arm.Digest()
-	for _, pulled := range []bool{false, true} {
+	for _, labelAll := range []bool{false, true} {
 		s := openTestStore(t)
 		unlock, err := s.Writer()
 		if err != nil {
 			t.Fatal(err)
 		}
 		tx := s.Begin().(*tx)
-		id, err := tx.AddIndex(idx, map[v1.Hash]v1.Image{amdDigest: amd}, pulled)
+		id, err := tx.AddIndex(idx, map[v1.Hash]v1.Image{amdDigest: amd}, labelAll)
 		if err == nil {
 			err = tx.Commit()
 		}
@@ -50,7 +50,7 @@ func TestAddIndex(t *testing.T) {
 			t.Errorf("the child not given (%s) was written", armDigest)
 		}
 		want := map[string]string{"containerd.io/gc.ref.content.m.0": amdDigest.String()}
-		if pulled {
+		if labelAll {
 			want["containerd.io/gc.ref.content.m.1"] = armDigest.String()
 		}
 		var labels map[string]string
@@ -61,7 +61,7 @@ func TestAddIndex(t *testing.T) {
 			return err
 		})
 		if !reflect.DeepEqual(labels, want) {
-			t.Errorf("pulled=%v: index labels %v, want %v", pulled, labels, want)
+			t.Errorf("labelAll=%v: index labels %v, want %v", labelAll, labels, want)
 		}
 		if len(recs) != 1 || recs[0].Target.Digest != idxDigest.String() || !isIndex(recs[0].Target.MediaType) {
 			t.Errorf("image records %+v, want one targeting the index", recs)

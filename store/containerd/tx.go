@@ -27,7 +27,7 @@ type tx struct {
 	created   []string // blob files this tx created
 	targets   []descriptor
 	newLayers int
-	pulled    bool                      // AddIndex labels every child of an index (a pull)
+	labelAll  bool                      // AddIndex labels every child of an index
 	layers    map[v1.Hash]v1.Descriptor // diff ID -> blob, for AddConfig
 	done      bool
 }

@@ -27,7 +27,7 @@ func TestAddIndex(t *testing.T) {
 	amdDigest, _ := amd.Digest()
 	armDigest, _ := arm.Digest()
 	for _, labelAll := range []bool{false, true} {
-		s := openTestStore(t)
+		s := newRoot(t)
 		unlock, err := s.Writer()
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestAddIndex(t *testing.T) {
 		unlock()
 	}
 
-	s := openTestStore(t)
+	s := newRoot(t)
 	unlock, err := s.Writer()
 	if err != nil {
 		t.Fatal(err)
@@ -87,26 +87,6 @@ func TestAddIndex(t *testing.T) {
 	if n := countFiles(t, filepath.Join(s.contentDir(), "blobs")); n != 0 {
 		t.Errorf("a failed AddIndex left %d blobs", n)
 	}
-}
-
-func openTestStore(t *testing.T) *Store {
-	t.Helper()
-	root := t.TempDir()
-	for _, d := range []string{"io.containerd.content.v1.content", "io.containerd.metadata.v1.bolt"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := bolt.Open(filepath.Join(root, "io.containerd.metadata.v1.bolt", "meta.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func randomImage(t *testing.T) v1.Image {

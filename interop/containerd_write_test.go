@@ -2,11 +2,15 @@ package interop
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/imgtool/imgtool/flatten"
 	"github.com/imgtool/imgtool/internal/ctrdtest"
 	"github.com/imgtool/imgtool/internal/dockertest"
 )
@@ -139,7 +143,7 @@ func TestContainerdStoreImportPushPull(t *testing.T) {
 // snapshot gives (tarred by GNU tar), while containerd runs and stopped.
 func TestContainerdStoreDockerContainer(t *testing.T) {
 	dockertest.Require(t, "tar", "mount", "umount")
-	archive, _, _ := ctrdSource(t, "ctrd-ct:1")
+	archive, _, imageTree := ctrdSource(t, "ctrd-ct:1")
 	c := ctrdtest.Start(t)
 	c.Ctr(t, "moby", "images", "import", archive)
 	target := ctrTarget(t, c, "moby", "docker.io/library/ctrd-ct:1")
@@ -159,6 +163,7 @@ func TestContainerdStoreDockerContainer(t *testing.T) {
 	t.Setenv("IMGTOOL_CONTAINERD_CONFIG", c.Config)
 
 	want := mountedTree(t, c, cid)
+	wantDiff := snapshotDiff(t, c, cid)
 	check := func(t *testing.T) {
 		ps := dockertest.MustImgtool(t, "--root", dockerRoot, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}")
 		if !strings.HasPrefix(ps, cid+" c29 Exited (0) ") {
@@ -194,6 +199,22 @@ func TestContainerdStoreDockerContainer(t *testing.T) {
 		if out := c.Ctr(t, "moby", "run", "--rm", name, "ctrd-run2", "sh", "-c", "cat /new /d/y; test -e /f || echo gone"); out != "new\ny\ngone\n" {
 			t.Errorf("ctr run of the committed image: %q", out)
 		}
+		// the committed layer makes the change containerd's own diff of the
+		// snapshot makes: the same entries added or changed, the same image
+		// paths removed (imgtool writes Docker's overlay2 form: whiteouts
+		// 0600, an opaque marker for a directory made anew; containerd's
+		// walking differ whiteouts with mode 0 what the new directory lacks)
+		saved := filepath.Join(t.TempDir(), "committed.tar")
+		dockertest.MustImgtool(t, "--root", dockerRoot, "save", "-o", saved, "ctrd-committed:1")
+		got := layerTree(t, topLayer(t, saved))
+		wantKept, wantGone := layerChange(wantDiff, imageTree)
+		gotKept, gotGone := layerChange(got, imageTree)
+		if diff := lineDiff(wantKept, gotKept); len(diff) > 0 || len(wantKept) == 0 {
+			t.Errorf("committed layer's entries differ from ctr snapshots diff of the container (- ctr, + imgtool):\n%s", strings.Join(diff, "\n"))
+		}
+		if diff := lineDiff(wantGone, gotGone); len(diff) > 0 || len(wantGone) == 0 {
+			t.Errorf("paths the committed layer removes differ from ctr snapshots diff's (- ctr, + imgtool):\n%s", strings.Join(diff, "\n"))
+		}
 	})
 }
 
@@ -216,6 +237,91 @@ func mountedTree(t *testing.T, c *ctrdtest.Containerd, key string) []string {
 		t.Fatal(err)
 	}
 	return treeLines(exportTree(t, b, true, true))
+}
+
+// snapshotDiff is containerd's diff of a snapshot against its parent
+// (ctr snapshots diff writes it, an uncompressed tar, on stdout),
+// described entry by entry.
+func snapshotDiff(t *testing.T, c *ctrdtest.Containerd, key string) []string {
+	t.Helper()
+	out := c.Ctr(t, "moby", "snapshots", "diff", "--media-type", "application/vnd.oci.image.layer.v1.tar", key)
+	return layerTree(t, []byte(out))
+}
+
+// layerChange splits a layer's entries (layerTree lines) into those it
+// adds or changes and the paths of lower (tree lines, path first) it
+// removes: by a whiteout, or under a directory an opaque marker resets
+// and the layer does not add again.
+func layerChange(layer, lower []string) (kept, gone []string) {
+	added := map[string]bool{}
+	var whiteouts, opaque []string
+	for _, l := range layer {
+		p := strings.Fields(l)[0]
+		dir, base := filepath.Split(p)
+		switch {
+		case base == ".wh..wh..opq":
+			opaque = append(opaque, dir)
+		case strings.HasPrefix(base, ".wh."):
+			whiteouts = append(whiteouts, dir+strings.TrimPrefix(base, ".wh."))
+		default:
+			added[p] = true
+			kept = append(kept, l)
+		}
+	}
+	for _, l := range lower {
+		p := strings.Fields(l)[0]
+		if added[p] {
+			continue
+		}
+		removed := false
+		for _, w := range whiteouts {
+			removed = removed || p == w || strings.HasPrefix(p, w+"/")
+		}
+		for _, o := range opaque {
+			removed = removed || strings.HasPrefix(p, o)
+		}
+		if removed {
+			gone = append(gone, p)
+		}
+	}
+	return kept, gone
+}
+
+// topLayer is the last layer of a docker save archive's one image.
+func topLayer(t *testing.T, archive string) []byte {
+	t.Helper()
+	files := tarFiles(t, archive)
+	var items []struct{ Layers []string }
+	if err := json.Unmarshal(files["manifest.json"], &items); err != nil || len(items) != 1 || len(items[0].Layers) == 0 {
+		t.Fatalf("manifest.json = %s (%v)", files["manifest.json"], err)
+	}
+	b := files[items[0].Layers[len(items[0].Layers)-1]]
+	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// layerTree describes every entry of a layer tar, whiteouts included.
+func layerTree(t *testing.T, layer []byte) []string {
+	t.Helper()
+	nodes, err := flatten.Describe(bytes.NewReader(layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range nodes {
+		if n.Path != "" {
+			out = append(out, treeLine(n))
+		}
+	}
+	return out
 }
 
 // checkFailedLoadUntouched: a load that fails half way (the top layer's

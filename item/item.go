@@ -16,6 +16,10 @@ import (
 type Item struct {
 	Image v1.Image      // nil when Index is set
 	Index v1.ImageIndex // a multi-platform index; nil for an image
+	// Whole is Index as the source holds it when a platform choice cut
+	// Index down (nil when it did not): a store that records indexes (the
+	// containerd store, as Docker 29) keeps these bytes, the image's ID.
+	Whole v1.ImageIndex
 	Tags  []name.Tag
 	// RefNames are org.opencontainers.image.ref.name values that do not
 	// come with a tag (bare names such as "latest" in skopeo's layouts).

@@ -143,6 +143,27 @@ type Tx interface {
 	Abort()
 }
 
+// IndexTx is a Tx whose store records a multi-platform image as its
+// index (the containerd store, as Docker 29 and ctr images import do):
+// the image ID is the index digest.
+type IndexTx interface {
+	Tx
+	// AddIndex stages idx's bytes as they are, with images (children of
+	// idx or of an index below it, by manifest digest) and the GC labels
+	// from each index to its children: those staged, or with labelAll all
+	// of them, present or not (containerd labels what its platform
+	// matcher takes: all on a pull, and on Docker 29's load without
+	// --platform); children not given are left out. It returns the index
+	// digest.
+	AddIndex(idx v1.ImageIndex, images map[v1.Hash]v1.Image, labelAll bool) (v1.Hash, error)
+}
+
+// KeepsIndexes reports a store whose transactions are IndexTx.
+func KeepsIndexes(st Store) bool {
+	k, ok := st.(interface{ KeepsIndexes() bool })
+	return ok && k.KeepsIndexes()
+}
+
 // IDIsConfigDigest reports whether a store image's ID is its config's
 // digest (overlay2, Docker's classic store) rather than the digest of the
 // manifest or index its record targets (the containerd store, Docker 29).

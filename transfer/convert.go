@@ -14,6 +14,7 @@ import (
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
+	"github.com/imgtool/imgtool/store"
 	"github.com/imgtool/imgtool/tarball"
 )
 
@@ -111,7 +112,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 	for i, it := range items {
 		digests[i] = it.Digest
 	}
-	if items, err = Select(items, "", opts, dt.SinglePlatform); err != nil {
+	if items, err = Select(items, "", loadPlatforms(src, dt, env, opts), dt.SinglePlatform); err != nil {
 		source.Close()
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
@@ -145,6 +146,23 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		}
 	}
 	return &Result{Written: written, Digests: digests}, nil
+}
+
+// loadPlatforms is the platform choice for Select: opts, except that a
+// load (not a pull) into a store that records indexes takes every
+// platform the source holds when none is asked, skipping those whose
+// blobs are absent without a word, as Docker 29's docker load into the
+// containerd store does (containerd's import with any platform, skipping
+// missing content). A pull takes the host's platform, as docker pull.
+func loadPlatforms(src Ref, dt *Transport, env *Env, opts ConvertOptions) ConvertOptions {
+	if dt.Name != "store" || src.Transport == "docker" || len(opts.Platforms) > 0 || opts.AllPlatforms {
+		return opts
+	}
+	if st, err := env.Store(); err != nil || !store.KeepsIndexes(st) {
+		return opts
+	}
+	opts.AllPlatforms, opts.SkipMissingPlatforms, opts.Skipped = true, true, nil
+	return opts
 }
 
 // withoutArtifactIndexes drops the indexes that hold nothing but

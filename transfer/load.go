@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/item"
 	"github.com/imgtool/imgtool/progress"
 	"github.com/imgtool/imgtool/reference"
@@ -28,6 +29,9 @@ type Loaded struct {
 type LoadOptions struct {
 	// Progress, if set, counts each new layer's bytes as it is unpacked.
 	Progress progress.Reporter
+	// AnyPlatform: no platform was asked for, so a store that records
+	// indexes labels every child of an index, as Docker 29's load does.
+	AnyPlatform bool
 }
 
 // Load registers every image of entries in one transaction: all of them
@@ -43,6 +47,14 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 	out := make([]Loaded, 0, len(entries))
 	parents := loadParents(entries)
 	for i, e := range entries {
+		if e.Index != nil {
+			l, err := addIndex(ctx, tx, e, opts)
+			if err != nil {
+				return nil, imageErr(e, err)
+			}
+			out = append(out, l)
+			continue
+		}
 		id, err := tx.AddImage(WithProgress(e.Image, opts.Progress), parents[i])
 		if err != nil {
 			return nil, imageErr(e, err)
@@ -98,6 +110,9 @@ func Load(ctx context.Context, st store.Store, entries []Item, opts LoadOptions)
 func loadParents(entries []item.Item) []v1.Hash {
 	diffs := map[v1.Hash][]v1.Hash{}
 	for _, e := range entries {
+		if e.Image == nil {
+			continue
+		}
 		if cf, err := e.Image.ConfigFile(); err == nil {
 			diffs[e.ID()] = cf.RootFS.DiffIDs
 		}
@@ -118,6 +133,43 @@ func loadParents(entries []item.Item) []v1.Hash {
 		}
 	}
 	return out
+}
+
+// addIndex stages an index item into a store that records indexes: the
+// index as the source holds it (Whole, before a platform choice cut it),
+// with the images the cut kept. The first image gives the diff IDs and
+// platform reported.
+func addIndex(ctx context.Context, tx store.Tx, e Item, opts LoadOptions) (Loaded, error) {
+	itx, ok := tx.(store.IndexTx)
+	if !ok {
+		return Loaded{}, fmt.Errorf("index %s: this store records images, not indexes", e.Digest)
+	}
+	kept, err := archive.IndexImages(e.Index)
+	if err != nil {
+		return Loaded{}, err
+	}
+	if len(kept) == 0 {
+		return Loaded{}, fmt.Errorf("index %s: no image to load", e.Digest)
+	}
+	images := make(map[v1.Hash]v1.Image, len(kept))
+	for _, k := range kept {
+		images[k.Digest] = wrapImage(k.Image, ctx, opts.Progress)
+	}
+	whole := e.Whole
+	if whole == nil {
+		whole = e.Index
+	}
+	// only a registry source gives digest references: a pull labels
+	// every child whatever the platforms asked
+	id, err := itx.AddIndex(whole, images, opts.AnyPlatform || len(e.DigestRefs) > 0)
+	if err != nil {
+		return Loaded{}, err
+	}
+	cf, err := kept[0].Image.ConfigFile()
+	if err != nil {
+		return Loaded{}, err
+	}
+	return Loaded{ID: id, DiffIDs: cf.RootFS.DiffIDs, Platform: kept[0].Platform}, nil
 }
 
 func imageErr(e Item, err error) error {

@@ -255,6 +255,9 @@ func FilterPlatforms(items []Item, opts ConvertOptions, singlePlatform bool) ([]
 			}
 			return nil, errors.New("no platform of the index has its blobs in the source")
 		}
+		if it.Whole == nil && idx != it.Index {
+			it.Whole = it.Index
+		}
 		it.Index = idx
 		if d, err := idx.Digest(); err == nil {
 			it.Digest = d

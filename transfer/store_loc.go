@@ -6,6 +6,7 @@ import (
 
 	"github.com/imgtool/imgtool/archive"
 	"github.com/imgtool/imgtool/platform"
+	"github.com/imgtool/imgtool/store"
 )
 
 // The store as a location: a source of the images its references name
@@ -63,18 +64,26 @@ type storeSink struct {
 	env *Env
 }
 
-// Put loads the items in one transaction: every image of an index item
-// (Select has already cut it to the platforms asked for), the item's tags
-// going to its first image, since a store name holds one image.
+// Put loads the items in one transaction. A store that records indexes
+// (containerd, as Docker 29) takes an index item whole: the index is the
+// image, with the platforms Select kept. Into any other (overlay2, as
+// Docker 20.10) every image of an index item goes (Select has already cut
+// it to the platforms asked for), the item's tags going to its first
+// image, since a store name holds one image.
 func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) ([]Written, error) {
 	st, err := s.env.Store()
 	if err != nil {
 		return nil, err
 	}
+	keepIndexes := store.KeepsIndexes(st)
 	var images []Item
 	for _, it := range items {
 		if it.Index == nil {
 			it.Image = wrapImage(it.Image, ctx, nil)
+			images = append(images, it)
+			continue
+		}
+		if keepIndexes {
 			images = append(images, it)
 			continue
 		}
@@ -90,13 +99,16 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 			images = append(images, pi)
 		}
 	}
-	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress})
+	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress, AnyPlatform: len(opts.Platforms) == 0})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Written, len(loaded))
 	for i, l := range loaded {
 		out[i] = Written{Tags: l.Tags, ID: l.ID, Digest: images[i].Digest, DiffIDs: l.DiffIDs, Renamed: l.Renamed}
+		if images[i].Index != nil {
+			out[i].Digest = l.ID // the index as the source holds it, the image's ID
+		}
 		if l.Platform != nil {
 			out[i].Platform, out[i].Platforms = l.Platform, []string{platform.String(l.Platform)}
 		}

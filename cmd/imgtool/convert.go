@@ -209,7 +209,8 @@ taken whatever their platform, as docker load takes every image of a docker save
 whole to oci, oci-archive, dir and docker://, bytes and digests unchanged unless
 layers are recompressed or platforms dropped; a docker-archive gets one image per
 platform; the store (and flatten) take the host's platform from an index unless
---platform or --all-platforms. A kept
+--platform or --all-platforms (a containerd store records the index itself, with
+every platform an archive holds, as Docker 29). A kept
 platform whose blobs are absent fails, naming it, unless --skip-missing-platforms.
 
 OCI artifacts (signatures, SBOMs, referrers, empty-config manifests, indexes of

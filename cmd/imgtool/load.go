@@ -27,7 +27,9 @@ or -i dir:DIR reads a layout directory; a mismatch, a bad entry or a bad tag loa
 nothing. Every image of a docker save archive is loaded, whatever its platform (as docker
 load does); --platform keeps only the images of those platforms. A multi-platform index
 (an OCI layout, a containerd export) loads the host's platform unless --platform says
-otherwise.
+otherwise; into a containerd store (Docker 29) the index itself is the image, its digest
+the ID, with every platform the archive holds (or those --platform names), as Docker 29's
+docker load records it.
 
 Examples:
   imgtool load -i app.tar

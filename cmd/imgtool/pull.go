@@ -32,7 +32,9 @@ digest records only that. With -o the images are
 written as a docker archive (docker load's format) instead of into the store.
 
 A multi-platform index gives the host's platform unless --platform (repeatable) or
---all-platforms says otherwise; with several, REF tags the first.
+--all-platforms says otherwise; with several, REF tags the first. Into a containerd
+store (Docker 29) the index itself is the image, its digest the ID, with the blobs of
+the platforms pulled.
 
 Examples:
   imgtool pull localhost:5000/app:1

@@ -27,6 +27,7 @@ type tx struct {
 	created   []string // blob files this tx created
 	targets   []descriptor
 	newLayers int
+	labelAll  bool                      // AddIndex labels every child of an index
 	layers    map[v1.Hash]v1.Descriptor // diff ID -> blob, for AddConfig
 	done      bool
 }
@@ -58,46 +59,56 @@ func (t *tx) putBytes(b []byte, labels map[string]string) (string, error) {
 // as they come (compressed or not), the manifest. Its ID is the manifest
 // digest.
 func (t *tx) AddImage(img v1.Image, _ v1.Hash) (v1.Hash, error) {
-	raw, err := img.RawManifest()
+	d, err := t.stageImage(img)
 	if err != nil {
 		return v1.Hash{}, err
+	}
+	t.targets = append(t.targets, d)
+	return v1.NewHash(d.Digest)
+}
+
+// stageImage stages an image's blobs and manifest, without an image
+// record (the child of an index, or AddImage's target).
+func (t *tx) stageImage(img v1.Image) (descriptor, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return descriptor{}, err
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return v1.Hash{}, err
+		return descriptor{}, err
 	}
 	config, err := img.RawConfigFile()
 	if err != nil {
-		return v1.Hash{}, err
+		return descriptor{}, err
 	}
 	if got := digestOf(config); got != m.Config.Digest.String() {
-		return v1.Hash{}, fmt.Errorf("config hashes to %s, the manifest says %s", got, m.Config.Digest)
+		return descriptor{}, fmt.Errorf("config hashes to %s, the manifest says %s", got, m.Config.Digest)
 	}
 	if _, err := t.putBytes(config, nil); err != nil {
-		return v1.Hash{}, err
+		return descriptor{}, err
 	}
 	diffIDs, err := store.ParseConfig(config)
 	if err != nil {
-		return v1.Hash{}, err
+		return descriptor{}, err
 	}
 	if len(diffIDs) != len(m.Layers) {
-		return v1.Hash{}, fmt.Errorf("manifest has %d layers, the config %d diff_ids", len(m.Layers), len(diffIDs))
+		return descriptor{}, fmt.Errorf("manifest has %d layers, the config %d diff_ids", len(m.Layers), len(diffIDs))
 	}
 	for i, d := range m.Layers {
 		if err := t.addBlobLayer(img, d, diffIDs[i]); err != nil {
-			return v1.Hash{}, fmt.Errorf("layer %d: %w", i+1, err)
+			return descriptor{}, fmt.Errorf("layer %d: %w", i+1, err)
 		}
 	}
 	dgst, err := t.putBytes(raw, gcLabels(m))
 	if err != nil {
-		return v1.Hash{}, err
+		return descriptor{}, err
 	}
 	mt := string(m.MediaType)
 	if mt == "" {
 		mt = string(types.OCIManifestSchema1)
 	}
-	t.targets = append(t.targets, descriptor{Digest: dgst, MediaType: mt, Size: int64(len(raw))})
-	return v1.NewHash(dgst)
+	return descriptor{Digest: dgst, MediaType: mt, Size: int64(len(raw))}, nil
 }
 
 func (t *tx) addBlobLayer(img v1.Image, d v1.Descriptor, diffID v1.Hash) error {

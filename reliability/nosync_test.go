@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imgtool/imgtool/internal/ctrdtest"
 	"github.com/imgtool/imgtool/internal/dockertest"
 )
 
@@ -25,7 +26,7 @@ func straceSyncs(t *testing.T, r run) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	inner := r.command(t, ctx)
-	cmd := exec.CommandContext(ctx, "strace", append([]string{"-f", "-qq", "-o", log,
+	cmd := exec.CommandContext(ctx, "strace", append([]string{"-f", "-qq", "-y", "-o", log,
 		"-e", "trace=fsync,fdatasync,syncfs,sync_file_range,sync"}, inner.Args...)...)
 	cmd.Dir, cmd.Env = inner.Dir, inner.Env
 	var stderr bytes.Buffer
@@ -51,11 +52,11 @@ func straceSyncs(t *testing.T, r run) []string {
 // command that writes the store or an archive file makes no fsync,
 // fdatasync, syncfs or sync_file_range call, as its help promises; the
 // same command without it does flush (so the count is not zero for a
-// reason that has nothing to do with the flag).
+// reason that has nothing to do with the flag). Both store backends: an
+// overlay2 root and a (stopped) containerd root.
 func TestNoSyncFlushesNothing(t *testing.T) {
 	dockertest.Require(t, "strace")
-	dir := t.TempDir()
-	rootfs := filepath.Join(dir, "rootfs.tar")
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range []string{"etc/a", "etc/b", "bin/c"} {
@@ -66,38 +67,48 @@ func TestNoSyncFlushesNothing(t *testing.T) {
 	if err := os.WriteFile(rootfs, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []struct {
-		name  string
-		flags []string
-		env   bool
-	}{{"durable", nil, false}, {"--no-sync", []string{"--no-sync"}, false}, {"IMGTOOL_NO_SYNC=1", nil, true}} {
-		t.Run(mode.name, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "root")
-			out := t.TempDir()
-			steps := [][]string{
-				{"import", rootfs, "x:1"},
-				{"save", "-o", filepath.Join(out, "x.tar"), "x:1"},
-				{"export", "-o", filepath.Join(out, "flat.tar"), "x:1"},
-				{"rmi", "x:1"},
-				{"load", "-i", filepath.Join(out, "x.tar")},
-				{"tag", "x:1", "y:1"},
+	newRoot := map[string]func(t *testing.T) string{
+		"overlay2": func(t *testing.T) string { return filepath.Join(t.TempDir(), "root") },
+		"containerd": func(t *testing.T) string {
+			c := ctrdtest.Start(t)
+			if err := c.Stop(); err != nil {
+				t.Fatal(err)
 			}
-			for _, args := range steps {
-				r := run{root: root, args: append(append([]string{"--progress", "none"}, mode.flags...), args...)}
-				if mode.env {
-					r.env = []string{"IMGTOOL_NO_SYNC=1"}
-				}
-				calls := straceSyncs(t, r)
-				if mode.name == "durable" {
-					if len(calls) == 0 {
+			return c.Root
+		},
+	}
+	for _, backend := range []string{"overlay2", "containerd"} {
+		for _, mode := range []struct {
+			name  string
+			flags []string
+			env   []string
+		}{{"durable", nil, nil}, {"--no-sync", []string{"--no-sync"}, nil}, {"IMGTOOL_NO_SYNC=1", nil, []string{"IMGTOOL_NO_SYNC=1"}}} {
+			t.Run(backend+"/"+mode.name, func(t *testing.T) {
+				root := newRoot[backend](t)
+				for _, args := range noSyncSteps(rootfs, t.TempDir()) {
+					r := run{root: root, env: mode.env, args: append(append([]string{"--progress", "none"}, mode.flags...), args...)}
+					calls := straceSyncs(t, r)
+					switch {
+					case mode.flags == nil && mode.env == nil && len(calls) == 0:
 						t.Errorf("imgtool %s (durable) made no flush call: the test cannot see flushes", args[0])
+					case (mode.flags != nil || mode.env != nil) && len(calls) > 0:
+						t.Errorf("imgtool %s %s made %d flush calls, first: %s", mode.name, args[0], len(calls), calls[0])
 					}
-					continue
 				}
-				if len(calls) > 0 {
-					t.Errorf("imgtool %s %s made %d flush calls, first: %s", mode.name, args[0], len(calls), calls[0])
-				}
-			}
-		})
+			})
+		}
+	}
+}
+
+// noSyncSteps are the writing commands, in an order where each has
+// something to work on.
+func noSyncSteps(rootfs, out string) [][]string {
+	return [][]string{
+		{"import", rootfs, "x:1"},
+		{"save", "-o", filepath.Join(out, "x.tar"), "x:1"},
+		{"export", "-o", filepath.Join(out, "flat.tar"), "x:1"},
+		{"rmi", "x:1"},
+		{"load", "-i", filepath.Join(out, "x.tar")},
+		{"tag", "x:1", "y:1"},
 	}
 }

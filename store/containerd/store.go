@@ -124,6 +124,10 @@ func (s *Store) acquire(write bool) (func(), error) {
 			unlock()
 			return nil, err
 		}
+		// --no-sync: bolt's commits skip their fdatasync too, the same
+		// trade as the content store's (a crash keeps the last committed
+		// meta page; a power loss may lose the command's records).
+		db.NoSync, db.NoGrowSync = s.opts.NoSync, s.opts.NoSync
 		s.db, s.closeDB = db, func() { db.Close(); unlock() }
 	} else {
 		db, closeDB, err := openDB(s.metaPath())

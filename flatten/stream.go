@@ -1,0 +1,232 @@
+package flatten
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/imgtool/imgtool/overlay"
+	"golang.org/x/sys/unix"
+)
+
+// Directory layers only: a merged walk instead of the two passes, so memory
+// follows the tree's depth times its widest directory, not its file count.
+// For one directory at a time it reads that directory's entries from every
+// layer whose copy of it shows in the merged view (from the topmost opaque
+// copy up), applies them bottom first with exactly the rules the tree builder
+// applies to the same headers (overlay.ReadEntry is what Walk reads), writes
+// the merged children in name order and recurses. So the output is the
+// bytes the two passes write for the same layers.
+
+// mergedChild is one name of a merged directory.
+type mergedChild struct {
+	hdr    *tar.Header // the entry that shows (a directory: its topmost copy)
+	layer  int         // layer of hdr: the last layer with an entry so named
+	layers []int       // directories: layers whose copies merge into it, bottom first
+	dev    uint64      // inode, for hard links (nlink > 1)
+	ino    uint64
+	nlink  uint64
+}
+
+// layerDir is one layer's copy of the directory being merged, open.
+type layerDir struct {
+	layer int
+	fd    int
+}
+
+type linkKey struct {
+	layer    int
+	dev, ino uint64
+}
+
+type streamer struct {
+	roots    []string
+	meta     builder // for metaOf
+	tw       *tar.Writer
+	primary  map[linkKey]string // inodes with more than one link: their first output path
+	xattrBuf [256]byte
+}
+
+// streamDirs is Flatten for a stack of directory layers.
+func streamDirs(w io.Writer, roots []string, opts Options) error {
+	s := &streamer{roots: roots, meta: builder{opts: opts}, primary: map[linkKey]string{}}
+	var top []layerDir
+	defer func() { closeDirs(top) }()
+	for i, r := range roots {
+		fd, err := unix.Open(r, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("flatten: layer %d: %w", i, &os.PathError{Op: "open", Path: r, Err: err})
+		}
+		top = append(top, layerDir{layer: i, fd: fd})
+	}
+	var only []string
+	if p := overlay.Clean(opts.Subtree); p != "" {
+		only = strings.Split(p, "/")
+		if err := s.resolve(top, only); err != nil {
+			return fmt.Errorf("flatten: %s: %w", opts.Subtree, err)
+		}
+	}
+	// Headers are 512-byte writes; buffer them so each is not a syscall.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	s.tw = tar.NewWriter(bw)
+	if err := s.dir(top, "", true, only); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	if err := s.tw.Close(); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	return nil
+}
+
+func closeDirs(dirs []layerDir) {
+	for _, d := range dirs {
+		unix.Close(d.fd)
+	}
+}
+
+// merge reads the directory prefix from dirs (bottom first) and applies
+// its entries as the builder does: whiteouts delete, an opaque marker keeps
+// only what its own layer wrote (not at the root, as overlayfs), a
+// directory over a directory merges, anything else replaces.
+func (s *streamer) merge(dirs []layerDir, prefix string, root bool) (map[string]*mergedChild, error) {
+	kids := map[string]*mergedChild{}
+	for _, d := range dirs {
+		names, err := overlay.ReadNames(d.fd, prefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			e, err := overlay.ReadEntry(d.fd, prefix, n, s.xattrBuf[:])
+			if err != nil {
+				return nil, err
+			}
+			if e.Hdr == nil {
+				continue
+			}
+			base := n
+			if e.Whiteout {
+				base = overlay.WhiteoutPrefix + n
+			}
+			switch kind, orig := overlay.ParseWhiteout(base); kind {
+			case overlay.Whiteout:
+				delete(kids, orig)
+			case overlay.Opaque:
+				if !root {
+					opaque(kids, d.layer)
+				}
+			case overlay.NotWhiteout:
+				apply(kids, n, e, d.layer)
+			}
+		}
+	}
+	return kids, nil
+}
+
+func apply(kids map[string]*mergedChild, n string, e overlay.Entry, layer int) {
+	old := kids[n]
+	if e.Hdr.Typeflag == tar.TypeDir {
+		if old != nil && old.hdr.Typeflag == tar.TypeDir {
+			old.hdr, old.layer, old.layers = e.Hdr, layer, append(old.layers, layer)
+			return
+		}
+		kids[n] = &mergedChild{hdr: e.Hdr, layer: layer, layers: []int{layer}}
+		return
+	}
+	kids[n] = &mergedChild{hdr: e.Hdr, layer: layer, dev: e.Dev, ino: e.Ino, nlink: e.Nlink}
+}
+
+// opaque is a literal opaque marker of layer: what that layer wrote before
+// it survives (a directory of its own with only its own content), the rest
+// goes, as the builder's opaque does.
+func opaque(kids map[string]*mergedChild, layer int) {
+	for n, c := range kids {
+		switch {
+		case c.layer != layer:
+			delete(kids, n)
+		case c.hdr.Typeflag == tar.TypeDir:
+			c.layers = []int{layer}
+		}
+	}
+}
+
+// openDirs opens the copies of child directory base that show: from its
+// topmost opaque copy (overlay.IsOpaque) up, bottom first.
+func openDirs(parent []layerDir, c *mergedChild, base, name string) ([]layerDir, error) {
+	var out []layerDir
+	for k := len(c.layers) - 1; k >= 0; k-- {
+		pfd := fdOf(parent, c.layers[k])
+		fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeDirs(out)
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		out = append(out, layerDir{layer: c.layers[k], fd: fd})
+		if overlay.IsOpaque(fd) {
+			break
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+func fdOf(dirs []layerDir, layer int) int {
+	for _, d := range dirs {
+		if d.layer == layer {
+			return d.fd
+		}
+	}
+	return -1 // not reached: a child's layers are its parent's
+}
+
+// resolve checks that the path parts exists in the merged view, with
+// the builder's lookup errors, before anything is written.
+func (s *streamer) resolve(dirs []layerDir, parts []string) error {
+	prefix := ""
+	var opened []layerDir
+	defer func() { closeDirs(opened) }()
+	for k, part := range parts {
+		kids, err := s.merge(dirs, prefix, k == 0)
+		if err != nil {
+			return err
+		}
+		c := kids[part]
+		switch {
+		case c == nil:
+			return fs.ErrNotExist
+		case k == len(parts)-1:
+			return nil
+		case c.hdr.Typeflag == tar.TypeSymlink:
+			return errSymlinkParent
+		case c.hdr.Typeflag != tar.TypeDir:
+			return errors.New("parent path is not a directory")
+		}
+		prefix = join(prefix, part)
+		next, err := openDirs(dirs, c, part, prefix)
+		if err != nil {
+			return err
+		}
+		closeDirs(opened)
+		dirs, opened = next, next
+	}
+	return nil
+}
+
+func sortedNames(kids map[string]*mergedChild) []string {
+	names := make([]string, 0, len(kids))
+	for n := range kids {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

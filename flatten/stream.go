@@ -24,15 +24,19 @@ import (
 // the merged children in name order and recurses. So the output is the
 // bytes the two passes write for the same layers.
 
-// mergedChild is one name of a merged directory.
+// mergedChild is one name of a merged directory: what the output needs of
+// the entry that shows (a directory: its topmost copy), not its header, so
+// a wide directory costs less.
 type mergedChild struct {
-	hdr    *tar.Header // the entry that shows (a directory: its topmost copy)
-	layer  int         // layer of hdr: the last layer with an entry so named
-	layers []int       // directories: layers whose copies merge into it, bottom first
-	dev    uint64      // inode, for hard links (nlink > 1)
+	inode         // meta (symlinks 0777), type, size, link target, device
+	layer  int    // the last layer with an entry so named
+	layers []int  // directories: layers whose copies merge into it, bottom first
+	dev    uint64 // inode, for hard links (nlink > 1)
 	ino    uint64
 	nlink  uint64
 }
+
+func (c *mergedChild) isDir() bool { return c.typ == tar.TypeDir }
 
 // layerDir is one layer's copy of the directory being merged, open.
 type layerDir struct {
@@ -116,7 +120,8 @@ func (s *streamer) merge(dirs []layerDir, prefix string, root bool) (map[string]
 			if e.Whiteout {
 				base = overlay.WhiteoutPrefix + n
 			}
-			switch kind, orig := overlay.ParseWhiteout(base); kind {
+			kind, orig := overlay.ParseWhiteout(base)
+			switch kind {
 			case overlay.Whiteout:
 				delete(kids, orig)
 			case overlay.Opaque:
@@ -124,24 +129,70 @@ func (s *streamer) merge(dirs []layerDir, prefix string, root bool) (map[string]
 					opaque(kids, d.layer)
 				}
 			case overlay.NotWhiteout:
-				apply(kids, n, e, d.layer)
+				s.apply(kids, n, e, d.layer)
+				continue
+			}
+			if e.Hdr.Typeflag == tar.TypeDir {
+				if err := s.whiteoutDir(kids, d, prefix, n); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return kids, nil
 }
 
-func apply(kids map[string]*mergedChild, n string, e overlay.Entry, layer int) {
+func (s *streamer) apply(kids map[string]*mergedChild, n string, e overlay.Entry, layer int) {
 	old := kids[n]
-	if e.Hdr.Typeflag == tar.TypeDir {
-		if old != nil && old.hdr.Typeflag == tar.TypeDir {
-			old.hdr, old.layer, old.layers = e.Hdr, layer, append(old.layers, layer)
-			return
-		}
-		kids[n] = &mergedChild{hdr: e.Hdr, layer: layer, layers: []int{layer}}
+	if e.Hdr.Typeflag == tar.TypeDir && old != nil && old.isDir() {
+		old.meta, old.layer, old.layers = s.meta.metaOf(e.Hdr), layer, append(old.layers, layer)
 		return
 	}
-	kids[n] = &mergedChild{hdr: e.Hdr, layer: layer, dev: e.Dev, ino: e.Ino, nlink: e.Nlink}
+	kids[n] = s.newChild(e, layer)
+}
+
+// newChild is the merged record of entry e of layer.
+func (s *streamer) newChild(e overlay.Entry, layer int) *mergedChild {
+	h := e.Hdr
+	c := &mergedChild{inode: inode{meta: s.meta.metaOf(h), typ: h.Typeflag, size: h.Size, linkname: h.Linkname,
+		major: h.Devmajor, minor: h.Devminor}, layer: layer, dev: e.Dev, ino: e.Ino, nlink: e.Nlink}
+	switch c.typ {
+	case tar.TypeDir:
+		c.layers = []int{layer}
+	case tar.TypeSymlink:
+		// A symlink's own mode cannot be set on Linux (see the tree's apply).
+		c.mode = 0777
+	}
+	return c
+}
+
+// whiteoutDir is a directory n whose name is a whiteout's, in layer d:
+// the tree takes the name as the whiteout, then any entry the walk writes
+// under it (or its opaque marker) creates it as a missing parent (0755,
+// root, mtime 0; an existing one keeps its metadata). Docker never writes
+// such a diff dir; the tree's answer is kept.
+func (s *streamer) whiteoutDir(kids map[string]*mergedChild, d layerDir, prefix, n string) error {
+	fd, err := unix.Openat(d.fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: join(prefix, n), Err: err}
+	}
+	defer unix.Close(fd)
+	shows := overlay.IsOpaque(fd)
+	names, err := overlay.ReadNames(fd, join(prefix, n))
+	for i := 0; err == nil && !shows && i < len(names); i++ {
+		var e overlay.Entry
+		e, err = overlay.ReadEntry(fd, join(prefix, n), names[i], s.xattrBuf[:])
+		shows = e.Hdr != nil
+	}
+	if err != nil || !shows {
+		return err
+	}
+	if old := kids[n]; old != nil && old.isDir() {
+		old.layer, old.layers = d.layer, append(old.layers, d.layer)
+		return nil
+	}
+	kids[n] = &mergedChild{inode: inode{meta: meta{mode: 0755}, typ: tar.TypeDir}, layer: d.layer, layers: []int{d.layer}}
+	return nil
 }
 
 // opaque is a literal opaque marker of layer: what that layer wrote before
@@ -152,7 +203,7 @@ func opaque(kids map[string]*mergedChild, layer int) {
 		switch {
 		case c.layer != layer:
 			delete(kids, n)
-		case c.hdr.Typeflag == tar.TypeDir:
+		case c.isDir():
 			c.layers = []int{layer}
 		}
 	}
@@ -206,9 +257,9 @@ func (s *streamer) resolve(dirs []layerDir, parts []string) error {
 			return fs.ErrNotExist
 		case k == len(parts)-1:
 			return nil
-		case c.hdr.Typeflag == tar.TypeSymlink:
+		case c.typ == tar.TypeSymlink:
 			return errSymlinkParent
-		case c.hdr.Typeflag != tar.TypeDir:
+		case !c.isDir():
 			return errors.New("parent path is not a directory")
 		}
 		prefix = join(prefix, part)

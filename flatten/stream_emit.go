@@ -3,6 +3,7 @@ package flatten
 import (
 	"archive/tar"
 	"fmt"
+	"strings"
 
 	"github.com/imgtool/imgtool/overlay"
 	"golang.org/x/sys/unix"
@@ -12,6 +13,15 @@ import (
 // name order, each directory followed by its contents. With only, just the
 // child only[0] is written (the Subtree path, resolved already).
 func (s *streamer) dir(dirs []layerDir, prefix string, root bool, only []string) error {
+	if len(dirs) == 1 && len(only) == 0 {
+		names, err := overlay.ReadNames(dirs[0].fd, prefix)
+		if err != nil {
+			return err
+		}
+		if !needsMerge(names) {
+			return s.single(dirs, prefix, names)
+		}
+	}
 	kids, err := s.merge(dirs, prefix, root)
 	if err != nil {
 		return err
@@ -22,40 +32,70 @@ func (s *streamer) dir(dirs []layerDir, prefix string, root bool, only []string)
 		names, rest = only[:1], only[1:]
 	}
 	for _, n := range names {
-		c := kids[n]
-		cp := join(prefix, n)
-		if c.hdr.Typeflag != tar.TypeDir {
-			if err := s.file(dirs, c, n, cp); err != nil {
-				return err
-			}
-			continue
-		}
-		h := header(cp+"/", s.meta.metaOf(c.hdr))
-		h.Typeflag = tar.TypeDir
-		if err := s.tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("%q: %w", cp, err)
-		}
-		sub, err := openDirs(dirs, c, n, cp)
-		if err != nil {
-			return err
-		}
-		err = s.dir(sub, cp, false, rest)
-		closeDirs(sub)
-		if err != nil {
+		if err := s.child(dirs, kids[n], n, join(prefix, n), rest); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// single writes a directory only one layer shows, entry by entry as it is
+// read, with no map of its names: a whiteout there has no lower content to
+// hide (needsMerge says when a name could do more).
+func (s *streamer) single(dirs []layerDir, prefix string, names []string) error {
+	d := dirs[0]
+	for _, n := range names {
+		e, err := overlay.ReadEntry(d.fd, prefix, n, s.xattrBuf[:])
+		if err != nil {
+			return err
+		}
+		if e.Hdr == nil || e.Whiteout {
+			continue
+		}
+		if err := s.child(dirs, s.newChild(e, d.layer), n, join(prefix, n), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needsMerge reports a literal whiteout name (`.wh.*`, a file or a
+// directory a user made in a container): applied as the tree does, it can
+// hide what its own layer wrote or create a directory, so the directory
+// takes the merge. Docker's own whiteouts are char devices, not such names.
+func needsMerge(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, overlay.WhiteoutPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// child writes c, named n in the directory whose copies are dirs, at cp;
+// a directory is followed by its contents (only rest of them if set).
+func (s *streamer) child(dirs []layerDir, c *mergedChild, n, cp string, rest []string) error {
+	if !c.isDir() {
+		return s.file(dirs, c, n, cp)
+	}
+	h := header(cp+"/", c.meta)
+	h.Typeflag = tar.TypeDir
+	if err := s.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("%q: %w", cp, err)
+	}
+	sub, err := openDirs(dirs, c, n, cp)
+	if err != nil {
+		return err
+	}
+	err = s.dir(sub, cp, false, rest)
+	closeDirs(sub)
+	return err
+}
+
 // file writes the non-directory c at cp: an inode's first path carries the
 // content, the others are hard links to it, as the builder's output.
 func (s *streamer) file(dirs []layerDir, c *mergedChild, base, cp string) error {
-	ino := &inode{meta: s.meta.metaOf(c.hdr), typ: c.hdr.Typeflag, size: c.hdr.Size,
-		linkname: c.hdr.Linkname, major: c.hdr.Devmajor, minor: c.hdr.Devminor}
-	if ino.typ == tar.TypeSymlink {
-		ino.mode = 0777
-	}
+	ino := &c.inode
 	if c.nlink > 1 {
 		key := linkKey{c.layer, c.dev, c.ino}
 		if p, ok := s.primary[key]; ok {

@@ -59,6 +59,11 @@ func streamStack(t *testing.T) []string {
 	link(2, "h/n", "a-link")
 	w(2, "etc/passwd", "new root")
 	wo(2, "usr")
+	w(0, "etc/shadow", "s")
+	w(1, "etc/.wh.shadow/inner", "i")                              // a directory named as a whiteout, not empty
+	w(2, ".wh..wh.meta/x", "x")                                    // the same with a meta name
+	must(t, os.Mkdir(filepath.Join(dirs[1], "h/.wh.empty"), 0755)) // empty: hides only
+	w(0, "h/empty", "e")
 	return dirs
 }
 

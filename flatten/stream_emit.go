@@ -13,13 +13,18 @@ import (
 // name order, each directory followed by its contents. With only, just the
 // child only[0] is written (the Subtree path, resolved already).
 func (s *streamer) dir(dirs []layerDir, prefix string, root bool, only []string) error {
-	if len(dirs) == 1 && len(only) == 0 {
-		names, err := overlay.ReadNames(dirs[0].fd, prefix)
-		if err != nil {
-			return err
+	if len(only) == 0 {
+		lists := make([][]string, len(dirs))
+		plain := true
+		for k, d := range dirs {
+			names, err := overlay.ReadNames(d.fd, prefix)
+			if err != nil {
+				return err
+			}
+			lists[k], plain = names, plain && !needsMerge(names)
 		}
-		if !needsMerge(names) {
-			return s.single(dirs, prefix, names)
+		if plain {
+			return s.sorted(dirs, prefix, lists)
 		}
 	}
 	kids, err := s.merge(dirs, prefix, root)
@@ -39,24 +44,54 @@ func (s *streamer) dir(dirs []layerDir, prefix string, root bool, only []string)
 	return nil
 }
 
-// single writes a directory only one layer shows, entry by entry as it is
-// read, with no map of its names: a whiteout there has no lower content to
-// hide (needsMerge says when a name could do more).
-func (s *streamer) single(dirs []layerDir, prefix string, names []string) error {
-	d := dirs[0]
-	for _, n := range names {
-		e, err := overlay.ReadEntry(d.fd, prefix, n, s.xattrBuf[:])
-		if err != nil {
-			return err
+// sorted writes a directory whose copies hold no literal whiteout names as
+// a merge of their sorted name lists, with no map: for each name the
+// topmost copy's entry decides (a whiteout hides it, a non-directory
+// shows), and a directory merges the directories right below it down to
+// the first other entry, which is what applying them bottom first gives.
+func (s *streamer) sorted(dirs []layerDir, prefix string, lists [][]string) error {
+	for {
+		n, ok := "", false
+		for _, l := range lists {
+			if len(l) > 0 && (!ok || l[0] < n) {
+				n, ok = l[0], true
+			}
 		}
-		if e.Hdr == nil || e.Whiteout {
-			continue
+		if !ok {
+			return nil
 		}
-		if err := s.child(dirs, s.newChild(e, d.layer), n, join(prefix, n), nil); err != nil {
-			return err
+		var c *mergedChild
+		done := false
+		for k := len(dirs) - 1; k >= 0; k-- {
+			if len(lists[k]) == 0 || lists[k][0] != n {
+				continue
+			}
+			lists[k] = lists[k][1:]
+			if done {
+				continue
+			}
+			e, err := overlay.ReadEntry(dirs[k].fd, prefix, n, s.xattrBuf[:])
+			switch {
+			case err != nil:
+				return err
+			case e.Hdr == nil: // a socket: the walk skips it too
+			case c == nil && e.Whiteout:
+				done = true // hidden
+			case c == nil:
+				c = s.newChild(e, dirs[k].layer)
+				done = !c.isDir()
+			case e.Hdr.Typeflag == tar.TypeDir:
+				c.layers = append([]int{dirs[k].layer}, c.layers...)
+			default:
+				done = true
+			}
+		}
+		if c != nil {
+			if err := s.child(dirs, c, n, join(prefix, n), nil); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
 }
 
 // needsMerge reports a literal whiteout name (`.wh.*`, a file or a

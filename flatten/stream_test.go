@@ -55,6 +55,10 @@ func streamStack(t *testing.T) []string {
 	w(1, "d2/f", "one")
 	must(t, syscall.Setxattr(filepath.Join(dirs[1], "opq"), "trusted.overlay.opaque", []byte("y"), 0))
 	w(2, "d2/g", "two")
+	w(1, "d2/sub/a", "a") // merged by the sorted walk: no literal names in d2
+	w(2, "d2/sub/b", "b")
+	w(1, "d2/sub/c", "c")
+	wo(2, "d2/sub/c")
 	w(2, "h/n", "n")
 	link(2, "h/n", "a-link")
 	w(2, "etc/passwd", "new root")

@@ -68,10 +68,12 @@
 // merged by a walk (stream.go): for one directory at a time, that
 // directory's entries are read (overlay.ReadEntry, what overlay.Walk reads)
 // from every layer whose copy of it shows, from the topmost opaque copy up,
-// applied bottom first with the rules above, and the merged children are
-// written in name order before recursing. Memory follows the depth times the
-// widest directory; only inodes with more than one link are remembered. The
-// bytes are those of the two passes below (TestStreamEqualsTree).
+// merged with the rules above (name lists merged in sorted order; a map
+// applying entries bottom first where literal `.wh.*` names need the
+// tree's order), and the merged children are written in name order before
+// recursing. Memory follows the depth times the widest directory; only
+// inodes with more than one link are remembered. The bytes are those of the
+// two passes below (TestStreamEqualsTree).
 //
 // Any other stack (tar streams cannot be read per directory) takes two
 // passes. Pass 1 opens every layer once and reads headers only. It builds the merged

@@ -19,10 +19,12 @@ import (
 // follows the tree's depth times its widest directory, not its file count.
 // For one directory at a time it reads that directory's entries from every
 // layer whose copy of it shows in the merged view (from the topmost opaque
-// copy up), applies them bottom first with exactly the rules the tree builder
-// applies to the same headers (overlay.ReadEntry is what Walk reads), writes
-// the merged children in name order and recurses. So the output is the
-// bytes the two passes write for the same layers.
+// copy up), merges them with exactly the rules the tree builder applies to
+// the same headers (overlay.ReadEntry is what Walk reads), writes the merged
+// children in name order and recurses. So the output is the bytes the two
+// passes write for the same layers. The common directory is merged from the
+// sorted name lists (stream_emit.go, sorted); merge below applies entries
+// bottom first in a map, for literal `.wh.*` names and the Subtree path.
 
 // mergedChild is one name of a merged directory: what the output needs of
 // the entry that shows (a directory: its topmost copy), not its header, so

@@ -62,9 +62,21 @@
 // shared inode, as Docker's chown of the link does. Uname/Gname follow Options.Names. Output is a
 // deterministic function of the input bytes and options.
 //
-// # Design: two passes, bounded memory
+// # Design: a merged walk for directories, two passes for tars
 //
-// Pass 1 opens every layer once and reads headers only. It builds the merged
+// A stack made only of DirLayers (export, squash, cp from the store) is
+// merged by a walk (stream.go): for one directory at a time, that
+// directory's entries are read (overlay.ReadEntry, what overlay.Walk reads)
+// from every layer whose copy of it shows, from the topmost opaque copy up,
+// merged with the rules above (name lists merged in sorted order; a map
+// applying entries bottom first where literal `.wh.*` names need the
+// tree's order), and the merged children are written in name order before
+// recursing. Memory follows the depth times the widest directory; only
+// inodes with more than one link are remembered. The bytes are those of the
+// two passes below (TestStreamEqualsTree).
+//
+// Any other stack (tar streams cannot be read per directory) takes two
+// passes. Pass 1 opens every layer once and reads headers only. It builds the merged
 // tree in memory: one small node per surviving path, and for each regular
 // file's inode a reference (layer index, entry ordinal, name) to where its
 // content lives. Memory grows with the number of entries, not their size.
@@ -72,10 +84,10 @@
 // content by seeking, so this pass costs little I/O; for plain streams
 // (e.g. a decompressor) the content bytes are read and discarded.
 //
-// Directory layers (DirLayer) are walked (overlay.Walk: fstatat/fgetxattr on
-// directory fds, so any depth) only in pass 1,
-// and in pass 2 their regular files are read by path (random access, no
-// copies, no spill).
+// Directory layers (DirLayer) in a mixed stack are walked (overlay.Walk:
+// fstatat/fgetxattr on directory fds, so any depth) only in pass 1, and in
+// pass 2 their regular files are read by path (random access, no copies, no
+// spill).
 //
 // Pass 2 walks the tree in output order. Each tar layer that still
 // contributes content is re-opened at most once and read forward, in

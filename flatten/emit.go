@@ -63,7 +63,7 @@ func (e *emitter) isDirLayer(i int) bool {
 	return ok
 }
 
-func (e *emitter) header(name string, m meta) *tar.Header {
+func header(name string, m meta) *tar.Header {
 	h := &tar.Header{
 		Name: name, Mode: m.mode, Uid: m.uid, Gid: m.gid, Uname: m.uname, Gname: m.gname,
 		ModTime: time.Unix(m.mtime, 0), Format: tar.FormatPAX,
@@ -78,7 +78,7 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 	for _, c := range sortedChildren(n) {
 		cp := join(p, c.name)
 		if c.isDir() {
-			h := e.header(cp+"/", *c.dir)
+			h := header(cp+"/", *c.dir)
 			h.Typeflag = tar.TypeDir
 			if err := tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("%q: %w", cp, err)
@@ -89,25 +89,12 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 			continue
 		}
 		ino := c.ino
-		h := e.header(cp, ino.meta)
-		if ino.linked && ino.primary != cp {
-			h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
-			if err := tw.WriteHeader(h); err != nil {
-				return fmt.Errorf("%q: %w", cp, err)
-			}
-			continue
-		}
-		h.Typeflag = ino.typ
-		switch ino.typ {
-		case tar.TypeSymlink:
-			h.Linkname = ino.linkname
-		case tar.TypeChar, tar.TypeBlock:
-			h.Devmajor, h.Devminor = ino.major, ino.minor
-		case tar.TypeReg:
-			h.Size = ino.size
-		}
+		h := fileHeader(cp, ino)
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("%q: %w", cp, err)
+		}
+		if h.Typeflag == tar.TypeLink {
+			continue
 		}
 		if ino.src != nil {
 			if err := e.copyContent(tw, ino.src); err != nil {
@@ -116,6 +103,26 @@ func (e *emitter) emit(tw *tar.Writer, n *node, p string) error {
 		}
 	}
 	return nil
+}
+
+// fileHeader is the output header of the non-directory ino at cp: a hard
+// link to its primary path unless cp is that path.
+func fileHeader(cp string, ino *inode) *tar.Header {
+	h := header(cp, ino.meta)
+	if ino.linked && ino.primary != cp {
+		h.Typeflag, h.Linkname = tar.TypeLink, ino.primary
+		return h
+	}
+	h.Typeflag = ino.typ
+	switch ino.typ {
+	case tar.TypeSymlink:
+		h.Linkname = ino.linkname
+	case tar.TypeChar, tar.TypeBlock:
+		h.Devmajor, h.Devminor = ino.major, ino.minor
+	case tar.TypeReg:
+		h.Size = ino.size
+	}
+	return h
 }
 
 var errChanged = errors.New("layer changed between passes")

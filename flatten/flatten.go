@@ -97,6 +97,9 @@ type builder struct {
 // Flatten writes the merged view of layers (bottom first) to w as one tar
 // stream. See the package comment for the exact semantics and conventions.
 func Flatten(w io.Writer, layers []Layer, opts Options) error {
+	if roots, ok := dirRoots(layers); ok {
+		return streamDirs(w, roots, opts)
+	}
 	b := &builder{root: newDir(""), opts: opts}
 	for i, l := range layers {
 		b.layer = i
@@ -128,6 +131,20 @@ func Flatten(w io.Writer, layers []Layer, opts Options) error {
 		return fmt.Errorf("flatten: %w", err)
 	}
 	return nil
+}
+
+// dirRoots are the directories of layers if every one is a DirLayer: those
+// stacks are merged by a walk (stream.go), not a tree in memory.
+func dirRoots(layers []Layer) ([]string, bool) {
+	roots := make([]string, len(layers))
+	for i, l := range layers {
+		dl, ok := l.(dirLayer)
+		if !ok {
+			return nil, false
+		}
+		roots[i] = dl.root
+	}
+	return roots, len(layers) > 0
 }
 
 // subtree returns a root holding only the path p ("" = everything): copies

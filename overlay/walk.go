@@ -51,11 +51,10 @@ type walker struct {
 }
 
 func (w *walker) dir(dirfd int, prefix string) error {
-	names, err := readNames(dirfd)
+	names, err := ReadNames(dirfd, prefix)
 	if err != nil {
-		return &os.PathError{Op: "readdir", Path: prefix, Err: err}
+		return err
 	}
-	sort.Strings(names)
 	for _, n := range names {
 		if err := w.entry(dirfd, prefix, n); err != nil {
 			return err
@@ -64,11 +63,62 @@ func (w *walker) dir(dirfd int, prefix string) error {
 	return nil
 }
 
+// ReadNames lists the open directory dirfd (tar name prefix, for errors)
+// in lexical order, the order Walk visits it in.
+func ReadNames(dirfd int, prefix string) ([]string, error) {
+	names, err := readNames(dirfd)
+	if err != nil {
+		return nil, &os.PathError{Op: "readdir", Path: prefix, Err: err}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 func (w *walker) entry(dirfd int, prefix, base string) error {
+	e, err := ReadEntry(dirfd, prefix, base, w.xattrBuf[:])
+	switch {
+	case err != nil || e.Hdr == nil:
+		return err
+	case e.Whiteout:
+		return w.fn(e.Hdr, nil)
+	case e.Hdr.Typeflag == tar.TypeDir:
+		return w.subdir(dirfd, base, e.Hdr.Name, e.Hdr)
+	}
+	hdr, key := e.Hdr, [2]uint64{e.Dev, e.Ino}
+	if e.Nlink > 1 {
+		if first := w.seen[key]; first != "" {
+			hdr.Typeflag, hdr.Linkname, hdr.Size, hdr.Devmajor, hdr.Devminor = tar.TypeLink, first, 0, 0, 0
+			return w.fn(hdr, nil)
+		}
+		w.seen[key] = hdr.Name
+	}
+	var open func() (*os.File, error)
+	if hdr.Typeflag == tar.TypeReg {
+		open = func() (*os.File, error) { return openAt(dirfd, base, hdr.Name) }
+	}
+	return w.fn(hdr, open)
+}
+
+// Entry is one directory entry as Walk reads it, before hard links are
+// resolved.
+type Entry struct {
+	// Hdr is the entry's header: a whiteout is `.wh.NAME` (Whiteout set), a
+	// directory has Typeflag TypeDir and no trailing "/", and a socket has
+	// none (nil; sockets are not archived).
+	Hdr      *tar.Header
+	Whiteout bool
+	// Dev, Ino and Nlink identify the inode, for hard links.
+	Dev, Ino, Nlink uint64
+}
+
+// ReadEntry reads base in the directory dirfd, whose tar name is prefix,
+// with one fstatat and, unless it is a whiteout, one lgetxattr (xattrBuf is
+// scratch space the caller keeps).
+func ReadEntry(dirfd int, prefix, base string, xattrBuf []byte) (Entry, error) {
 	name := join(prefix, base)
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lstat", Path: name, Err: err}
+		return Entry{}, &os.PathError{Op: "lstat", Path: name, Err: err}
 	}
 	hdr := &tar.Header{
 		Name: name, Mode: int64(st.Mode & 07777), Uid: int(st.Uid), Gid: int(st.Gid),
@@ -78,46 +128,38 @@ func (w *walker) entry(dirfd int, prefix, base string) error {
 	// whiteout inode between them.
 	if IsWhiteoutStat(&st) {
 		hdr.Name, hdr.Typeflag, hdr.Mode = WhiteoutName(name), tar.TypeReg, 0600
-		return w.fn(hdr, nil)
+		return Entry{Hdr: hdr, Whiteout: true}, nil
 	}
-	caps, err := lgetxattr(FdPath(dirfd, base), CapXattr, w.xattrBuf[:])
+	caps, err := lgetxattr(FdPath(dirfd, base), CapXattr, xattrBuf)
 	if err != nil {
-		return &os.PathError{Op: "getxattr", Path: name, Err: err}
+		return Entry{}, &os.PathError{Op: "getxattr", Path: name, Err: err}
 	}
 	if caps != nil {
 		hdr.PAXRecords = map[string]string{PAXXattrPrefix + CapXattr: string(caps)}
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return w.subdir(dirfd, base, name, hdr)
-	}
-	key := [2]uint64{uint64(st.Dev), st.Ino}
-	var open func() (*os.File, error)
-	switch {
-	case st.Nlink > 1 && w.seen[key] != "":
-		hdr.Typeflag, hdr.Linkname = tar.TypeLink, w.seen[key]
-	case st.Mode&unix.S_IFMT == unix.S_IFREG:
+	e := Entry{Hdr: hdr, Dev: uint64(st.Dev), Ino: st.Ino, Nlink: uint64(st.Nlink)}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		hdr.Typeflag, e.Nlink = tar.TypeDir, 1
+	case unix.S_IFREG:
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
-		open = func() (*os.File, error) { return openAt(dirfd, base, name) }
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+	case unix.S_IFLNK:
 		hdr.Typeflag = tar.TypeSymlink
 		if hdr.Linkname, err = readlinkAt(dirfd, base); err != nil {
-			return &os.PathError{Op: "readlink", Path: name, Err: err}
+			return Entry{}, &os.PathError{Op: "readlink", Path: name, Err: err}
 		}
-	case st.Mode&unix.S_IFMT == unix.S_IFIFO:
+	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
-	case st.Mode&unix.S_IFMT == unix.S_IFCHR, st.Mode&unix.S_IFMT == unix.S_IFBLK:
+	case unix.S_IFCHR, unix.S_IFBLK:
 		hdr.Typeflag = tar.TypeBlock
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR {
 			hdr.Typeflag = tar.TypeChar
 		}
 		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
 	default:
-		return nil // sockets are not archived (Docker skips them too)
+		return Entry{}, nil // sockets are not archived (Docker skips them too)
 	}
-	if st.Nlink > 1 && hdr.Typeflag != tar.TypeLink {
-		w.seen[key] = name
-	}
-	return w.fn(hdr, open)
+	return e, nil
 }
 
 // subdir emits directory name (and its opaque marker), then its contents

@@ -182,6 +182,11 @@ func rootStore(t *testing.T) store.Store {
 
 func TestExportEqualsFlattenCorpus(t *testing.T) {
 	st := rootStore(t)
+	forCorpus(t, func(t *testing.T, img v1.Image) { checkOneTree(t, st, img) })
+}
+
+// forCorpus runs check on the image of each corpus archive, a subtest each.
+func forCorpus(t *testing.T, check func(*testing.T, v1.Image)) {
 	for _, c := range corpusCases(t) {
 		t.Run(c, func(t *testing.T) {
 			a, err := archive.Open(filepath.Join(corpusDir, c+".tar"))
@@ -189,7 +194,7 @@ func TestExportEqualsFlattenCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			checkOneTree(t, st, a.Images()[0].Image)
+			check(t, a.Images()[0].Image)
 		})
 	}
 }

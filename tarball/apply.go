@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/vbatts/tar-split/tar/asm"
-	"github.com/vbatts/tar-split/tar/storage"
 )
 
 // ApplyOptions select how privileged the extraction is.
@@ -55,7 +54,7 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	hr := NewAsideHasher(r) // sha256 on its own goroutine, beside the writes
 	defer hr.Close()
 	var gz *gzip.Writer
-	sink := io.Discard // the packer still detects duplicate paths
+	sink := io.Discard
 	if tarSplit != nil {
 		gz = gzip.NewWriter(tarSplit)
 		sink = gz
@@ -64,7 +63,7 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	// us every byte it read, so both see exactly the same input.
 	// tar-split reads headers 512 bytes at a time; serve them from a buffer.
 	putter := &stopPutter{}
-	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), storage.NewJSONPacker(sink), putter)
+	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), newNamelessPacker(sink), putter)
 	if err != nil {
 		return ApplyResult{}, err
 	}

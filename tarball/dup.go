@@ -44,6 +44,7 @@ type dupGuard struct {
 	every      map[string]struct{} // not fresh: every clamped name
 	viaSymlink map[string]struct{} // fresh: clamped names below a symlink we made
 	traceless  map[string]struct{} // filepath.Clean names that left no file
+	meta       map[string]struct{} // clamped names of overlay meta whiteouts
 }
 
 // addTo reports whether key was already in *set, adding it otherwise.
@@ -97,6 +98,9 @@ func (x *extractor) checkTraceless(hdr *tar.Header, name string) error {
 			return storage.ErrDuplicatePath
 		}
 		return nil
+	}
+	if isMetaWhiteout(name) && addTo(&x.dup.meta, name) {
+		return storage.ErrDuplicatePath // the same once clamped, as for files
 	}
 	if x.known[name] == entryDir {
 		return storage.ErrDuplicatePath

@@ -166,6 +166,7 @@ func TestApplyDuplicates(t *testing.T) {
 		"whiteout twice":         {[]ent{file(".wh.gone", "", 0o644), file(".wh.gone", "", 0o644)}, true},
 		"opaque twice":           {[]ent{dir("o/", 0o755), file("o/.wh..wh..opq", "", 0o644), file("o/.wh..wh..opq", "", 0o644)}, true},
 		"meta whiteout twice":    {[]ent{file(".wh..wh.aufs", "", 0o600), file(".wh..wh.aufs", "", 0o600)}, true},
+		"meta after clamping":    {[]ent{file(".wh..wh.aufs", "", 0o600), file("../.wh..wh.aufs", "", 0o600)}, false},
 		"root twice":             {[]ent{dir("./", 0o755), dir(".", 0o755)}, true},
 		"global header twice":    {[]ent{globalHeader("g"), globalHeader("g")}, true},
 		"global header and file": {[]ent{globalHeader("a"), file("a", "1", 0o644)}, true},

@@ -1,7 +1,6 @@
 package tarball
 
 import (
-	"archive/tar"
 	"bufio"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
-	"github.com/vbatts/tar-split/tar/asm"
-	"github.com/vbatts/tar-split/tar/storage"
 )
 
 // ApplyOptions select how privileged the extraction is.
@@ -55,31 +52,18 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	hr := NewAsideHasher(r) // sha256 on its own goroutine, beside the writes
 	defer hr.Close()
 	var gz *gzip.Writer
-	sink := io.Discard // the packer still detects duplicate paths
+	sink := io.Discard
 	if tarSplit != nil {
 		gz = gzip.NewWriter(tarSplit)
 		sink = gz
 	}
-	// tar-split parses its own copy of the stream in a goroutine and hands
-	// us every byte it read, so both see exactly the same input.
-	// tar-split reads headers 512 bytes at a time; serve them from a buffer.
-	putter := &stopPutter{}
-	stream, done, err := asm.NewInputTarStreamWithDone(bufio.NewReaderSize(hr, 256<<10), storage.NewJSONPacker(sink), putter)
-	if err != nil {
-		return ApplyResult{}, err
-	}
+	// tar-split's reader takes headers 512 bytes at a time: serve them from
+	// a buffer.
+	d := newDisassembler(bufio.NewReaderSize(hr, 256<<10), newNamelessPacker(sink))
 	x, err := newExtractor(root, opts)
 	if err == nil {
 		defer x.chain.Close()
-		err = extractStream(x, stream)
-	}
-	if err != nil {
-		putter.stop.Store(true) // stops it inside an entry, even one that reads no input
-		stream.Close()          // unblocks the packer goroutine
-	}
-	// Wait, so r and tarSplit are no longer used once Apply returns.
-	if perr := <-done; err == nil && perr != nil {
-		err = fmt.Errorf("recording tar-split: %w", perr)
+		err = extractStream(x, d)
 	}
 	if gz != nil {
 		if cerr := gz.Close(); err == nil && cerr != nil {
@@ -99,13 +83,12 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	return ApplyResult{DiffID: hr.Sum(), Size: size, TarSize: hr.N()}, nil
 }
 
-// extractStream extracts every entry, then drains whatever follows the
-// end-of-archive marker so it is hashed and recorded too.
-func extractStream(x *extractor, stream io.Reader) error {
-	tr := tar.NewReader(stream)
+// extractStream extracts and records every entry, then records whatever
+// follows the end-of-archive marker so it is hashed and kept too.
+func extractStream(x *extractor, d *disassembler) error {
 	prev := ""
 	for {
-		hdr, err := tr.Next()
+		hdr, err := d.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -118,12 +101,15 @@ func extractStream(x *extractor, stream io.Reader) error {
 		if isSparse(hdr) {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, errSparse)
 		}
-		if err := x.entry(hdr, tr); err != nil {
+		if err := x.entry(hdr, d); err != nil {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+		}
+		if err := d.done(hdr); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		prev = hdr.Name
 	}
-	if _, err := io.CopyBuffer(io.Discard, stream, x.buf); err != nil {
+	if err := d.tail(); err != nil {
 		return fmt.Errorf("reading layer tar after its end: %w", err)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vbatts/tar-split/tar/storage"
 	"golang.org/x/sys/unix"
 
 	"github.com/imgtool/imgtool/overlay"
@@ -30,17 +29,15 @@ type extractor struct {
 	// unprivileged: see diskMode.
 	unprivileged bool
 	buf          []byte
-	// seen holds every clamped name so far. tar-split rejects duplicate
-	// names after it has read an entry's content; checking first lets the
-	// error name the entry and stops the second copy from being written. It
-	// also rejects names that differ only before clamping ("../a" and "a"),
-	// which land on the same file and could not be reassembled.
-	seen map[string]struct{}
+	// dup holds the few names duplicate detection cannot leave to the
+	// filesystem (dup.go).
+	dup dupGuard
 	// known holds the directories this extraction made or merged, so a
 	// parent is not looked up again (each os.Root lookup walks the whole
 	// path with openat). fresh says the target started empty: then the only
-	// thing that can already sit at a new entry's name is a known directory.
-	known    map[string]bool
+	// thing that can already sit at a new entry's name is a known directory
+	// (or an earlier entry's file: a duplicate, see dup.go).
+	known    map[string]dirOrigin
 	fresh    bool
 	symlinks map[string]bool // symlinks this extraction made
 	// dirs get their times after all entries: creating children would
@@ -64,8 +61,7 @@ func newExtractor(root *os.Root, opts ApplyOptions) (*extractor, error) {
 		opts:         opts,
 		unprivileged: os.Geteuid() != 0,
 		buf:          make([]byte, 256<<10),
-		seen:         map[string]struct{}{},
-		known:        map[string]bool{},
+		known:        map[string]dirOrigin{},
 		symlinks:     map[string]bool{},
 		fresh:        isEmptyDir(root),
 	}, nil
@@ -113,27 +109,31 @@ func (x *extractor) diskMode(hdr *tar.Header) uint32 {
 // entry applies one tar entry whose content is read from r.
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil // Docker ignores global PAX headers; tar-split keeps the bytes
+		// Docker ignores global PAX headers; tar-split keeps the bytes.
+		return x.checkTraceless(hdr, overlay.Clean(hdr.Name))
 	}
 	name := overlay.Clean(hdr.Name)
 	if name == "" {
 		// "./" and friends: the layer root already exists; Docker skips it.
 		if hdr.Typeflag == tar.TypeDir {
-			return nil
+			return x.checkTraceless(hdr, name)
 		}
 		return errors.New("a non-directory cannot replace the layer root")
 	}
-	if _, dup := x.seen[name]; dup {
-		return storage.ErrDuplicatePath
+	if x.opts.Overlay && isMetaWhiteout(name) {
+		if err := x.checkTraceless(hdr, name); err != nil {
+			return err
+		}
+	} else if err := x.checkName(hdr, name); err != nil {
+		return err
 	}
-	x.seen[name] = struct{}{}
 
 	if err := x.ensureParent(name); err != nil {
 		return err
 	}
 	if x.opts.Overlay {
 		if done, err := overlay.ToOverlay(x.root, name, hdr.Size, hdr.Uid, hdr.Gid); done {
-			return err
+			return x.isDuplicate(err)
 		}
 	}
 	existingDir, err := x.clear(name, hdr.Typeflag == tar.TypeDir)
@@ -141,7 +141,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	if err := x.create(hdr, name, r, existingDir); err != nil {
-		return err
+		return x.isDuplicate(err)
 	}
 	return x.setMetadata(hdr, name)
 }
@@ -150,7 +150,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 // by root when chowning, as Docker's MkdirAllAndChownNew does.
 func (x *extractor) ensureParent(name string) error {
 	dir, _ := overlay.SplitParent(name)
-	if dir == "." || x.known[dir] {
+	if dir == "." || x.known[dir] != 0 {
 		return nil
 	}
 	if _, err := x.root.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
@@ -167,7 +167,7 @@ func (x *extractor) ensureParent(name string) error {
 		if err := x.root.Mkdir(p, 0o755); err != nil {
 			return err
 		}
-		x.known[p] = true
+		x.known[p] = parentDir
 		if x.opts.Chown {
 			if err := x.root.Lchown(p, 0, 0); err != nil {
 				return err
@@ -180,7 +180,7 @@ func (x *extractor) ensureParent(name string) error {
 // clear removes what is at name unless both it and the new entry are
 // directories, in which case they merge. It reports that merge case.
 func (x *extractor) clear(name string, newIsDir bool) (existingDir bool, err error) {
-	if x.fresh && !x.known[name] && !x.underSymlink(name) {
+	if x.fresh && x.known[name] == 0 && !x.underSymlink(name) {
 		return false, nil // nothing was there before us, nor made by us
 	}
 	fi, err := x.root.Lstat(name)
@@ -224,7 +224,7 @@ func (x *extractor) forget(name string) {
 func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDir bool) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		x.known[name] = true
+		x.known[name] = entryDir
 		if existingDir {
 			return nil
 		}

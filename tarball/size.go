@@ -75,10 +75,14 @@ func entrySize(d *os.File, name string, seen map[uint64]struct{}, size *int64) e
 	if st.Size <= 0 {
 		return nil
 	}
-	if _, dup := seen[st.Ino]; dup {
-		return nil
+	// Only an inode with more than one link can be met again: keeping the
+	// others (as Docker's DirSize does) made the set grow with every file.
+	if st.Nlink > 1 {
+		if _, dup := seen[st.Ino]; dup {
+			return nil
+		}
+		seen[st.Ino] = struct{}{}
 	}
-	seen[st.Ino] = struct{}{}
 	*size += st.Size
 	return nil
 }

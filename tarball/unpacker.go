@@ -20,8 +20,8 @@ import (
 // order, spaces) goes through json.Unmarshal, so any valid input gives the
 // same entries. Unlike storage's unpacker it keeps no set of every file
 // name: that set grew with the layer (~100 bytes a file), and a duplicate
-// name cannot come from Apply, whose packer refused it; assembling one
-// would only repeat the file's content.
+// name cannot come from Apply, whose extractor refused it (dup.go);
+// assembling one would only repeat the file's content.
 type lineUnpacker struct {
 	r *bufio.Reader
 }

@@ -27,16 +27,7 @@ func oldApplySource(in []byte) (io.Reader, func()) {
 func asmStream(t *testing.T, in []byte) ([]byte, error) {
 	src, closeSrc := oldApplySource(in)
 	defer closeSrc()
-	var out bytes.Buffer
-	stream, done, err := asm.NewInputTarStreamWithDone(src, storage.NewJSONPacker(&out), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, cerr := io.Copy(io.Discard, stream)
-	if err := <-done; err != nil {
-		return out.Bytes(), err
-	}
-	return out.Bytes(), cerr
+	return packFrom(t, src, func(w io.Writer) storage.Packer { return storage.NewJSONPacker(w) })
 }
 
 // disasmStream runs the in-line disassembler alone, reading every entry's

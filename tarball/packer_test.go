@@ -16,8 +16,14 @@ import (
 // makes, and returns the JSON lines it wrote.
 func packWith(t *testing.T, in []byte, newPacker func(io.Writer) storage.Packer) ([]byte, error) {
 	t.Helper()
+	return packFrom(t, bytes.NewReader(in), newPacker)
+}
+
+// packFrom is packWith over any reader of the tar.
+func packFrom(t *testing.T, src io.Reader, newPacker func(io.Writer) storage.Packer) ([]byte, error) {
+	t.Helper()
 	var out bytes.Buffer
-	stream, done, err := asm.NewInputTarStreamWithDone(bytes.NewReader(in), newPacker(&out), nil)
+	stream, done, err := asm.NewInputTarStreamWithDone(src, newPacker(&out), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

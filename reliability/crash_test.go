@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -304,7 +306,35 @@ func TestKilledWriterCleanedByNextWriter(t *testing.T) {
 			}
 		}
 		if got := storeFiles(t, root); got.bytes != want.bytes || got.n != want.n {
-			t.Errorf("trial %d (killed after %v): %d files, %d bytes; a clean load has %d, %d", i, delay, got.n, got.bytes, want.n, want.bytes)
+			t.Errorf("trial %d (killed after %v): %d files, %d bytes; a clean load has %d, %d:\n%s", i, delay, got.n, got.bytes, want.n, want.bytes, idFreeDiff(got, want))
 		}
 	}
+}
+
+// idFreeDiff is the difference of two stores' file lists with cache IDs,
+// layer link names and digests blanked (they differ from store to store):
+// a line the first store has more often than the second is "+", less "-".
+func idFreeDiff(got, want fileSet) string {
+	blank := regexp.MustCompile(`[0-9a-f]{64}|\b[A-Z0-9]{26}\b`)
+	count := func(s fileSet) map[string]int {
+		m := map[string]int{}
+		for _, l := range strings.Split(s.list, "\n") {
+			m[blank.ReplaceAllString(l, "…")]++
+		}
+		return m
+	}
+	g, w := count(got), count(want)
+	var out []string
+	for l, n := range g {
+		if n > w[l] {
+			out = append(out, fmt.Sprintf("+ %s (×%d)", l, n-w[l]))
+		}
+	}
+	for l, n := range w {
+		if n > g[l] {
+			out = append(out, fmt.Sprintf("- %s (×%d)", l, n-g[l]))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

@@ -2,6 +2,7 @@ package overlay2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -246,7 +247,27 @@ func (tx *Tx) Commit() (err error) {
 	if err := s.syncfs(len(tx.layers)); err != nil {
 		return err
 	}
+	var markers []string // committed markers this commit made, undone with it
+	defer func() {
+		if err != nil {
+			for _, m := range markers {
+				os.Remove(m)
+			}
+		}
+	}()
 	for _, st := range tx.layers {
+		// overlay2's "committed" marker tells a mount that the layer has
+		// children; Docker writes it when it creates a child. It goes on
+		// the parent before the child is registered, so that no kill can
+		// leave a registered child whose parent lacks it (the next load
+		// finds every layer and would not write it). A kill between the
+		// two leaves a marker on a parent without a child yet: harmless,
+		// as in Docker's own stores.
+		if m, made, err := s.markCommitted(st.parentCacheID); err != nil {
+			return err
+		} else if made {
+			markers = append(markers, m)
+		}
 		if err := os.Rename(st.writeSet, s.layerPath(st.chain.Hex)); err != nil {
 			return fmt.Errorf("registering layer %s: %w", st.chain, err)
 		}
@@ -270,18 +291,25 @@ func (tx *Tx) Commit() (err error) {
 			}
 		}
 	}
-	// Parents get overlay2's "committed" marker last: it only tells a
-	// mount that the layer has children, so it is written once all is in.
-	for _, st := range tx.layers {
-		if st.parentCacheID != "" {
-			committed := filepath.Join(s.overlayDir(), st.parentCacheID, "committed")
-			if err := os.WriteFile(committed, nil, 0o600); err != nil {
-				return err
-			}
-		}
-	}
 	tx.layers = nil
 	return nil
+}
+
+// markCommitted writes overlay2's empty "committed" marker into the layer
+// dir cacheID unless it is there; made says whether it wrote it.
+func (s *Store) markCommitted(cacheID string) (path string, made bool, err error) {
+	if cacheID == "" {
+		return "", false, nil
+	}
+	path = filepath.Join(s.overlayDir(), cacheID, "committed")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return path, false, nil
+	}
+	if err != nil {
+		return path, false, err
+	}
+	return path, true, f.Close()
 }
 
 // Abort removes everything the transaction staged and did not commit.

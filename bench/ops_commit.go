@@ -45,13 +45,13 @@ func (e *benchEnv) commitOp(im *image, k string) *op {
 
 func (e *benchEnv) commitRoot() string { return filepath.Join(e.work, "commit-root") }
 
-var copyRootOnce sync.Once
+var copyRootDone sync.Once
 var copyRootErr error
 
 // copyRootOnce copies the source daemon's data root for imgtool's commit
 // rows: its images and containers, as they are when the commit rows start.
 func (e *benchEnv) copyRootOnce() error {
-	copyRootOnce.Do(func() {
+	copyRootDone.Do(func() {
 		os.RemoveAll(e.commitRoot())
 		logf2("copying %s for the commit rows", e.src.root)
 		copyRootErr = run("", "cp", "-a", "--reflink=auto", e.src.root, e.commitRoot())

@@ -66,6 +66,10 @@ type ConvertOptions struct {
 	// manifests that are not runnable images) inside indexes; Run sets it
 	// for sinks that carry them (CarriesArtifacts).
 	CarryArtifacts bool
+	// FromRegistry: the source is a registry (a pull); Run sets it. A
+	// store that records indexes then labels every child of an index, as
+	// containerd's pull does whatever platforms it takes.
+	FromRegistry bool
 }
 
 // CarriesArtifacts reports a transport whose sink keeps OCI artifacts
@@ -98,6 +102,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 		return nil, err
 	}
 	opts.CarryArtifacts = CarriesArtifacts(dt)
+	opts.FromRegistry = src.Transport == "docker"
 	source, items, err := openNamed(ctx, src, env, dt)
 	if err != nil {
 		return nil, err
@@ -155,7 +160,7 @@ func Run(ctx context.Context, src, dst Ref, env *Env, opts ConvertOptions) (*Res
 // containerd store does (containerd's import with any platform, skipping
 // missing content). A pull takes the host's platform, as docker pull.
 func loadPlatforms(src Ref, dt *Transport, env *Env, opts ConvertOptions) ConvertOptions {
-	if dt.Name != "store" || src.Transport == "docker" || len(opts.Platforms) > 0 || opts.AllPlatforms {
+	if dt.Name != "store" || opts.FromRegistry || len(opts.Platforms) > 0 || opts.AllPlatforms {
 		return opts
 	}
 	if st, err := env.Store(); err != nil || !store.KeepsIndexes(st) {

@@ -29,9 +29,10 @@ type Loaded struct {
 type LoadOptions struct {
 	// Progress, if set, counts each new layer's bytes as it is unpacked.
 	Progress progress.Reporter
-	// AnyPlatform: no platform was asked for, so a store that records
-	// indexes labels every child of an index, as Docker 29's load does.
-	AnyPlatform bool
+	// LabelAllChildren: a store that records indexes labels every child
+	// of an index, present or not, as containerd does on a pull and on
+	// Docker 29's load without --platform; else only the children loaded.
+	LabelAllChildren bool
 }
 
 // Load registers every image of entries in one transaction: all of them
@@ -159,9 +160,7 @@ func addIndex(ctx context.Context, tx store.Tx, e Item, opts LoadOptions) (Loade
 	if whole == nil {
 		whole = e.Index
 	}
-	// only a registry source gives digest references: a pull labels
-	// every child whatever the platforms asked
-	id, err := itx.AddIndex(whole, images, opts.AnyPlatform || len(e.DigestRefs) > 0)
+	id, err := itx.AddIndex(whole, images, opts.LabelAllChildren)
 	if err != nil {
 		return Loaded{}, err
 	}

@@ -99,7 +99,8 @@ func (s *storeSink) Put(ctx context.Context, items []Item, opts ConvertOptions) 
 			images = append(images, pi)
 		}
 	}
-	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress, AnyPlatform: len(opts.Platforms) == 0})
+	loaded, err := Load(ctx, st, images, LoadOptions{Progress: opts.Progress,
+		LabelAllChildren: len(opts.Platforms) == 0 || opts.FromRegistry})
 	if err != nil {
 		return nil, err
 	}

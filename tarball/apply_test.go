@@ -364,6 +364,53 @@ func TestAssembleChecksumMismatch(t *testing.T) {
 	}
 }
 
+// AssembleReader checks sizes, not crc64s: a same-size change passes
+// through (its consumer's diff ID check catches it, TestSaveModifiedStore
+// in archive), a size change or a missing file fails naming the entry, and
+// CheckedReader names a same-size change as Assemble does.
+func TestAssembleReaderModified(t *testing.T) {
+	in := buildTar(t, dir("d/", 0o755), file("d/f", "content", 0o644), file("d/g", "more", 0o644))
+	_, layer := sandbox(t)
+	_, ts := applyBytes(t, in, layer, DefaultApplyOptions())
+	read := func(open func(io.Reader, string) io.ReadCloser) ([]byte, error) {
+		rc := open(bytes.NewReader(ts), layer)
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	if err := os.WriteFile(filepath.Join(layer, "d/f"), []byte("CONTENT"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(AssembleReader)
+	if err != nil || !bytes.Contains(got, []byte("CONTENT")) || len(got) != len(in) {
+		t.Fatalf("same-size change: %d bytes, err %v; want the changed bytes in a tar of %d", len(got), err, len(in))
+	}
+	if _, err := read(CheckedReader); err == nil || err.Error() != `file integrity checksum failed for "d/f"` {
+		t.Fatalf("CheckedReader: err = %v", err)
+	}
+	for change, want := range map[string]string{
+		"longer":  `layer entry "d/f": 8 bytes on disk, the layer recorded 7`,
+		"shorter": `layer entry "d/f": 6 bytes on disk, the layer recorded 7`,
+		"missing": `layer entry "d/f": `,
+	} {
+		p := filepath.Join(layer, "d/f")
+		var err error
+		switch change {
+		case "longer":
+			err = os.WriteFile(p, []byte("CONTENT!"), 0o644)
+		case "shorter":
+			err = os.WriteFile(p, []byte("CONTEN"), 0o644)
+		default:
+			err = os.Remove(p)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := read(AssembleReader); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q…", change, err, want)
+		}
+	}
+}
+
 // Read-only directories still take their content. Unprivileged, directories
 // keep owner rwx and files owner read, or they could not be filled, walked
 // or reassembled.

@@ -36,9 +36,11 @@ func Assemble(tarSplit io.Reader, dir string, w io.Writer) error {
 	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, newLineUnpacker(gz), w)
 }
 
-// AssembleReader is Assemble as a stream. Closing it stops the assembly and
-// waits for it, so tarSplit is no longer read once Close returns.
-func AssembleReader(tarSplit io.Reader, dir string) io.ReadCloser {
+// CheckedReader is Assemble as a stream: every file is checked against
+// its crc64, so a modified file is named (`check --deep`). Closing it stops
+// the assembly and waits for it, so tarSplit is no longer read once Close
+// returns. Save and the other converters use AssembleReader.
+func CheckedReader(tarSplit io.Reader, dir string) io.ReadCloser {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -488,11 +489,13 @@ func TestMissingPlatform(t *testing.T) {
 
 // ---- the store ----------------------------------------------------------------------
 
-func newStore(t *testing.T) *Env {
+func newStore(t *testing.T) *Env { return newStoreAt(t, t.TempDir()) }
+
+func newStoreAt(t *testing.T, root string) *Env {
 	if os.Geteuid() != 0 {
 		t.Skip("the store needs root")
 	}
-	st, err := store.Open(t.TempDir())
+	st, err := store.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,4 +593,61 @@ func TestFailedConvertLeavesNoLayout(t *testing.T) {
 	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
 		t.Errorf("a failed convert left %s behind (%v); error was %v", dir, serr, err)
 	}
+}
+
+// A store layer whose file was changed behind imgtool's back: save fails
+// with one line naming the layer (same size: the diff ID check) or the file
+// (size changed), leaves no archive, and Verify names the changed file.
+func TestSaveFromModifiedStore(t *testing.T) {
+	root := t.TempDir()
+	env := newStoreAt(t, root)
+	ctx := context.Background()
+	if _, err := Convert(ctx, "docker-archive:"+fixture+":arch-fix/app:2", "store:", env, ConvertOptions{Keep: true}); err != nil {
+		t.Fatal(err)
+	}
+	victim := firstStoreFile(t, root)
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.tar")
+	save := func() error {
+		_, err := Convert(ctx, "store:arch-fix/app:2", "docker-archive:"+out, env, ConvertOptions{Keep: true})
+		if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+			t.Errorf("a failed save left %s (%v)", out, serr)
+		}
+		return err
+	}
+	b[0] ^= 0xff
+	os.WriteFile(victim, b, 0o644)
+	if err := save(); err == nil || !strings.Contains(err.Error(), "content does not match its diff_id") {
+		t.Fatalf("same-size change: err = %v", err)
+	}
+	var report bytes.Buffer
+	if _, err := Verify(ctx, "arch-fix/app:2", env, &report); err == nil || !strings.Contains(report.String()+err.Error(), filepath.Base(victim)) {
+		t.Errorf("Verify does not name %s: %v\n%s", filepath.Base(victim), err, report.String())
+	}
+	os.WriteFile(victim, append(b, 'x'), 0o644)
+	if err := save(); err == nil || !strings.Contains(err.Error(), "bytes on disk, the layer recorded") || !strings.Contains(err.Error(), filepath.Base(victim)) {
+		t.Fatalf("size change: err = %v", err)
+	}
+}
+
+// firstStoreFile is a non-empty regular file in some layer's diff dir.
+func firstStoreFile(t *testing.T, root string) string {
+	dirs, _ := filepath.Glob(filepath.Join(root, "overlay2", "*", "diff"))
+	for _, d := range dirs {
+		var found string
+		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if fi, ierr := e.Info(); err == nil && ierr == nil && fi.Mode().IsRegular() && fi.Size() > 0 && found == "" {
+				found = p
+			}
+			return nil
+		})
+		if found != "" {
+			return found
+		}
+	}
+	t.Fatal("no layer file in the store")
+	return ""
 }

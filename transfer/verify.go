@@ -301,6 +301,16 @@ func (v *verifier) image(ctx context.Context, img v1.Image, label string, mdiges
 	return nil
 }
 
+// openBlobChecked opens a layer's blob; a store layer's (its tar
+// regenerated from tar-split) is read with each file's crc64 checked, so a
+// modified file is named, not only the layer.
+func openBlobChecked(l v1.Layer) (io.ReadCloser, error) {
+	if c, ok := l.(interface{ Checked() (io.ReadCloser, error) }); ok {
+		return c.Checked()
+	}
+	return l.Compressed()
+}
+
 // layer hashes a layer blob and its uncompressed stream in one read.
 func (v *verifier) layer(l v1.Layer, i, n int, diffID, chain v1.Hash, m *v1.Manifest) {
 	want, err := l.Digest()
@@ -312,7 +322,7 @@ func (v *verifier) layer(l v1.Layer, i, n int, diffID, chain v1.Hash, m *v1.Mani
 	if i < len(m.Layers) && m.Layers[i].Digest == want {
 		wantSize = m.Layers[i].Size
 	}
-	rc, err := l.Compressed()
+	rc, err := openBlobChecked(l)
 	if err != nil {
 		v.fail("layer %d/%d blob %s: %v", i+1, n, want, err)
 		return

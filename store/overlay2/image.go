@@ -178,10 +178,34 @@ func (l *storeLayer) UncompressedSize() (int64, bool) {
 }
 
 // Uncompressed regenerates the layer tar from tar-split and the diff dir.
-// Each file is checked against its tar-split crc64 as it streams; the
-// whole stream's diff ID is checked by whoever consumes it (archive
-// writers, push, flatten), so it is hashed once, not twice.
+// Files are not checked one by one (tarball.AssembleReader): the whole
+// stream's diff ID is checked by whoever consumes it (archive writers,
+// push, convert, squash), so each byte is hashed once, not twice.
 func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
+	return l.assemble(tarball.AssembleReader)
+}
+
+// Checked regenerates the layer tar checking each file's crc64, so a
+// modified file is named (verify, check --deep).
+func (l *storeLayer) Checked() (io.ReadCloser, error) {
+	return l.assemble(tarball.CheckedReader)
+}
+
+// Verified is Checked and the whole stream checked against the diff ID: a
+// mismatch fails the read at the end, naming the layer.
+func (l *storeLayer) Verified() (io.ReadCloser, error) {
+	rc, err := l.Checked()
+	if err != nil {
+		return nil, err
+	}
+	want := l.info.DiffID
+	return tarball.VerifyReader(rc, want, func(got v1.Hash) error {
+		return fmt.Errorf("could not verify layer data for: %s (regenerated %s); the layer store's files were modified", want, got)
+	}), nil
+}
+
+// assemble opens the layer's tar-split and diff dir and replays them.
+func (l *storeLayer) assemble(replay func(tarSplit io.Reader, dir string) io.ReadCloser) (io.ReadCloser, error) {
 	f, err := os.Open(l.s.tarSplitPath(l.info.ChainID))
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.info.ChainID, err)
@@ -191,20 +215,7 @@ func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
 		f.Close()
 		return nil, err // the caller names the layer
 	}
-	return closeBoth{tarball.AssembleReader(f, dir), f}, nil
-}
-
-// Verified is Uncompressed checked against the diff ID: a mismatch fails
-// the read at the end, naming the layer.
-func (l *storeLayer) Verified() (io.ReadCloser, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	want := l.info.DiffID
-	return tarball.VerifyReader(rc, want, func(got v1.Hash) error {
-		return fmt.Errorf("could not verify layer data for: %s (regenerated %s); the layer store's files were modified", want, got)
-	}), nil
+	return closeBoth{replay(f, dir), f}, nil
 }
 
 // closeBoth closes the assembler, then the tar-split file it reads.

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // OutputFile is an archive being written to path: a temp file beside it,
@@ -16,7 +18,9 @@ import (
 type OutputFile struct {
 	f       *os.File
 	path    string
-	durable bool // fsync before the rename
+	durable bool  // fsync before the rename
+	written int64 // bytes written so far
+	queued  int64 // bytes whose writeback has been started
 }
 
 // CreateOutput starts writing path; durable fsyncs it before the rename.
@@ -28,7 +32,26 @@ func CreateOutput(path string, durable bool) (*OutputFile, error) {
 	return &OutputFile{f: f, path: path, durable: durable}, nil
 }
 
-func (o *OutputFile) Write(p []byte) (int, error) { return o.f.Write(p) }
+// writebackChunk is how much written output a durable OutputFile lets
+// accumulate before it starts that range's writeback.
+const writebackChunk = 8 << 20
+
+// Write appends p. A durable file starts the writeback of every 8 MiB as
+// soon as it is written (sync_file_range WRITE: queue the pages, do not
+// wait), so the disk writes while the archive is still being made and
+// Commit's fsync waits only for the tail, instead of the whole file being
+// flushed after the last byte (the `export -o` of a 245 MB rootfs paid
+// ~0.2 s for that flush). A kernel or filesystem without it: no error,
+// the fsync does all the work as before.
+func (o *OutputFile) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	o.written += int64(n)
+	if o.durable && o.written-o.queued >= writebackChunk {
+		_ = unix.SyncFileRange(int(o.f.Fd()), o.queued, o.written-o.queued, unix.SYNC_FILE_RANGE_WRITE)
+		o.queued = o.written
+	}
+	return n, err
+}
 
 // Commit syncs the file (when durable), makes it 0644 and renames it
 // over path.

@@ -21,6 +21,7 @@ import (
 // daemon is a private dockerd: its own data root, exec root, pidfile and
 // socket under a short temp dir, no networking set up on the host.
 type daemon struct {
+	name                  string
 	dir, root, sock, host string
 	confDir               string // DOCKER_CONFIG for the CLI: empty config
 	cmd                   *exec.Cmd
@@ -43,9 +44,20 @@ func startDaemon(name string) (*daemon, error) {
 	// An empty config file, so that /etc/docker/daemon.json cannot add
 	// options (data-root, mirrors, ...).
 	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o600)
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	if err != nil {
+	d.name = name
+	if err := d.spawn(); err != nil {
 		return nil, err
+	}
+	return d, nil
+}
+
+// spawn starts dockerd on d's directories and waits until it answers.
+func (d *daemon) spawn() error {
+	dir := d.dir
+	d.done = make(chan struct{})
+	logf, err := os.OpenFile(filepath.Join(dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	cmd := exec.Command("dockerd",
 		"--config-file", filepath.Join(dir, "daemon.json"),
@@ -58,6 +70,7 @@ func startDaemon(name string) (*daemon, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	started := make(chan error, 1)
+	done := d.done
 	go func() {
 		// Pdeathsig fires when the forking *thread* exits: keep it alive
 		// exactly as long as dockerd.
@@ -69,13 +82,13 @@ func startDaemon(name string) (*daemon, error) {
 		started <- nil
 		cmd.Wait()
 		logf.Close()
-		close(d.done)
+		close(done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting dockerd: %w", err)
+		return fmt.Errorf("starting dockerd: %w", err)
 	}
 	d.cmd = cmd
-	logf2("started %s dockerd (pid %d) in %s", name, cmd.Process.Pid, dir)
+	logf2("started %s dockerd (pid %d) in %s", d.name, cmd.Process.Pid, dir)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
 	}}, Timeout: 2 * time.Second}
@@ -83,18 +96,18 @@ func startDaemon(name string) (*daemon, error) {
 	for {
 		select {
 		case <-d.done:
-			return nil, fmt.Errorf("dockerd exited during startup; see %s/dockerd.log:\n%s", dir, tail(filepath.Join(dir, "dockerd.log"), 20))
+			return fmt.Errorf("dockerd exited during startup; see %s/dockerd.log:\n%s", dir, tail(filepath.Join(dir, "dockerd.log"), 20))
 		default:
 		}
 		if resp, err := client.Get("http://docker/_ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return d, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			d.close()
-			return nil, fmt.Errorf("dockerd did not answer /_ping in 90s:\n%s", tail(filepath.Join(dir, "dockerd.log"), 20))
+			return fmt.Errorf("dockerd did not answer /_ping in 90s:\n%s", tail(filepath.Join(dir, "dockerd.log"), 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -135,13 +148,7 @@ func (d *daemon) close() {
 	if d == nil || d.cmd == nil {
 		return
 	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
+	d.stop()
 	unmountUnder(d.dir)
 	if err := os.RemoveAll(d.dir); err != nil {
 		logf2("removing %s: %v", d.dir, err)
@@ -171,6 +178,30 @@ func unmountUnder(dir string) {
 	for _, mp := range points {
 		syscall.Unmount(mp, syscall.MNT_DETACH)
 	}
+}
+
+// stop ends dockerd (SIGTERM, then SIGKILL after 30 s).
+func (d *daemon) stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// restartEmpty stops dockerd, hands its data root to discard (moved aside,
+// not deleted: see discard) and starts it again on an empty one. The load
+// rows use it instead of `docker rmi`, whose deletions would slow the file
+// creation of the runs that follow (fsstate.go).
+func (d *daemon) restartEmpty(discard func(string) error) error {
+	d.stop()
+	unmountUnder(d.dir)
+	if err := discard(d.root); err != nil {
+		return err
+	}
+	return d.spawn()
 }
 
 // resetPeak clears a process's peak RSS (VmHWM), so that the next reading

@@ -37,6 +37,14 @@ func (e *benchEnv) path(run int, name string) string {
 	return filepath.Join(e.work, fmt.Sprintf("r%d-%s", run, name))
 }
 
+// dstEmpty checks that the load daemon has no image: an empty store.
+func (e *benchEnv) dstEmpty(int) error {
+	if out, _ := e.dst.docker("images", "-aq"); out != "" {
+		return fmt.Errorf("load daemon not empty: %s", out)
+	}
+	return nil
+}
+
 func sh(script string) []string { return []string{"bash", "-o", "pipefail", "-c", script} }
 
 // ops lists the operations for one image.
@@ -70,34 +78,25 @@ func (e *benchEnv) ops(im *image) []*op {
 				return []string{e.imgtool, "--root", e.path(r, k+"-store"), "load", "-q", "-i", im.archive}
 			},
 				prep:  func(r int) error { return os.MkdirAll(e.path(r, k+"-store"), 0o755) },
-				after: func(r int) error { return os.RemoveAll(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY load -i ARCHIVE"},
+				after: func(r int) error { return e.discard(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY load -i ARCHIVE"},
 			// The same without the syncfs before the commit renames: the cost of durability.
 			{name: "imgtool --no-sync", argv: func(r int) []string {
 				return []string{e.imgtool, "--root", e.path(r, k+"-store"), "--no-sync", "load", "-q", "-i", im.archive}
 			},
 				prep:  func(r int) error { return os.MkdirAll(e.path(r, k+"-store"), 0o755) },
-				after: func(r int) error { return os.RemoveAll(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY --no-sync load -i ARCHIVE"},
+				after: func(r int) error { return e.discard(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY --no-sync load -i ARCHIVE"},
 			{name: "docker load", daemon: e.dst, argv: func(r int) []string { return []string{"docker", "load", "-q", "-i", im.archive} },
-				prep: func(r int) error {
-					// The image is removed first: an empty store.
-					if out, _ := e.dst.docker("images", "-aq"); out != "" {
-						return fmt.Errorf("load daemon not empty: %s", out)
-					}
-					return nil
-				},
-				after: func(r int) error {
-					_, err := e.dst.docker("rmi", "-f", im.ref)
-					return err
-				}, cmdline: "docker load -i ARCHIVE (image removed first)"},
+				prep: e.dstEmpty,
+				after: func(r int) error { return e.dst.restartEmpty(e.discard) },
+				cmdline: "docker load -i ARCHIVE (into an empty data root)"},
 			// Docker returns before its files reach the disk: the fair
 			// comparison with imgtool's durable load adds a sync to its side.
 			{name: "docker load + sync", daemon: e.dst, argv: func(r int) []string {
 				return sh("docker load -q -i " + im.archive + " && sync -f " + e.dst.root)
 			},
-				after: func(r int) error {
-					_, err := e.dst.docker("rmi", "-f", im.ref)
-					return err
-				}, cmdline: "docker load -i ARCHIVE && sync -f DATA_ROOT (image removed first)"},
+				prep: e.dstEmpty,
+				after: func(r int) error { return e.dst.restartEmpty(e.discard) },
+				cmdline: "docker load -i ARCHIVE && sync -f DATA_ROOT (into an empty data root)"},
 		}})
 	if im.layerTar != "" {
 		ops[len(ops)-1].tools = append(ops[len(ops)-1].tools, e.layerTarTools(im, k)...)

@@ -23,7 +23,7 @@ func (e *benchEnv) importOp(im *image, k string) *op {
 		return func(r int) error { return os.MkdirAll(p(r), 0o755) }
 	}
 	rm := func(p func(int) string) func(int) error {
-		return func(r int) error { return os.RemoveAll(p(r)) }
+		return func(r int) error { return e.discard(p(r)) }
 	}
 	return &op{key: "import", title: "import a rootfs tar (one layer) into an empty store", img: im,
 		bytes: func() int64 { return fi.Size() }, floorFile: func() string { return im.rootfs },
@@ -50,7 +50,7 @@ func (e *benchEnv) importOp(im *image, k string) *op {
 func (e *benchEnv) layerTarTools(im *image, k string) []*tool {
 	dir := func(r int) string { return e.path(r, k+"-layer-dir") }
 	mk := func(r int) error { return os.MkdirAll(dir(r), 0o755) }
-	rm := func(r int) error { return os.RemoveAll(dir(r)) }
+	rm := func(r int) error { return e.discard(dir(r)) }
 	return []*tool{
 		{name: "tar -xf layer + sync -f", argv: func(r int) []string {
 			return sh("tar -xf " + im.layerTar + " -C " + dir(r) + " && sync -f " + dir(r))

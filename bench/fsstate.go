@@ -94,7 +94,10 @@ func settle(work string) {
 }
 
 // settleNote says how the runs started, for the report.
-func settleNote(work string) string {
+func settleNote(work string, smoke bool) string {
+	if smoke {
+		return "right away (a smoke run measures nothing)"
+	}
 	if hasJournal(work) {
 		return "after a sync (this filesystem has a journal: deletions do not slow creation)"
 	}

@@ -34,10 +34,16 @@ var trashSeq atomic.Int64
 // discard moves a tree of many files into work/trash; anything smaller is
 // removed at once.
 func (e *benchEnv) discard(path string) error {
+	return discardInto(filepath.Join(e.work, "trash"), path)
+}
+
+// discardInto moves a tree of many files into trash (a directory on the
+// same filesystem, removed when the measuring is over); anything smaller is
+// removed at once.
+func discardInto(trash, path string) error {
 	if countEntries(path, manyFiles) < manyFiles {
 		return os.RemoveAll(path)
 	}
-	trash := filepath.Join(e.work, "trash")
 	if err := os.MkdirAll(trash, 0o755); err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ type disassembler struct {
 	tr    *forktar.Reader
 	p     storage.Packer
 	crc   hash.Hash64
-	chunk []byte
+	chunk *[]byte // from contentBufs, until putBufs
 }
 
 // contentChunk is what tar-split's bit-bucket FilePutter reads at a time.
@@ -38,7 +38,13 @@ const contentChunk = 64 << 10
 func newDisassembler(src io.Reader, p storage.Packer) *disassembler {
 	tr := forktar.NewReader(src)
 	tr.RawAccounting = true
-	return &disassembler{src: src, tr: tr, p: p, crc: crc64.New(storage.CRCTable), chunk: make([]byte, contentChunk)}
+	return &disassembler{src: src, tr: tr, p: p, crc: crc64.New(storage.CRCTable), chunk: contentBufs.get()}
+}
+
+// putBufs gives the content buffer back once the stream is recorded.
+func (d *disassembler) putBufs() {
+	contentBufs.put(d.chunk)
+	d.chunk = nil
 }
 
 func (d *disassembler) segment(b []byte) error {
@@ -90,7 +96,7 @@ func (d *disassembler) Read(p []byte) (int, error) {
 
 // done reads what the extractor left of the entry hdr and records it.
 func (d *disassembler) done(hdr *tar.Header) error {
-	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{d}, d.chunk); err != nil {
+	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{d}, *d.chunk); err != nil {
 		return err
 	}
 	e := storage.Entry{Type: storage.FileType, Size: hdr.Size}
@@ -107,7 +113,9 @@ func (d *disassembler) done(hdr *tar.Header) error {
 // tail records the bytes after the end-of-archive blocks, 1 MiB at most a
 // segment as asm does.
 func (d *disassembler) tail() error {
-	buf := make([]byte, 1<<20)
+	bp := tailBufs.get()
+	defer tailBufs.put(bp)
+	buf := *bp
 	for {
 		n, err := d.src.Read(buf)
 		if serr := d.segment(buf[:n]); serr != nil {

@@ -34,7 +34,6 @@ func (b *bytePool) get() *[]byte {
 func (b *bytePool) put(buf *[]byte) { b.p.Put(buf) }
 
 var (
-	tailBufs    = newBytePool(tailSegment)
 	contentBufs = newBytePool(contentChunk)
 	extractBufs = newBytePool(extractBuf)
 	asideBufs   = sync.Pool{New: func() any { return &chunk{buf: make([]byte, asideChunk)} }}
@@ -53,7 +52,6 @@ const (
 	assemblyBuf = 256 << 10
 	entryBuf    = 64 << 10
 	extractBuf  = 256 << 10
-	tailSegment = 1 << 20
 )
 
 func getReader(p *sync.Pool, r io.Reader) *bufio.Reader {

@@ -53,12 +53,12 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	var gz *gzip.Writer
 	sink := io.Discard
 	if tarSplit != nil {
-		gz = getGzipWriter(tarSplit)
+		gz = gzipWriters.get(tarSplit)
 		sink = gz
 	}
 	// tar-split's reader takes headers 512 bytes at a time: serve them from
 	// a buffer.
-	br := getReader(&headerReaders, hr)
+	br := headerReaders.get(hr)
 	d := newDisassembler(br, newNamelessPacker(sink))
 	x, err := newExtractor(root, opts)
 	if err == nil {
@@ -67,12 +67,12 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 		x.putBuf()
 	}
 	d.putBufs()
-	putReader(&headerReaders, br)
+	headerReaders.put(br)
 	if gz != nil {
 		if cerr := gz.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing tar-split: %w", cerr)
 		}
-		putGzipWriter(gz)
+		gzipWriters.put(gz)
 	}
 	if err == nil {
 		err = x.finish()

@@ -45,12 +45,12 @@ func AssembleReader(tarSplit io.Reader, dir string) io.ReadCloser {
 		defer close(done)
 		// tar-split writes every header and segment separately; batch them so
 		// the pipe hands over large chunks, not one goroutine switch each.
-		bw := getWriter(&assemblyWriters, pw)
+		bw := assemblyWriters.get(pw)
 		err := Assemble(tarSplit, dir, bw)
 		if err == nil {
 			err = bw.Flush()
 		}
-		putWriter(&assemblyWriters, bw)
+		assemblyWriters.put(bw)
 		pw.CloseWithError(err)
 	}()
 	return &assembleReader{pr: pr, done: done}

@@ -39,13 +39,15 @@ var (
 	extractBufs = newBytePool(extractBuf)
 	asideBufs   = sync.Pool{New: func() any { return &chunk{buf: make([]byte, asideChunk)} }}
 	// headerReaders serve the layer tar to tar-split's reader (Apply).
-	headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, headerBuf) }}
+	headerReaders = newResetPool[*bufio.Reader, io.Reader](func() *bufio.Reader { return bufio.NewReaderSize(nil, headerBuf) })
 	// assemblyWriters batch an assembled tar into the pipe (AssembleReader).
-	assemblyWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, assemblyBuf) }}
+	assemblyWriters = newResetPool[*bufio.Writer, io.Writer](func() *bufio.Writer { return bufio.NewWriterSize(nil, assemblyBuf) })
 	// entryReaders serve tar-split's JSON lines (lineUnpacker).
-	entryReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, entryBuf) }}
-	gzipWriters  sync.Pool
-	gzipReaders  sync.Pool
+	entryReaders = newResetPool[*bufio.Reader, io.Reader](func() *bufio.Reader { return bufio.NewReaderSize(nil, entryBuf) })
+	// gzipWriters compress tar-split (Apply); Reset keeps the compressor
+	// and gives the same bytes as a new writer.
+	gzipWriters = newResetPool[*gzip.Writer, io.Writer](func() *gzip.Writer { return gzip.NewWriter(nil) })
+	gzipReaders sync.Pool
 )
 
 const (
@@ -55,42 +57,27 @@ const (
 	extractBuf  = 256 << 10
 )
 
-func getReader(p *sync.Pool, r io.Reader) *bufio.Reader {
-	br := p.Get().(*bufio.Reader)
-	br.Reset(r)
-	return br
+// resetPool holds values that Reset onto a new stream: bufio readers and
+// writers, gzip writers.
+type resetPool[T interface{ Reset(S) }, S any] struct{ p sync.Pool }
+
+func newResetPool[T interface{ Reset(S) }, S any](fresh func() T) *resetPool[T, S] {
+	return &resetPool[T, S]{p: sync.Pool{New: func() any { return fresh() }}}
 }
 
-func putReader(p *sync.Pool, br *bufio.Reader) {
-	br.Reset(nil)
-	p.Put(br)
+// get returns a value Reset onto s.
+func (p *resetPool[T, S]) get(s S) T {
+	v := p.p.Get().(T)
+	v.Reset(s)
+	return v
 }
 
-func getWriter(p *sync.Pool, w io.Writer) *bufio.Writer {
-	bw := p.Get().(*bufio.Writer)
-	bw.Reset(w)
-	return bw
-}
-
-func putWriter(p *sync.Pool, bw *bufio.Writer) {
-	bw.Reset(nil)
-	p.Put(bw)
-}
-
-// getGzipWriter is gzip.NewWriter(w) with a reused compressor: Reset
-// gives the same bytes as a new writer.
-func getGzipWriter(w io.Writer) *gzip.Writer {
-	if gz, ok := gzipWriters.Get().(*gzip.Writer); ok {
-		gz.Reset(w)
-		return gz
-	}
-	return gzip.NewWriter(w)
-}
-
-// putGzipWriter takes back a closed writer.
-func putGzipWriter(gz *gzip.Writer) {
-	gz.Reset(nil)
-	gzipWriters.Put(gz)
+// put takes v back once its stream is done with, Reset onto nothing so
+// that it holds no reference to it.
+func (p *resetPool[T, S]) put(v T) {
+	var none S
+	v.Reset(none)
+	p.p.Put(v)
 }
 
 // getGzipReader is gzip.NewReader(r) with a reused decompressor.

@@ -27,13 +27,13 @@ type lineUnpacker struct {
 }
 
 func newLineUnpacker(r io.Reader) *lineUnpacker {
-	return &lineUnpacker{r: getReader(&entryReaders, r)}
+	return &lineUnpacker{r: entryReaders.get(r)}
 }
 
 // release gives the read buffer back (pool.go); the unpacker and the
 // entries it returned are not used after.
 func (u *lineUnpacker) release() {
-	putReader(&entryReaders, u.r)
+	entryReaders.put(u.r)
 	u.r = nil
 }
 

@@ -1,7 +1,6 @@
 package tarball
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -54,21 +53,26 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	var gz *gzip.Writer
 	sink := io.Discard
 	if tarSplit != nil {
-		gz = gzip.NewWriter(tarSplit)
+		gz = gzipWriters.get(tarSplit)
 		sink = gz
 	}
 	// tar-split's reader takes headers 512 bytes at a time: serve them from
 	// a buffer.
-	d := newDisassembler(bufio.NewReaderSize(hr, 256<<10), newNamelessPacker(sink))
+	br := headerReaders.get(hr)
+	d := newDisassembler(br, newNamelessPacker(sink))
 	x, err := newExtractor(root, opts)
 	if err == nil {
-		defer x.chain.Close()
+		defer x.chain.Close() // finish still walks it
 		err = extractStream(x, d)
+		x.putBuf()
 	}
+	d.putBufs()
+	headerReaders.put(br)
 	if gz != nil {
 		if cerr := gz.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing tar-split: %w", cerr)
 		}
+		gzipWriters.put(gz)
 	}
 	if err == nil {
 		err = x.finish()

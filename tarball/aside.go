@@ -35,13 +35,25 @@ type chunk struct {
 	refs atomic.Int32
 }
 
-// NewAsideHasher starts reading r.
+// NewAsideHasher starts reading r. Chunks come from a pool shared by all
+// hashers (pool.go) and are taken only as the stream needs them: a layer
+// of a few KiB holds one or two, not asideChunks.
 func NewAsideHasher(r io.Reader) *AsideHasher {
 	pr, pw := io.Pipe()
 	a := &AsideHasher{pr: pr, done: make(chan struct{}), stopped: make(chan struct{})}
 	free := make(chan *chunk, asideChunks)
-	for i := 0; i < asideChunks; i++ {
-		free <- &chunk{buf: make([]byte, asideChunk)}
+	taken := 0 // chunks taken from the pool, at most asideChunks
+	take := func() *chunk {
+		select {
+		case c := <-free:
+			return c
+		default:
+		}
+		if taken < asideChunks {
+			taken++
+			return asideBufs.Get().(*chunk)
+		}
+		return <-free
 	}
 	release := func(c *chunk) {
 		if c.refs.Add(-1) == 0 {
@@ -64,7 +76,7 @@ func NewAsideHasher(r io.Reader) *AsideHasher {
 		defer close(a.stopped)
 		var err error
 		for err == nil {
-			c := <-free
+			c := take()
 			c.buf = c.buf[:cap(c.buf)]
 			var n int
 			n, err = io.ReadFull(r, c.buf)
@@ -87,6 +99,11 @@ func NewAsideHasher(r io.Reader) *AsideHasher {
 		}
 		close(toHash)
 		wg.Wait()
+		// every chunk is back in free: the pipe's reader copied its bytes
+		// out before Write returned, and the hasher is done
+		for ; taken > 0; taken-- {
+			asideBufs.Put(<-free)
+		}
 		close(a.done)
 		if err == io.EOF {
 			err = nil

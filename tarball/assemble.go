@@ -1,12 +1,10 @@
 package tarball
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/vbatts/tar-split/tar/asm"
 	"github.com/vbatts/tar-split/tar/storage"
 
@@ -23,17 +21,19 @@ func Assemble(tarSplit io.Reader, dir string, w io.Writer) error {
 		return err
 	}
 	defer root.Close()
-	gz, err := gzip.NewReader(tarSplit)
+	gz, err := getGzipReader(tarSplit)
 	if err != nil {
 		return fmt.Errorf("reading tar-split: %w", err)
 	}
-	defer gz.Close()
+	defer putGzipReader(gz)
 	chain, err := overlay.NewDirChain(root)
 	if err != nil {
 		return err
 	}
 	defer chain.Close()
-	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, newLineUnpacker(gz), w)
+	up := newLineUnpacker(gz)
+	defer up.release()
+	return asm.WriteOutputTarStream(rootFileGetter{root, chain}, up, w)
 }
 
 // CheckedReader is Assemble as a stream: every file is checked against
@@ -47,11 +47,12 @@ func CheckedReader(tarSplit io.Reader, dir string) io.ReadCloser {
 		defer close(done)
 		// tar-split writes every header and segment separately; batch them so
 		// the pipe hands over large chunks, not one goroutine switch each.
-		bw := bufio.NewWriterSize(pw, 256<<10)
+		bw := assemblyWriters.get(pw)
 		err := Assemble(tarSplit, dir, bw)
 		if err == nil {
 			err = bw.Flush()
 		}
+		assemblyWriters.put(bw)
 		pw.CloseWithError(err)
 	}()
 	return &assembleReader{pr: pr, done: done}
@@ -91,12 +92,13 @@ func (g rootFileGetter) Get(name string) (io.ReadCloser, error) {
 // TarSize is the length of the tar Assemble would write, from the tar-split
 // entries alone: raw segment bytes plus file sizes. File content is not read.
 func TarSize(tarSplit io.Reader) (int64, error) {
-	gz, err := gzip.NewReader(tarSplit)
+	gz, err := getGzipReader(tarSplit)
 	if err != nil {
 		return 0, fmt.Errorf("reading tar-split: %w", err)
 	}
-	defer gz.Close()
+	defer putGzipReader(gz)
 	up := newLineUnpacker(gz)
+	defer up.release()
 	var n int64
 	for {
 		e, err := up.Next()

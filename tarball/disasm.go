@@ -2,6 +2,7 @@ package tarball
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"hash"
@@ -22,11 +23,11 @@ import (
 // because asm has no in-line form; TestDisassemblerMatchesTarSplit
 // compares the streams.
 type disassembler struct {
-	src   io.Reader // the layer tar, buffered
+	src   *bufio.Reader // the layer tar
 	tr    *forktar.Reader
 	p     storage.Packer
 	crc   hash.Hash64
-	chunk []byte
+	chunk *[]byte // from contentBufs, until putBufs
 }
 
 // contentChunk is what tar-split's bit-bucket FilePutter reads at a time.
@@ -35,10 +36,16 @@ type disassembler struct {
 // segments.
 const contentChunk = 64 << 10
 
-func newDisassembler(src io.Reader, p storage.Packer) *disassembler {
+func newDisassembler(src *bufio.Reader, p storage.Packer) *disassembler {
 	tr := forktar.NewReader(src)
 	tr.RawAccounting = true
-	return &disassembler{src: src, tr: tr, p: p, crc: crc64.New(storage.CRCTable), chunk: make([]byte, contentChunk)}
+	return &disassembler{src: src, tr: tr, p: p, crc: crc64.New(storage.CRCTable), chunk: contentBufs.get()}
+}
+
+// putBufs gives the content buffer back once the stream is recorded.
+func (d *disassembler) putBufs() {
+	contentBufs.put(d.chunk)
+	d.chunk = nil
 }
 
 func (d *disassembler) segment(b []byte) error {
@@ -90,7 +97,7 @@ func (d *disassembler) Read(p []byte) (int, error) {
 
 // done reads what the extractor left of the entry hdr and records it.
 func (d *disassembler) done(hdr *tar.Header) error {
-	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{d}, d.chunk); err != nil {
+	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{d}, *d.chunk); err != nil {
 		return err
 	}
 	e := storage.Entry{Type: storage.FileType, Size: hdr.Size}
@@ -104,21 +111,28 @@ func (d *disassembler) done(hdr *tar.Header) error {
 	return d.segment(d.tr.RawBytes())
 }
 
-// tail records the bytes after the end-of-archive blocks, 1 MiB at most a
-// segment as asm does.
+// tail records the bytes after the end-of-archive blocks as asm does: a
+// segment for each read of the source. It reads them through the source's
+// own buffer (Peek) rather than into asm's 1 MiB buffer, which every layer
+// needed only to see EOF: each segment is still one read of the
+// underlying stream, as long as a read returns at most the buffer's size.
+// Apply's stream (the aside hasher's pipe) returns at most one 256 KiB
+// chunk a read, the size of the buffer; TestDisassemblerMatchesTarSplit
+// compares with asm over that stream, big trailers included.
 func (d *disassembler) tail() error {
-	buf := make([]byte, 1<<20)
 	for {
-		n, err := d.src.Read(buf)
-		if serr := d.segment(buf[:n]); serr != nil {
-			return serr
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
+		if _, err := d.src.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
 			return err
 		}
+		n := d.src.Buffered()
+		b, _ := d.src.Peek(n)
+		if err := d.segment(b); err != nil {
+			return err
+		}
+		d.src.Discard(n)
 	}
 }
 

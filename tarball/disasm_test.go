@@ -17,7 +17,7 @@ import (
 // oldApplySource is the reader Apply hands the parser: the aside hasher's
 // 256 KiB chunks behind a 256 KiB buffer. How trailing bytes are cut into
 // segments depends on it, so both sides of a comparison read through it.
-func oldApplySource(in []byte) (io.Reader, func()) {
+func oldApplySource(in []byte) (*bufio.Reader, func()) {
 	hr := NewAsideHasher(bytes.NewReader(in))
 	return bufio.NewReaderSize(hr, 256<<10), func() { hr.Close() }
 }

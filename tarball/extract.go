@@ -28,7 +28,7 @@ type extractor struct {
 	opts  ApplyOptions
 	// unprivileged: see diskMode.
 	unprivileged bool
-	buf          []byte
+	buf          *[]byte // from extractBufs, until putBuf
 	// dup holds the few names duplicate detection cannot leave to the
 	// filesystem (dup.go).
 	dup dupGuard
@@ -60,11 +60,17 @@ func newExtractor(root *os.Root, opts ApplyOptions) (*extractor, error) {
 		chain:        chain,
 		opts:         opts,
 		unprivileged: os.Geteuid() != 0,
-		buf:          make([]byte, 256<<10),
+		buf:          extractBufs.get(),
 		known:        map[string]dirOrigin{},
 		symlinks:     map[string]bool{},
 		fresh:        isEmptyDir(root),
 	}, nil
+}
+
+// putBuf gives the copy buffer back once the entries are written.
+func (x *extractor) putBuf() {
+	extractBufs.put(x.buf)
+	x.buf = nil
 }
 
 // inParent runs fn on the parent directory of the clamped name: an fd from
@@ -265,7 +271,7 @@ func (x *extractor) writeFile(name string, r io.Reader) error {
 		if err != nil {
 			return &os.PathError{Op: "openat", Path: name, Err: err}
 		}
-		_, err = io.CopyBuffer(overlay.FdWriter(fd), r, x.buf)
+		_, err = io.CopyBuffer(overlay.FdWriter(fd), r, *x.buf)
 		if cerr := unix.Close(fd); err == nil && cerr != nil {
 			err = &os.PathError{Op: "close", Path: name, Err: cerr}
 		}

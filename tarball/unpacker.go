@@ -26,8 +26,15 @@ type lineUnpacker struct {
 	r *bufio.Reader
 }
 
-func newLineUnpacker(r io.Reader) storage.Unpacker {
-	return &lineUnpacker{r: bufio.NewReaderSize(r, 64<<10)}
+func newLineUnpacker(r io.Reader) *lineUnpacker {
+	return &lineUnpacker{r: entryReaders.get(r)}
+}
+
+// release gives the read buffer back (pool.go); the unpacker and the
+// entries it returned are not used after.
+func (u *lineUnpacker) release() {
+	entryReaders.put(u.r)
+	u.r = nil
 }
 
 func (u *lineUnpacker) Next() (*storage.Entry, error) {

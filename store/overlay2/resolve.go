@@ -38,11 +38,11 @@ func (s *Store) resolve(ref string) (v1.Hash, error) {
 }
 
 func (s *Store) lookupRef(r name.Reference) (v1.Hash, bool, error) {
-	tf, err := s.readTags()
+	idx, err := s.tagIndex()
 	if err != nil {
 		return v1.Hash{}, false, err
 	}
-	id, ok := tf.Repositories[reference.FamiliarName(r)][reference.Familiar(r)]
+	id, ok := idx.file.Repositories[reference.FamiliarName(r)][reference.Familiar(r)]
 	if !ok {
 		return v1.Hash{}, false, nil
 	}

@@ -25,6 +25,7 @@ type Store struct {
 	// keepMarker: a killed writer's leftovers could not be removed, so
 	// the in-progress marker stays for the next writer (writer.go).
 	keepMarker bool
+	tagCache   tagCache // repositories.json as last read (tagindex.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -22,17 +22,22 @@ type tagFile struct {
 
 func (s *Store) tagsPath() string { return filepath.Join(s.imageDir(), "repositories.json") }
 
+// readTags reads repositories.json afresh, for a writer to change.
 func (s *Store) readTags() (*tagFile, error) {
-	tf := &tagFile{Repositories: map[string]map[string]string{}}
 	b, err := os.ReadFile(s.tagsPath())
 	if errors.Is(err, os.ErrNotExist) {
-		return tf, nil
+		return &tagFile{Repositories: map[string]map[string]string{}}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	return parseTags(s.tagsPath(), b)
+}
+
+func parseTags(path string, b []byte) (*tagFile, error) {
+	tf := &tagFile{}
 	if err := json.Unmarshal(b, tf); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.tagsPath(), err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if tf.Repositories == nil {
 		tf.Repositories = map[string]map[string]string{}
@@ -45,36 +50,35 @@ func (s *Store) writeTags(tf *tagFile) error {
 	if err != nil {
 		return err
 	}
+	// the next lookup reads the new file, even should it get the old
+	// one's inode, size and (coarse) times
+	s.tagCache.forget()
+	defer s.tagCache.forget()
 	return s.writeFileAtomic(s.tagsPath(), b, 0o600)
 }
 
 // tags lists every reference, sorted.
 func (s *Store) tags() ([]store.Tag, error) {
-	tf, err := s.readTags()
+	idx, err := s.tagIndex()
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Tag
-	for _, refs := range tf.Repositories {
-		for ref, id := range refs {
-			h, err := v1.NewHash(id)
-			if err != nil {
-				return nil, fmt.Errorf("repositories.json: %s: %w", ref, err)
-			}
-			out = append(out, store.Tag{Ref: ref, ImageID: h})
-		}
+	if idx.err != nil {
+		return nil, idx.err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
-	return out, nil
+	return slices.Clone(idx.all), nil
 }
 
-// tagsOf lists the references that name image id.
+// tagsOf lists the references that name image id, sorted.
 func (s *Store) tagsOf(id v1.Hash) ([]string, error) {
-	all, err := s.tags()
+	idx, err := s.tagIndex()
 	if err != nil {
 		return nil, err
 	}
-	return store.RefsOf(all, id), nil
+	if idx.err != nil {
+		return nil, idx.err
+	}
+	return slices.Clone(idx.byID[id]), nil
 }
 
 // setTags points refs at id in one atomic rewrite of repositories.json and

@@ -85,6 +85,12 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 // Uncompressed returns the layer tar, decompressing the blob as sniffed
 // (gzip, zstd, xz, bzip2, or none).
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
+	if c, err := l.sniff(); err == nil && c == tarball.None {
+		// read straight from the archive: Decompress's 64 KiB buffer,
+		// new for every layer, was most of what a load of many small
+		// layers allocated
+		return io.NopCloser(l.ix.section(l.ent)), nil
+	}
 	rc, _, err := tarball.Decompress(l.ix.section(l.ent))
 	if err != nil {
 		return nil, fmt.Errorf("layer %s (%q): %v", l.diffID, l.path, err)

@@ -86,16 +86,16 @@ func (e *benchEnv) ops(im *image) []*op {
 				prep:  func(r int) error { return os.MkdirAll(e.path(r, k+"-store"), 0o755) },
 				after: func(r int) error { return e.discard(e.path(r, k+"-store")) }, cmdline: "imgtool --root EMPTY --no-sync load -i ARCHIVE"},
 			{name: "docker load", daemon: e.dst, argv: func(r int) []string { return []string{"docker", "load", "-q", "-i", im.archive} },
-				prep: e.dstEmpty,
-				after: func(r int) error { return e.dst.restartEmpty(e.discard) },
+				prep:    e.dstEmpty,
+				after:   func(r int) error { return e.dst.restartEmpty(e.discard) },
 				cmdline: "docker load -i ARCHIVE (into an empty data root)"},
 			// Docker returns before its files reach the disk: the fair
 			// comparison with imgtool's durable load adds a sync to its side.
 			{name: "docker load + sync", daemon: e.dst, argv: func(r int) []string {
 				return sh("docker load -q -i " + im.archive + " && sync -f " + e.dst.root)
 			},
-				prep: e.dstEmpty,
-				after: func(r int) error { return e.dst.restartEmpty(e.discard) },
+				prep:    e.dstEmpty,
+				after:   func(r int) error { return e.dst.restartEmpty(e.discard) },
 				cmdline: "docker load -i ARCHIVE && sync -f DATA_ROOT (into an empty data root)"},
 		}})
 	if im.layerTar != "" {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,8 +74,8 @@ func hasJournal(dir string) bool {
 	if unix.Statfs(dir, &sfs) != nil || sfs.Type != unix.EXT4_SUPER_MAGIC {
 		return true
 	}
-	var st syscall.Stat_t
-	if syscall.Stat(dir, &st) != nil {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
 		return true
 	}
 	dev, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))

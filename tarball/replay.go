@@ -33,7 +33,7 @@ type replayReader struct {
 	root    *os.Root
 	chain   *overlay.DirChain
 	gz      *gzip.Reader
-	up      storage.Unpacker
+	up      *lineUnpacker
 	segment []byte        // raw tar bytes of the current segment not yet returned
 	file    io.ReadCloser // the current file entry's content, if open
 	name    string        // its name, for errors
@@ -47,7 +47,7 @@ func (r *replayReader) open(tarSplit io.Reader, dir string) error {
 		return err
 	}
 	r.root = root
-	if r.gz, err = gzip.NewReader(tarSplit); err != nil {
+	if r.gz, err = getGzipReader(tarSplit); err != nil {
 		return fmt.Errorf("reading tar-split: %w", err)
 	}
 	if r.chain, err = overlay.NewDirChain(root); err != nil {
@@ -129,18 +129,26 @@ func (r *replayReader) closeFile() {
 	}
 }
 
-// Close releases the open file, directories and the decompressor; the
-// tar-split stream is no longer read once it returns.
+// Close releases the open file, directories, the decompressor and the
+// unpacker's buffer (back to their pools); the tar-split stream is no
+// longer read once it returns. A second Close does nothing.
 func (r *replayReader) Close() error {
 	r.closeFile()
 	if r.chain != nil {
 		r.chain.Close()
+		r.chain = nil
+	}
+	if r.up != nil {
+		r.up.release()
+		r.up = nil
 	}
 	if r.gz != nil {
-		r.gz.Close()
+		putGzipReader(r.gz)
+		r.gz = nil
 	}
 	if r.root != nil {
 		r.root.Close()
+		r.root = nil
 	}
 	if r.err == nil {
 		r.err = os.ErrClosed

@@ -51,15 +51,15 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	hr := NewAsideHasher(r) // sha256 on its own goroutine, beside the writes
 	defer hr.Close()
 	var gz *gzip.Writer
-	sink := io.Discard
+	var rec *recorder
 	if tarSplit != nil {
 		gz = gzipWriters.get(tarSplit)
-		sink = gz
+		rec = newRecorder(newNamelessPacker(gz))
 	}
 	// tar-split's reader takes headers 512 bytes at a time: serve them from
 	// a buffer.
 	br := headerReaders.get(hr)
-	d := newDisassembler(br, newNamelessPacker(sink))
+	d := newDisassembler(br, rec)
 	x, err := newExtractor(root, opts)
 	if err == nil {
 		defer x.chain.Close() // finish still walks it
@@ -69,7 +69,11 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	d.putBufs()
 	headerReaders.put(br)
 	if gz != nil {
-		if cerr := gz.Close(); err == nil && cerr != nil {
+		cerr := rec.Close()
+		if cerr == nil {
+			cerr = gz.Close()
+		}
+		if err == nil && cerr != nil {
 			err = fmt.Errorf("writing tar-split: %w", cerr)
 		}
 		gzipWriters.put(gz)

@@ -3,10 +3,9 @@ package tarball
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc64"
 	"io"
 
 	forktar "github.com/vbatts/tar-split/archive/tar"
@@ -19,15 +18,15 @@ import (
 // NewInputTarStream parses its own copy on another goroutine and hands
 // every byte over through an io.Pipe (~3.5 futex calls an entry). Here
 // the extractor reads each entry's content straight from the fork's
-// reader, through the crc64 tar-split records for it. Hand-written
+// reader, and the recorder sums it for tar-split on its own goroutine
+// (asyncpack.go). Hand-written
 // because asm has no in-line form; TestDisassemblerMatchesTarSplit
 // compares the streams.
 type disassembler struct {
 	src   *bufio.Reader // the layer tar
 	tr    *forktar.Reader
-	p     storage.Packer
-	crc   hash.Hash64
-	chunk *[]byte // from contentBufs, until putBufs
+	rec   *recorder // nil: nothing is recorded
+	chunk *[]byte   // from contentBufs, until putBufs
 }
 
 // contentChunk is what tar-split's bit-bucket FilePutter reads at a time.
@@ -36,10 +35,10 @@ type disassembler struct {
 // segments.
 const contentChunk = 64 << 10
 
-func newDisassembler(src *bufio.Reader, p storage.Packer) *disassembler {
+func newDisassembler(src *bufio.Reader, rec *recorder) *disassembler {
 	tr := forktar.NewReader(src)
 	tr.RawAccounting = true
-	return &disassembler{src: src, tr: tr, p: p, crc: crc64.New(storage.CRCTable), chunk: contentBufs.get()}
+	return &disassembler{src: src, tr: tr, rec: rec, chunk: contentBufs.get()}
 }
 
 // putBufs gives the content buffer back once the stream is recorded.
@@ -48,15 +47,18 @@ func (d *disassembler) putBufs() {
 	d.chunk = nil
 }
 
+// segment records raw bytes. They are copied: RawBytes and Peek return
+// the reader's own buffers, which the next read overwrites while an
+// asynchronous packer may still hold the entry.
 func (d *disassembler) segment(b []byte) error {
-	if len(b) == 0 {
+	if len(b) == 0 || d.rec == nil {
 		return nil
 	}
-	return d.add(storage.Entry{Type: storage.SegmentType, Payload: b})
+	return d.add(recordEntry, storage.Entry{Type: storage.SegmentType, Payload: bytes.Clone(b)})
 }
 
-func (d *disassembler) add(e storage.Entry) error {
-	if _, err := d.p.AddEntry(e); err != nil {
+func (d *disassembler) add(kind recordKind, e storage.Entry) error {
+	if err := d.rec.add(kind, e); err != nil {
 		return fmt.Errorf("recording tar-split: %w", err)
 	}
 	return nil
@@ -81,17 +83,18 @@ func (d *disassembler) next() (*tar.Header, error) {
 	if err := d.segment(d.tr.RawBytes()); err != nil {
 		return nil, err
 	}
-	d.crc.Reset()
 	return stdHeader(hdr), nil
 }
 
-// Read reads the current entry's content, summing it.
+// Read reads the current entry's content, handing it to the recorder.
 func (d *disassembler) Read(p []byte) (int, error) {
 	if len(p) > contentChunk {
 		p = p[:contentChunk]
 	}
 	n, err := d.tr.Read(p)
-	d.crc.Write(p[:n])
+	if d.rec != nil {
+		d.rec.content(p[:n])
+	}
 	return n, err
 }
 
@@ -100,13 +103,12 @@ func (d *disassembler) done(hdr *tar.Header) error {
 	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{d}, *d.chunk); err != nil {
 		return err
 	}
-	e := storage.Entry{Type: storage.FileType, Size: hdr.Size}
-	if hdr.Size > 0 {
-		e.Payload = d.crc.Sum(nil) // even when nothing was read, as asm does
-	}
-	e.SetName(hdr.Name)
-	if err := d.add(e); err != nil {
-		return err
+	if d.rec != nil {
+		e := storage.Entry{Type: storage.FileType, Size: hdr.Size} // the recorder sums it
+		e.SetName(hdr.Name)
+		if err := d.add(recordFile, e); err != nil {
+			return err
+		}
 	}
 	return d.segment(d.tr.RawBytes())
 }

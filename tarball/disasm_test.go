@@ -36,7 +36,9 @@ func disasmStream(t *testing.T, in []byte) ([]byte, error) {
 	src, closeSrc := oldApplySource(in)
 	defer closeSrc()
 	var out bytes.Buffer
-	d := newDisassembler(src, newNamelessPacker(&out))
+	rec := newRecorder(newNamelessPacker(&out))
+	d := newDisassembler(src, rec)
+	defer d.putBufs()
 	buf := make([]byte, 300<<10)
 	for i := 0; ; i++ {
 		hdr, err := d.next()
@@ -44,16 +46,24 @@ func disasmStream(t *testing.T, in []byte) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return out.Bytes(), err
+			return recorded(rec, &out, err)
 		}
 		if i%2 == 0 { // every other entry: read part, leave the rest to done
 			d.Read(buf[:1+i%7000])
 		}
 		if err := d.done(hdr); err != nil {
-			return out.Bytes(), err
+			return recorded(rec, &out, err)
 		}
 	}
-	err := d.tail()
+	return recorded(rec, &out, d.tail())
+}
+
+// recorded is what rec wrote into out once it is closed, and the first
+// error.
+func recorded(rec *recorder, out *bytes.Buffer, err error) ([]byte, error) {
+	if cerr := rec.Close(); err == nil {
+		err = cerr
+	}
 	return out.Bytes(), err
 }
 

@@ -84,7 +84,7 @@ func Apply(r io.Reader, dir string, tarSplit io.Writer, opts ApplyOptions) (Appl
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	size, err := DirSize(dir)
+	size, err := x.sizeAsWritten(dir)
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("computing layer size: %w", err)
 	}

@@ -47,6 +47,9 @@ type config struct {
 	images   map[string]bool
 	noCrane  bool
 	argsLine string
+	// builtFrom is the tree imgtool was built from (git describe at
+	// build time: the tree may change while the bench runs).
+	builtFrom string
 }
 
 func main() {
@@ -173,6 +176,7 @@ func benchBinaries(c *config, bin string) (imgtool, crane string, err error) {
 	}
 	imgtool = filepath.Join(bin, "imgtool")
 	logf2("go build -o %s ./cmd/imgtool", imgtool)
+	c.builtFrom = cmdOut(nil, "git", "describe", "--always", "--dirty")
 	if err := run("", "go", "build", "-trimpath", "-o", imgtool, "./cmd/imgtool"); err != nil {
 		return "", "", err
 	}

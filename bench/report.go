@@ -285,7 +285,7 @@ func (r *report) machine() {
 	fs := cmdOut(nil, "sh", "-c", "df -T "+filepath.Dir(e.work)+" | awk 'NR==2{print $2\" on \"$1}'")
 	r.p("| filesystem of .bench | %s |\n", fs)
 	r.p("| free-page reporting to the hypervisor | %s |\n", pageReporting())
-	r.p("| imgtool | %s (`%s`) |\n", cmdOut(nil, "git", "describe", "--always", "--dirty"), cmdOut(nil, "go", "version"))
+	r.p("| imgtool | built from %s (`%s`) |\n", r.c.builtFrom, cmdOut(nil, "go", "version"))
 	r.p("| docker | CLI %s, dockerd %s (private daemons, overlay2) |\n",
 		cmdOut(e.src.env(), "docker", "version", "-f", "{{.Client.Version}}"), cmdOut(e.src.env(), "docker", "version", "-f", "{{.Server.Version}}"))
 	r.p("| skopeo | %s |\n", cmdOut(nil, "skopeo", "--version"))

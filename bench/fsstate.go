@@ -108,3 +108,27 @@ func settleNote(work string, smoke bool) string {
 	}
 	return "65 s after the last deletion of the preparation (this ext4 has no journal)"
 }
+
+// pageIdle is how long the scale table waits before each command when the
+// guest reports free pages to its hypervisor: the pages of a file just
+// deleted are reused cheaply for ~4 s, then cost ~2 s of system time a
+// GiB to fault back in (docs/performance.md, "Two traps of this VM"). One
+// run each, in a fixed order, let every command after a deletion write
+// cheaply and the first one after a pause pay (export of 1 GiB: 0.9 s
+// right after save's output was deleted, 2.8 s after an idle pause);
+// waiting before each puts every command on the same footing.
+const pageIdle = 6 * time.Second
+
+// pageReportingOn reports whether free-page reporting is active.
+func pageReportingOn() bool {
+	_, err := os.Stat("/sys/module/page_reporting/parameters/page_reporting_order")
+	return err == nil
+}
+
+// idleForPages waits pageIdle when page reporting is on (see pageIdle).
+func idleForPages(int) error {
+	if pageReportingOn() {
+		time.Sleep(pageIdle)
+	}
+	return nil
+}

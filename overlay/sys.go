@@ -2,6 +2,9 @@ package overlay
 
 import (
 	"os"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,13 +53,14 @@ func readlinkAt(dirfd int, base string) (string, error) {
 	}
 }
 
-// lgetxattr returns the value of attr on p without following symlinks, or
-// nil (and no error) when it is not set or not supported. buf is scratch
-// space the caller keeps (the walk asks once per entry, and almost every
-// answer is ENODATA); the value returned is a copy.
-func lgetxattr(p, attr string, buf []byte) ([]byte, error) {
+// lgetxattrAt returns the value of attr on base in the directory dirfd,
+// without following a symlink, or nil (and no error) when it is not set or
+// not supported. buf is scratch space the caller keeps (the walk asks once
+// per entry, and almost every answer is ENODATA); the value returned is a
+// copy.
+func lgetxattrAt(dirfd int, base, attr string, buf []byte) ([]byte, error) {
 	for {
-		n, err := unix.Lgetxattr(p, attr, buf)
+		n, err := getxattrAt(dirfd, base, attr, buf)
 		switch err {
 		case nil:
 			return append([]byte(nil), buf[:n]...), nil
@@ -71,4 +75,57 @@ func lgetxattr(p, attr string, buf []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// noGetxattrat is set once getxattrat(2) turned out to be missing.
+var noGetxattrat atomic.Bool
+
+// getxattrAt is getxattrat(2) (Linux 6.13) with AT_SYMLINK_NOFOLLOW.
+// Hand-written: x/sys has the syscall number but no wrapper. Before it,
+// the only way to read an xattr of a name relative to a directory fd was
+// lgetxattr on /proc/self/fd/N/NAME, whose lookup through procfs cost
+// twice an openat (a quarter of `export`'s samples on 100k small files).
+// On older kernels (ENOSYS) it falls back to that path for good; where a
+// seccomp filter refuses the new syscall with EPERM, for that call.
+func getxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
+	if !noGetxattrat.Load() {
+		n, err := getxattrat(dirfd, base, attr, buf)
+		switch err {
+		case unix.ENOSYS:
+			noGetxattrat.Store(true)
+		case unix.EPERM: // a seccomp filter's answer, or a real one: ask the old way
+		default:
+			return n, err
+		}
+	}
+	return unix.Lgetxattr(FdPath(dirfd, base), attr, buf)
+}
+
+// xattrArgs is struct xattr_args of <linux/xattr.h>.
+type xattrArgs struct {
+	value uint64
+	size  uint32
+	flags uint32
+}
+
+func getxattrat(dirfd int, base, attr string, buf []byte) (int, error) {
+	p, err := unix.BytePtrFromString(base)
+	if err != nil {
+		return 0, err
+	}
+	a, err := unix.BytePtrFromString(attr)
+	if err != nil {
+		return 0, err
+	}
+	args := xattrArgs{size: uint32(len(buf))}
+	if len(buf) > 0 {
+		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)),
+		unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+	runtime.KeepAlive(buf)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }

@@ -130,7 +130,7 @@ func ReadEntry(dirfd int, prefix, base string, xattrBuf []byte) (Entry, error) {
 		hdr.Name, hdr.Typeflag, hdr.Mode = WhiteoutName(name), tar.TypeReg, 0600
 		return Entry{Hdr: hdr, Whiteout: true}, nil
 	}
-	caps, err := lgetxattr(FdPath(dirfd, base), CapXattr, xattrBuf)
+	caps, err := lgetxattrAt(dirfd, base, CapXattr, xattrBuf)
 	if err != nil {
 		return Entry{}, &os.PathError{Op: "getxattr", Path: name, Err: err}
 	}

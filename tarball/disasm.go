@@ -19,7 +19,7 @@ import (
 // every byte over through an io.Pipe (~3.5 futex calls an entry). Here
 // the extractor reads each entry's content straight from the fork's
 // reader, and the recorder sums it for tar-split on its own goroutine
-// (asyncpack.go). Hand-written
+// (recorder.go). Hand-written
 // because asm has no in-line form; TestDisassemblerMatchesTarSplit
 // compares the streams.
 type disassembler struct {

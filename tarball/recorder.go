@@ -14,7 +14,7 @@ import (
 // Entries and content go over in batches, so the hand-off costs a channel
 // operation per batch, not per entry; content is copied into the batch
 // (a memmove, far cheaper than the crc64 it moves away). At most
-// recorderInFlight batches are in flight, so memory stays bounded
+// recorderInFlight+1 batches exist, so memory stays bounded
 // whatever the layer holds. The packer sees the entries tar-split's
 // disassembly gives, in the same order, so its output is unchanged.
 type recorder struct {

@@ -3,7 +3,6 @@ package tarball
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -47,14 +46,17 @@ func (d *disassembler) putBufs() {
 	d.chunk = nil
 }
 
-// segment records raw bytes. They are copied: RawBytes and Peek return
-// the reader's own buffers, which the next read overwrites while an
-// asynchronous packer may still hold the entry.
+// segment records raw bytes. The recorder copies them: RawBytes and Peek
+// return the reader's own buffers, which the next read overwrites while
+// the recorder's goroutine may still hold the entry.
 func (d *disassembler) segment(b []byte) error {
 	if len(b) == 0 || d.rec == nil {
 		return nil
 	}
-	return d.add(recordEntry, storage.Entry{Type: storage.SegmentType, Payload: bytes.Clone(b)})
+	if err := d.rec.segment(b); err != nil {
+		return fmt.Errorf("recording tar-split: %w", err)
+	}
+	return nil
 }
 
 func (d *disassembler) add(kind recordKind, e storage.Entry) error {

@@ -69,7 +69,14 @@ func recorded(rec *recorder, out *bytes.Buffer, err error) ([]byte, error) {
 
 func disasmInputs(t *testing.T) map[string][]byte {
 	big := file("big", strings.Repeat("0123456789abcdef", 40000), 0o644) // 640 KB
+	// Enough entries and content to fill the recorder's batches many times,
+	// so that segments and content meet every batch boundary.
+	var many []ent
+	for i := range 3000 {
+		many = append(many, file(fmt.Sprintf("d%d/f%04d", i%7, i), strings.Repeat("x", (i*37)%1500), 0o644))
+	}
 	return map[string][]byte{
+		"many entries across batches": buildTar(t, many...),
 		"rich":                   richLayer(t),
 		"padded, trailing bytes": gnuPad(richLayer(t), "trailing junk"),
 		"big file, big trailer":  append(buildTar(t, big, file("small", "s", 0o644)), bytes.Repeat([]byte("junk"), 700<<10)...),

@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"bytes"
 	"hash/crc64"
 	"sync"
 
@@ -120,19 +121,46 @@ func (r *recorder) flush() {
 	r.batch = <-r.free
 }
 
-// content queues a copy of b, content of the file being recorded.
+// content queues a copy of b, content of the file being recorded, split
+// wherever the batch's arena fills up.
 func (r *recorder) content(b []byte) {
 	for len(b) > 0 {
-		a := r.batch.arena
-		if len(a) == cap(a) {
+		if r.room() == 0 {
 			r.flush()
 			continue
 		}
-		n := min(cap(a)-len(a), len(b))
-		r.batch.arena = append(a, b[:n]...)
-		r.add(recordContent, storage.Entry{Payload: r.batch.arena[len(a) : len(a)+n : len(a)+n]})
+		n := min(r.room(), len(b))
+		r.add(recordContent, storage.Entry{Payload: r.copyIn(b[:n])})
 		b = b[n:]
 	}
+}
+
+// segment queues a copy of raw tar bytes as one segment entry (tar-split's
+// segments must keep their boundaries, so it is never split): in the
+// arena when it fits, which saves an allocation a header; a segment
+// larger than the arena (the tail, a huge PAX header) gets its own copy.
+func (r *recorder) segment(b []byte) error {
+	if len(b) > r.room() && len(b) <= recorderArena {
+		r.flush()
+	}
+	var payload []byte
+	if len(b) <= r.room() {
+		payload = r.copyIn(b)
+	} else {
+		payload = bytes.Clone(b)
+	}
+	return r.add(recordEntry, storage.Entry{Type: storage.SegmentType, Payload: payload})
+}
+
+// room is what the current batch's arena can still take.
+func (r *recorder) room() int { return cap(r.batch.arena) - len(r.batch.arena) }
+
+// copyIn appends b to the current batch's arena, which has room for it,
+// and returns the copy.
+func (r *recorder) copyIn(b []byte) []byte {
+	a := r.batch.arena
+	r.batch.arena = append(a, b...)
+	return r.batch.arena[len(a) : len(a)+len(b) : len(a)+len(b)]
 }
 
 // Close hands over what is queued, waits for the packer and returns its

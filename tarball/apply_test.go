@@ -441,3 +441,41 @@ func TestHashingReader(t *testing.T) {
 		t.Fatalf("%q %v n=%d sum=%s", b, err, hr.N(), hr.Sum())
 	}
 }
+
+// TestApplyDirectSameAsBuffered: with ApplyOptions.Direct, files of
+// directMin bytes and more are written with O_DIRECT (an unaligned tail
+// through the page cache); the layer, its tar-split, DiffID and Size must
+// be those of a buffered Apply, and tar-split + layer give back the input.
+func TestApplyDirectSameAsBuffered(t *testing.T) {
+	big := make([]byte, directMin+4097)
+	for i := range big {
+		big[i] = byte(i*7 + i>>13)
+	}
+	in := buildTar(t,
+		dir("d/", 0o755),
+		file("d/small", "small\n", 0o644),
+		file("d/exact", string(big[:directMin]), 0o644),
+		file("d/big", string(big), 0o600),
+		file("d/after", "after\n", 0o644),
+	)
+	var results []ApplyResult
+	var splits [][]byte
+	for _, direct := range []bool{false, true} {
+		_, layer := sandbox(t)
+		opts := ApplyOptions{Direct: direct}
+		res, ts := applyBytes(t, in, layer, opts)
+		roundTrip(t, in, ts, layer)
+		got, err := os.ReadFile(filepath.Join(layer, "d/big"))
+		if err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("direct %v: d/big read back %d bytes (%v), want the %d written", direct, len(got), err, len(big))
+		}
+		results = append(results, res)
+		splits = append(splits, ts)
+	}
+	if results[0] != results[1] {
+		t.Errorf("direct Apply = %+v, buffered %+v", results[1], results[0])
+	}
+	if !bytes.Equal(splits[0], splits[1]) {
+		t.Error("the tar-split of the direct Apply differs from the buffered one")
+	}
+}

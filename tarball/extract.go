@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/imgtool/imgtool/internal/directio"
 	"github.com/imgtool/imgtool/overlay"
 )
 
@@ -264,7 +265,7 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 			return nil
 		})
 	case tar.TypeReg:
-		return x.writeFile(name, r)
+		return x.writeFile(name, r, hdr.Size)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		return x.mknod(hdr, name)
 	case tar.TypeLink:
@@ -287,20 +288,36 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 	return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)
 }
 
-func (x *extractor) writeFile(name string, r io.Reader) error {
+// directMin is the smallest file written with O_DIRECT when
+// ApplyOptions.Direct is set: below it, the buffers and the goroutine of a
+// direct writer cost more than the page cache allocation they save.
+const directMin = 8 << 20
+
+func (x *extractor) writeFile(name string, r io.Reader, size int64) error {
 	// O_EXCL: the name was just cleared, and O_EXCL never follows a symlink.
 	return x.inParent(name, func(dirfd int, base string) error {
 		fd, err := unix.Openat(dirfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return &os.PathError{Op: "openat", Path: name, Err: err}
 		}
-		n, err := io.CopyBuffer(overlay.FdWriter(fd), r, *x.buf)
+		n, err := x.copyContent(fd, r, size)
 		x.size += n
 		if cerr := unix.Close(fd); err == nil && cerr != nil {
 			err = &os.PathError{Op: "close", Path: name, Err: cerr}
 		}
 		return err
 	})
+}
+
+// copyContent writes a regular file's content from r to fd: a big one
+// directly to the disk when the store flushes it anyway (ApplyOptions.Direct).
+func (x *extractor) copyContent(fd int, r io.Reader, size int64) (int64, error) {
+	if x.opts.Direct && size >= directMin {
+		if n, ok, err := directio.Copy(fd, r, *x.buf); ok {
+			return n, err
+		}
+	}
+	return io.CopyBuffer(overlay.FdWriter(fd), r, *x.buf)
 }
 
 // mknod creates devices and fifos. Unprivileged, devices cannot be made: an
@@ -321,7 +338,7 @@ func (x *extractor) mknod(hdr *tar.Header, name string) error {
 		return mknodAt(dirfd, base, mode, dev)
 	})
 	if errors.Is(err, unix.EPERM) {
-		return x.writeFile(name, strings.NewReader(""))
+		return x.writeFile(name, strings.NewReader(""), 0)
 	}
 	return err
 }

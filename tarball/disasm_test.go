@@ -77,13 +77,13 @@ func disasmInputs(t *testing.T) map[string][]byte {
 	}
 	return map[string][]byte{
 		"many entries across batches": buildTar(t, many...),
-		"rich":                   richLayer(t),
-		"padded, trailing bytes": gnuPad(richLayer(t), "trailing junk"),
-		"big file, big trailer":  append(buildTar(t, big, file("small", "s", 0o644)), bytes.Repeat([]byte("junk"), 700<<10)...),
-		"global header, GNU":     buildTar(t, globalHeader("pax_global_header"), ent{hdr: file(strings.Repeat("n/", 80)+"x", "x", 0o644).hdr, content: "x"}),
-		"empty":                  buildTar(t),
-		"truncated":              richLayer(t)[:2000],
-		"garbage":                bytes.Repeat([]byte("not a tar "), 200),
+		"rich":                        richLayer(t),
+		"padded, trailing bytes":      gnuPad(richLayer(t), "trailing junk"),
+		"big file, big trailer":       append(buildTar(t, big, file("small", "s", 0o644)), bytes.Repeat([]byte("junk"), 700<<10)...),
+		"global header, GNU":          buildTar(t, globalHeader("pax_global_header"), ent{hdr: file(strings.Repeat("n/", 80)+"x", "x", 0o644).hdr, content: "x"}),
+		"empty":                       buildTar(t),
+		"truncated":                   richLayer(t)[:2000],
+		"garbage":                     bytes.Repeat([]byte("not a tar "), 200),
 	}
 }
 

@@ -2,7 +2,6 @@ package tarball
 
 import (
 	"bytes"
-	"hash/crc64"
 	"sync"
 
 	"github.com/vbatts/tar-split/tar/storage"
@@ -72,17 +71,17 @@ func newRecorder(p storage.Packer) *recorder {
 // drains, so the sender never blocks.
 func (r *recorder) record(p storage.Packer) {
 	defer r.wg.Done()
-	crc := crc64.New(storage.CRCTable)
+	var crc uint64 // tar-split's crc64 (storage.CRCTable) of the file's content
 	for b := range r.full {
 		for i, it := range b.items {
 			switch it.kind {
 			case recordContent:
-				crc.Write(it.e.Payload)
+				crc = updateISO(crc, it.e.Payload)
 			case recordFile:
 				if it.e.Size > 0 {
-					it.e.Payload = crc.Sum(nil) // even when nothing was read, as asm does
+					it.e.Payload = crcSum(crc) // even when nothing was read, as asm does
 				}
-				crc.Reset()
+				crc = 0
 				fallthrough
 			default:
 				if r.err == nil {

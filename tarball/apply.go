@@ -18,10 +18,6 @@ type ApplyOptions struct {
 	Overlay bool
 	// Chown applies the tar's uid/gid to every entry (needs CAP_CHOWN).
 	Chown bool
-	// Direct writes the content of big regular files with O_DIRECT
-	// (internal/directio): for a store that flushes the layer to disk
-	// before it commits, so the bytes go there without the page cache.
-	Direct bool
 }
 
 // DefaultApplyOptions turns on everything root can do, as Docker does.

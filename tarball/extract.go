@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgtool/imgtool/internal/directio"
 	"github.com/imgtool/imgtool/overlay"
 )
 
@@ -265,7 +264,7 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 			return nil
 		})
 	case tar.TypeReg:
-		return x.writeFile(name, r, hdr.Size)
+		return x.writeFile(name, r)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		return x.mknod(hdr, name)
 	case tar.TypeLink:
@@ -288,36 +287,20 @@ func (x *extractor) create(hdr *tar.Header, name string, r io.Reader, existingDi
 	return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)
 }
 
-// directMin is the smallest file written with O_DIRECT when
-// ApplyOptions.Direct is set: below it, the buffers and the goroutine of a
-// direct writer cost more than the page cache allocation they save.
-const directMin = 8 << 20
-
-func (x *extractor) writeFile(name string, r io.Reader, size int64) error {
+func (x *extractor) writeFile(name string, r io.Reader) error {
 	// O_EXCL: the name was just cleared, and O_EXCL never follows a symlink.
 	return x.inParent(name, func(dirfd int, base string) error {
 		fd, err := unix.Openat(dirfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return &os.PathError{Op: "openat", Path: name, Err: err}
 		}
-		n, err := x.copyContent(fd, r, size)
+		n, err := io.CopyBuffer(overlay.FdWriter(fd), r, *x.buf)
 		x.size += n
 		if cerr := unix.Close(fd); err == nil && cerr != nil {
 			err = &os.PathError{Op: "close", Path: name, Err: cerr}
 		}
 		return err
 	})
-}
-
-// copyContent writes a regular file's content from r to fd: a big one
-// directly to the disk when the store flushes it anyway (ApplyOptions.Direct).
-func (x *extractor) copyContent(fd int, r io.Reader, size int64) (int64, error) {
-	if x.opts.Direct && size >= directMin {
-		if n, ok, err := directio.Copy(fd, r, *x.buf); ok {
-			return n, err
-		}
-	}
-	return io.CopyBuffer(overlay.FdWriter(fd), r, *x.buf)
 }
 
 // mknod creates devices and fifos. Unprivileged, devices cannot be made: an
@@ -338,7 +321,7 @@ func (x *extractor) mknod(hdr *tar.Header, name string) error {
 		return mknodAt(dirfd, base, mode, dev)
 	})
 	if errors.Is(err, unix.EPERM) {
-		return x.writeFile(name, strings.NewReader(""), 0)
+		return x.writeFile(name, strings.NewReader(""))
 	}
 	return err
 }

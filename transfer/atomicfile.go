@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/imgtool/imgtool/internal/directio"
 )
 
 // OutputFile is an archive being written to path: a temp file beside it,
@@ -20,10 +18,9 @@ import (
 type OutputFile struct {
 	f       *os.File
 	path    string
-	durable bool             // fsync before the rename
-	written int64            // bytes written so far
-	queued  int64            // bytes whose writeback has been started
-	direct  *directio.Writer // a durable output on a file system with O_DIRECT
+	durable bool  // fsync before the rename
+	written int64 // bytes written so far
+	queued  int64 // bytes whose writeback has been started
 }
 
 // CreateOutput starts writing path; durable fsyncs it before the rename.
@@ -32,15 +29,7 @@ func CreateOutput(path string, durable bool) (*OutputFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &OutputFile{f: f, path: path, durable: durable}
-	if durable {
-		// The bytes must reach the disk before Commit returns: write them
-		// there directly rather than through the page cache (directio).
-		if w, ok := directio.NewWriter(int(f.Fd())); ok {
-			o.direct = w
-		}
-	}
-	return o, nil
+	return &OutputFile{f: f, path: path, durable: durable}, nil
 }
 
 // writebackChunk is how much written output a durable OutputFile lets
@@ -55,9 +44,6 @@ const writebackChunk = 8 << 20
 // ~0.2 s for that flush). A kernel or filesystem without it: no error,
 // the fsync does all the work as before.
 func (o *OutputFile) Write(p []byte) (int, error) {
-	if o.direct != nil {
-		return o.direct.Write(p)
-	}
 	n, err := o.f.Write(p)
 	o.written += int64(n)
 	if o.durable && o.written-o.queued >= writebackChunk {
@@ -70,14 +56,6 @@ func (o *OutputFile) Write(p []byte) (int, error) {
 // Commit syncs the file (when durable), makes it 0644 and renames it
 // over path.
 func (o *OutputFile) Commit() error {
-	if o.direct != nil {
-		err := o.direct.Close()
-		o.direct = nil
-		if err != nil {
-			o.Abort()
-			return err
-		}
-	}
 	if o.durable {
 		if err := o.f.Sync(); err != nil {
 			o.Abort()
@@ -101,10 +79,6 @@ func (o *OutputFile) Commit() error {
 
 // Abort removes the temp file; after Commit it does nothing.
 func (o *OutputFile) Abort() {
-	if o.direct != nil {
-		o.direct.Discard()
-		o.direct = nil
-	}
 	o.f.Close()
 	os.Remove(o.f.Name())
 }

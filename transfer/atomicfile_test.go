@@ -8,11 +8,10 @@ import (
 	"testing"
 )
 
-// A durable OutputFile writes with O_DIRECT where the filesystem takes
-// it, else starts writeback every writebackChunk bytes while it is
-// written; the file it commits is still exactly what was written, for
-// writes that straddle the chunk and buffer boundaries, and nothing is
-// left beside it.
+// A durable OutputFile starts writeback every writebackChunk bytes while
+// it is written; the file it commits is still exactly what was written,
+// for writes that straddle the chunk boundaries, and nothing is left
+// beside it.
 func TestOutputFileDurableWriteback(t *testing.T) {
 	want := make([]byte, 3*writebackChunk+12345)
 	rand.New(rand.NewSource(1)).Read(want)
@@ -30,10 +29,8 @@ func TestOutputFileDurableWriteback(t *testing.T) {
 			}
 			rest = rest[n:]
 		}
-		if durable && o.direct != nil {
-			t.Logf("%s: written with O_DIRECT", dir)
-		} else if lag := int64(len(want)) - o.queued; durable && lag >= writebackChunk+3<<20+1 || !durable && o.queued != 0 {
-			// At most one chunk and one write are not yet queued for writeback.
+		// At most one chunk and one write are not yet queued for writeback.
+		if lag := int64(len(want)) - o.queued; durable && lag >= writebackChunk+3<<20+1 || !durable && o.queued != 0 {
 			t.Errorf("durable=%v: writeback started for %d bytes of %d", durable, o.queued, len(want))
 		}
 		if err := o.Commit(); err != nil {
@@ -46,25 +43,5 @@ func TestOutputFileDurableWriteback(t *testing.T) {
 		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 			t.Errorf("durable=%v: %d files beside the output", durable, len(ents)-1)
 		}
-	}
-}
-
-// Abort of a durable output after some writes (its direct writer holding
-// buffers) removes the temp file and leaves the writer's buffers for the
-// next output, which must not wait for them.
-func TestOutputFileAbortDurable(t *testing.T) {
-	dir := t.TempDir()
-	for range 3 {
-		o, err := CreateOutput(filepath.Join(dir, "out.tar"), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := o.Write(make([]byte, 5<<20+3)); err != nil {
-			t.Fatal(err)
-		}
-		o.Abort()
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-		t.Errorf("%d files left after Abort", len(ents))
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/imgtool/imgtool/internal/directio"
 )
 
 // containerd's content store: blobs/<alg>/<hex>, written through ingest/.
@@ -78,7 +76,7 @@ func (s *Store) ingest(r io.Reader, want string) (dgst string, size int64, creat
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	size, err = s.copyBlob(tmp, r, h)
+	size, err = io.Copy(io.MultiWriter(tmp, h), r)
 	if err == nil && !s.opts.NoSync {
 		err = tmp.Sync()
 	}
@@ -106,18 +104,6 @@ func (s *Store) ingest(r io.Reader, want string) (dgst string, size int64, creat
 		return "", 0, false, fmt.Errorf("containerd content ingest: %w", err)
 	}
 	return dgst, size, true, nil
-}
-
-// copyBlob writes r to tmp and h. A blob that is fsynced before it is
-// renamed goes to the disk directly (internal/directio) rather than
-// through the page cache.
-func (s *Store) copyBlob(tmp *os.File, r io.Reader, h io.Writer) (int64, error) {
-	if !s.opts.NoSync {
-		if n, ok, err := directio.Copy(int(tmp.Fd()), io.TeeReader(r, h), nil); ok {
-			return n, err
-		}
-	}
-	return io.Copy(io.MultiWriter(tmp, h), r)
 }
 
 // ingestBytes is ingest for a blob in memory.

@@ -51,11 +51,7 @@ type txImage struct {
 func (s *Store) Begin() store.Tx { return s.begin() }
 
 func (s *Store) begin() *Tx {
-	opts := tarball.DefaultApplyOptions()
-	// Commit's syncfs writes every layer file to the disk: big ones go
-	// there directly (tarball.ApplyOptions.Direct).
-	opts.Direct = !s.opts.NoSync
-	return &Tx{s: s, byChain: map[v1.Hash]*staged{}, opts: opts}
+	return &Tx{s: s, byChain: map[v1.Hash]*staged{}, opts: tarball.DefaultApplyOptions()}
 }
 
 // AddImage stages an image's missing layers and its config. Layers whose

@@ -7,19 +7,12 @@ import (
 	"hash"
 	"io"
 	"os"
-	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/pgzip"
 
 	"github.com/imgtool/imgtool/tarball"
 )
-
-// pgzipBlock is the fixed pgzip block size: the output depends only on the
-// input, the level and this size, never on the number of goroutines, so
-// the same layer always compresses to the same digest (with this build).
-const pgzipBlock = 1 << 20
 
 // GzipLayer is an uncompressed layer compressed once into a temp file.
 // CompressLayer reads the source's uncompressed stream a single time and,
@@ -64,14 +57,8 @@ func CompressLayer(src v1.Layer, dir string, level int) (*GzipLayer, error) {
 	defer rc.Close()
 	ch := sha256.New()
 	cw := &tarball.CountingWriter{W: io.MultiWriter(f, ch)}
-	if level == 0 {
-		level = pgzip.DefaultCompression
-	}
-	zw, err := pgzip.NewWriterLevel(cw, level)
+	zw, err := tarball.NewGzipWriter(cw, level)
 	if err != nil {
-		return fail(err)
-	}
-	if err := zw.SetConcurrency(pgzipBlock, max(1, runtime.GOMAXPROCS(0))); err != nil {
 		return fail(err)
 	}
 	uh := sha256.New()

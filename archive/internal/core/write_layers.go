@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imgtool/imgtool/tarball"
 	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -146,15 +144,8 @@ func (p *Plan) compressLayer(l *PlanLayer, dir string) error {
 	var zw io.WriteCloser
 	switch p.Opts.Compression {
 	case tarball.Gzip:
-		lvl := p.Opts.Level
-		if lvl == 0 {
-			lvl = pgzip.DefaultCompression
-		}
-		g, err := pgzip.NewWriterLevel(cw, lvl)
+		g, err := tarball.NewGzipWriter(cw, p.Opts.Level)
 		if err != nil {
-			return fmt.Errorf("gzip level %d: %v", p.Opts.Level, err)
-		}
-		if err := g.SetConcurrency(pgzipBlock, max(1, runtime.GOMAXPROCS(0))); err != nil {
 			return err
 		}
 		zw, l.MT = g, mediaTypeOCILayerGzip

@@ -86,10 +86,6 @@ type uncompressedSizer interface {
 	UncompressedSize() (int64, bool)
 }
 
-// pgzipBlock is the fixed pgzip block size: output depends only on the
-// input, level and this size, not on the number of goroutines.
-const pgzipBlock = 1 << 20
-
 type PlanImage struct {
 	Img     v1.Image
 	Raw     []byte

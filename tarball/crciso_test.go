@@ -4,11 +4,13 @@ import (
 	"hash/crc64"
 	"math/rand"
 	"testing"
+
+	"github.com/vbatts/tar-split/tar/storage"
 )
 
 // TestUpdateISOMatchesCRC64: every length from 0 to 100, then bigger
 // ones, split at random points so the running crc carries across calls,
-// against hash/crc64 with tar-split's table.
+// against hash/crc64 with tar-split's table (storage.CRCTable).
 func TestUpdateISOMatchesCRC64(t *testing.T) {
 	rnd := rand.New(rand.NewSource(7))
 	lengths := []int{1000, 4095, 4096, 65537, 1 << 20}
@@ -18,7 +20,7 @@ func TestUpdateISOMatchesCRC64(t *testing.T) {
 	for _, n := range lengths {
 		b := make([]byte, n)
 		rnd.Read(b)
-		want := crc64.Checksum(b, isoTable)
+		want := crc64.Checksum(b, storage.CRCTable)
 		if got := updateISO(0, b); got != want {
 			t.Fatalf("%d bytes: %#x, hash/crc64 %#x", n, got, want)
 		}
@@ -33,7 +35,7 @@ func TestUpdateISOMatchesCRC64(t *testing.T) {
 		}
 	}
 	all1 := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	if got, want := updateISO(0, all1), crc64.Checksum(all1, isoTable); got != want {
+	if got, want := updateISO(0, all1), crc64.Checksum(all1, storage.CRCTable); got != want {
 		t.Fatalf("all ones: %#x, hash/crc64 %#x", got, want)
 	}
 }
@@ -44,7 +46,7 @@ func BenchmarkCRC64(b *testing.B) {
 	b.Run("hash/crc64", func(b *testing.B) {
 		b.SetBytes(int64(len(buf)))
 		for b.Loop() {
-			crc64.Update(0, isoTable, buf)
+			crc64.Update(0, storage.CRCTable, buf)
 		}
 	})
 	b.Run("updateISO", func(b *testing.B) {

@@ -13,7 +13,8 @@ import (
 // TestGzipWriterBytes: NewGzipWriter's output for an input of several
 // blocks (text and random data) is the same whatever the number of CPUs
 // (the blocks in flight follow it), the same as a pgzip writer with its
-// defaults (what skopeo compresses with), and decompresses to the input.
+// defaults (the settings skopeo compresses with), and decompresses to
+// the input.
 func TestGzipWriterBytes(t *testing.T) {
 	in := make([]byte, 0, 5<<20+123)
 	for len(in) < 3<<20 {
